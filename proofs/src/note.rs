@@ -74,7 +74,8 @@ fn parse_key_id(s: &str) -> Result<u32, KeyError> {
 
 /// Splits `name+id+b64` (the name cannot hold `+`) and checks the ID.
 fn parse_key_parts(s: &str) -> Result<(&str, u32, Vec<u8>), KeyError> {
-    let parts: Vec<&str> = s.split('+').collect();
+    // The name holds no '+', the ID is hex; base64 may hold '+'.
+    let parts: Vec<&str> = s.splitn(3, '+').collect();
     let [name, id, b64] = parts[..] else {
         return Err(KeyError::Parts);
     };

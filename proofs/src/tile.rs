@@ -478,3 +478,26 @@ mod tests {
         assert!(matches!(e, Error::TilePath { reason: TilePathError::Width, .. }));
     }
 }
+
+#[cfg(test)]
+mod sumdb_tests {
+    /// Go sumdb's NewTiles counts for height 10 (../shared vectors).
+    #[test]
+    fn new_tiles_height_10() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/vectors/golang-mod/extracted/sumdb-tlog-vectors.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "missing {}", path.display());
+            eprintln!("skipping: {} not found", path.display());
+            return;
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = v["new_tiles_count_height_10"]["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 7);
+        for c in cases {
+            let (old, new) = (c["old"].as_u64().unwrap(), c["new"].as_u64().unwrap());
+            let got = super::tiles_with_height(10, old, new).len() as u64;
+            assert_eq!(got, c["want"].as_u64().unwrap(), "{old} -> {new}");
+        }
+    }
+}
