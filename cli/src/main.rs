@@ -1,1 +1,244 @@
-fn main(){}
+//! `ank`: key-transparent mail. One binary; every role is a subcommand.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ank_proofs::{Hash, Policy, TlogProof, VerifierKey, verify_consistency, verify_inclusion};
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+
+mod bench;
+
+#[derive(Parser, Debug)]
+#[command(name = "ank", version, about = "Key-transparent mail: verifiable key logs, verified delivery")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check outside data (proofs, notes, checkpoints, whole tiled logs) with ank's verifier.
+    #[command(subcommand)]
+    Verify(Verify),
+    /// Measure ank's verifier (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(bench::Bench),
+}
+
+#[derive(Subcommand, Debug)]
+enum Verify {
+    /// An RFC 9162 inclusion proof.
+    Inclusion {
+        #[arg(long, value_name = "B64")]
+        leaf_hash: String,
+        #[arg(long)]
+        index: u64,
+        #[arg(long)]
+        size: u64,
+        #[arg(long, value_name = "B64")]
+        root: String,
+        /// Proof hashes, leaf level first; repeat the flag.
+        #[arg(long, value_name = "B64")]
+        proof: Vec<String>,
+    },
+    /// An RFC 9162 consistency proof.
+    Consistency {
+        #[arg(long)]
+        size1: u64,
+        #[arg(long)]
+        size2: u64,
+        #[arg(long, value_name = "B64")]
+        root1: String,
+        #[arg(long, value_name = "B64")]
+        root2: String,
+        #[arg(long, value_name = "B64")]
+        proof: Vec<String>,
+    },
+    /// A C2SP signed note; prints the verified text.
+    Note {
+        #[arg(long = "vkey", required = true)]
+        vkeys: Vec<String>,
+        file: PathBuf,
+    },
+    /// A signed C2SP checkpoint, optionally with a witness quorum or a tlog-policy.
+    Checkpoint {
+        /// The log's verifier key (optional with --policy, which lists logs).
+        #[arg(long)]
+        vkey: Option<String>,
+        /// A witness cosignature/v1 key; repeat the flag.
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// Require this many distinct witness cosignatures.
+        #[arg(long)]
+        quorum: Option<usize>,
+        /// A C2SP tlog-policy file whose quorum must be met.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// A C2SP tlog-proof bundle for a leaf hash.
+    TlogProof {
+        #[arg(long)]
+        vkey: Option<String>,
+        #[arg(long, value_name = "B64")]
+        leaf_hash: String,
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        #[arg(long)]
+        quorum: Option<usize>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// A whole C2SP tiled log: every bundle, every tile, the root, the signature.
+    Tiles {
+        /// A directory or an http(s):// prefix.
+        source: String,
+        #[arg(long)]
+        vkey: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify(v) => verify(v),
+        Command::Bench(b) => bench::run(b),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn hash_arg(name: &str, s: &str) -> Result<Hash> {
+    Hash::from_base64(s).with_context(|| format!("--{name} {s:?}"))
+}
+
+fn hashes_arg(v: &[String]) -> Result<Vec<Hash>> {
+    v.iter().map(|s| hash_arg("proof", s)).collect()
+}
+
+fn vkey_arg(s: &str) -> Result<VerifierKey> {
+    VerifierKey::parse(s).with_context(|| format!("verifier key {s:?}"))
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Verifies a checkpoint note with a log key and/or a policy, then the quorum.
+fn checkpoint_with_trust(
+    note: &[u8],
+    vkey: Option<&str>,
+    witnesses: &[String],
+    quorum: Option<usize>,
+    policy: Option<&PathBuf>,
+) -> Result<ank_proofs::VerifiedCheckpoint> {
+    let policy = match policy {
+        Some(p) => Some(Policy::parse(&String::from_utf8_lossy(&read(p)?)).context("policy")?),
+        None => None,
+    };
+    let mut wkeys = witnesses.iter().map(|w| vkey_arg(w)).collect::<Result<Vec<_>>>()?;
+    if let Some(p) = &policy {
+        for w in p.witnesses() {
+            if !wkeys.contains(&w.key) {
+                wkeys.push(w.key.clone());
+            }
+        }
+    }
+    let cp = match (vkey, &policy) {
+        (Some(v), _) => ank_proofs::verify_checkpoint(note, &vkey_arg(v)?, &wkeys)?,
+        (None, Some(p)) => p.verify(note)?,
+        (None, None) => bail!("give --vkey or --policy"),
+    };
+    if let Some(k) = quorum {
+        cp.require_cosignatures(k)?;
+    }
+    if let Some(p) = &policy {
+        p.check_quorum(&cp)?;
+    }
+    Ok(cp)
+}
+
+fn describe(cp: &ank_proofs::VerifiedCheckpoint) -> String {
+    let mut s = format!("{} size {} root {}", cp.origin(), cp.size(), cp.root());
+    for c in cp.cosignatures() {
+        s.push_str(&format!("\n  cosigned by {} at {}", c.witness.name(), c.timestamp));
+    }
+    s
+}
+
+fn verify(v: Verify) -> Result<()> {
+    match v {
+        Verify::Inclusion { leaf_hash, index, size, root, proof } => {
+            let leaf = hash_arg("leaf-hash", &leaf_hash)?;
+            let root = hash_arg("root", &root)?;
+            verify_inclusion(&leaf, index, size, &hashes_arg(&proof)?, &root)?;
+            println!("ok: leaf {leaf} is at index {index} of the tree of size {size} with root {root}");
+        }
+        Verify::Consistency { size1, size2, root1, root2, proof } => {
+            let r1 = hash_arg("root1", &root1)?;
+            let r2 = hash_arg("root2", &root2)?;
+            verify_consistency(size1, size2, &hashes_arg(&proof)?, &r1, &r2)?;
+            println!("ok: the tree of size {size2} with root {r2} extends the tree of size {size1} with root {r1}");
+        }
+        Verify::Note { vkeys, file } => {
+            let keys = vkeys.iter().map(|k| vkey_arg(k)).collect::<Result<Vec<_>>>()?;
+            let note = ank_proofs::Note::parse(&read(&file)?)?;
+            let verified = note.verify(&keys)?;
+            let by: Vec<&str> = verified.verified().iter().map(|s| s.key.name()).collect();
+            println!("ok: signed by {}", by.join(", "));
+            print!("{}", verified.text());
+        }
+        Verify::Checkpoint { vkey, witnesses, quorum, policy, file } => {
+            let cp = checkpoint_with_trust(&read(&file)?, vkey.as_deref(), &witnesses, quorum, policy.as_ref())?;
+            println!("ok: checkpoint {}", describe(&cp));
+        }
+        Verify::TlogProof { vkey, leaf_hash, witnesses, quorum, policy, file } => {
+            let leaf = hash_arg("leaf-hash", &leaf_hash)?;
+            let text = String::from_utf8(read(&file)?).context("tlog-proof is not UTF-8")?;
+            let bundle = TlogProof::parse(&text)?;
+            let cp = checkpoint_with_trust(
+                bundle.checkpoint.as_bytes(),
+                vkey.as_deref(),
+                &witnesses,
+                quorum,
+                policy.as_ref(),
+            )?;
+            verify_inclusion(&leaf, bundle.index, cp.size(), &bundle.proof, cp.root())?;
+            println!("ok: leaf {leaf} is at index {} of checkpoint {}", bundle.index, describe(&cp));
+        }
+        Verify::Tiles { source, vkey } => {
+            let vkey = vkey_arg(&vkey)?;
+            let source = ank_client::Source::parse(&source)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let tty = std::io::stderr().is_terminal();
+            let mut last = 0u64;
+            let report = rt.block_on(ank_client::verify_tiles(source, &vkey, |done, total| {
+                if tty && total >= 100_000 && (done - last >= total / 200 || done == total) {
+                    last = done;
+                    let pct = done * 100 / total.max(1);
+                    let bar = "#".repeat((pct / 4) as usize);
+                    eprint!("\r[{bar:<25}] {pct:>3}% {done}/{total} entries");
+                    let _ = std::io::stderr().flush();
+                    if done == total {
+                        eprintln!();
+                    }
+                }
+            }))?;
+            println!(
+                "ok: tiled log {}: {} entry bundles and {} tiles recomputed from the entries",
+                describe(&report.checkpoint),
+                report.bundles,
+                report.tiles
+            );
+        }
+    }
+    Ok(())
+}

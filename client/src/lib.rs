@@ -1,1 +1,233 @@
-//! placeholder
+//! # ank-client
+//!
+//! I/O for verifiers: fetching a C2SP tiled log from a directory or an
+//! `http(s)://` prefix, and verifying all of it with [`ank_proofs`].
+//!
+//! ## Errors
+//!
+//! [`ClientError`]: `Io` (a file could not be read), `Http` (a non-success
+//! status), `Transport` (connection or TLS failure), `Source` (an unusable
+//! source string), and `Proof` for every verification failure, carrying the
+//! exact [`ank_proofs::Error`].
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ank_proofs::tile::{
+    TiledLogChecker, decode_entry_bundle, entry_bundles_for_size, tile_data,
+};
+use ank_proofs::{Hash, Tile, VerifiedCheckpoint, VerifierKey, leaf_hash, verify_checkpoint};
+
+/// Everything that can go wrong while fetching and verifying.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("GET {url}: HTTP {status}")]
+    Http { url: String, status: u16 },
+    #[error("GET {url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("source {0:?} is neither an existing directory nor an http(s):// URL")]
+    Source(String),
+    #[error("{0}")]
+    Proof(#[from] ank_proofs::Error),
+}
+
+/// Where a tiled log is read from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A directory laid out as the log's URL space.
+    Dir(PathBuf),
+    /// An `http(s)://` prefix.
+    Http { base: String, http: reqwest::Client },
+}
+
+impl Source {
+    /// A directory path or an `http(s)://` prefix.
+    ///
+    /// # Errors
+    /// [`ClientError::Source`] when it is neither, [`ClientError::Transport`]
+    /// when no HTTP client can be built.
+    pub fn parse(s: &str) -> Result<Source, ClientError> {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            let http = reqwest::Client::builder()
+                .user_agent(concat!("ank/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| ClientError::Transport {
+                    url: s.to_owned(),
+                    message: e.to_string(),
+                })?;
+            let base = if s.ends_with('/') {
+                s.to_owned()
+            } else {
+                format!("{s}/")
+            };
+            return Ok(Source::Http { base, http });
+        }
+        let p = PathBuf::from(s);
+        if p.is_dir() {
+            Ok(Source::Dir(p))
+        } else {
+            Err(ClientError::Source(s.to_owned()))
+        }
+    }
+
+    /// Reads one resource (`checkpoint`, `tile/…`) of the log.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`], [`ClientError::Http`], [`ClientError::Transport`].
+    pub async fn get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        match self {
+            Source::Dir(dir) => {
+                let full = dir.join(path);
+                std::fs::read(&full).map_err(|source| ClientError::Io {
+                    path: full.display().to_string(),
+                    source,
+                })
+            }
+            Source::Http { base, http } => {
+                let url = format!("{base}{path}");
+                let transport = |e: reqwest::Error| ClientError::Transport {
+                    url: url.clone(),
+                    message: e.to_string(),
+                };
+                let resp = http.get(&url).send().await.map_err(transport)?;
+                if !resp.status().is_success() {
+                    return Err(ClientError::Http {
+                        url,
+                        status: resp.status().as_u16(),
+                    });
+                }
+                Ok(resp.bytes().await.map_err(transport)?.to_vec())
+            }
+        }
+    }
+}
+
+/// Reads resources in order, keeping up to `window` HTTP requests in flight.
+struct Prefetch {
+    source: Arc<Source>,
+    paths: VecDeque<String>,
+    inflight: VecDeque<tokio::task::JoinHandle<Result<Vec<u8>, ClientError>>>,
+    window: usize,
+}
+
+impl Prefetch {
+    fn new(source: Arc<Source>, paths: Vec<String>, window: usize) -> Self {
+        Prefetch {
+            source,
+            paths: paths.into(),
+            inflight: VecDeque::new(),
+            window,
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<Vec<u8>, ClientError>> {
+        if matches!(*self.source, Source::Dir(_)) {
+            let p = self.paths.pop_front()?;
+            return Some(self.source.get(&p).await);
+        }
+        while self.inflight.len() < self.window {
+            let Some(p) = self.paths.pop_front() else {
+                break;
+            };
+            let s = Arc::clone(&self.source);
+            self.inflight
+                .push_back(tokio::spawn(async move { s.get(&p).await }));
+        }
+        let h = self.inflight.pop_front()?;
+        Some(h.await.unwrap_or_else(|e| {
+            Err(ClientError::Transport {
+                url: String::new(),
+                message: e.to_string(),
+            })
+        }))
+    }
+}
+
+/// What [`verify_tiles`] checked.
+#[derive(Debug, Clone)]
+pub struct TilesReport {
+    pub checkpoint: VerifiedCheckpoint,
+    pub bundles: u64,
+    pub tiles: u64,
+}
+
+fn compare(tile: &Tile, fetched: &[u8], computed: &[Hash]) -> Result<(), ClientError> {
+    if fetched != tile_data(computed).as_slice() {
+        return Err(ank_proofs::Error::TileMismatch { path: tile.path() }.into());
+    }
+    Ok(())
+}
+
+/// Verifies a whole tiled log: the checkpoint's signature, then every entry
+/// bundle and every hash tile the size implies, recomputed from the entries,
+/// and the root. `progress(done, total)` is called after each bundle.
+///
+/// # Errors
+/// Fetch errors, and [`ClientError::Proof`] with the first failure:
+/// bundle decoding, [`ank_proofs::Error::TileMismatch`], or
+/// [`ank_proofs::Error::RootMismatch`].
+pub async fn verify_tiles(
+    source: Source,
+    vkey: &VerifierKey,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<TilesReport, ClientError> {
+    let source = Arc::new(source);
+    let note = source.get("checkpoint").await?;
+    let checkpoint = verify_checkpoint(&note, vkey, &[])?;
+    let size = checkpoint.size();
+    let bundles = entry_bundles_for_size(size);
+    // Each bundle is followed by the level-0 tile of the same index and width.
+    let mut paths = Vec::with_capacity(bundles.len() * 2);
+    for b in &bundles {
+        paths.push(b.path());
+        paths.push(Tile::hashes(0, b.index, b.width).path());
+    }
+    let mut fetch = Prefetch::new(Arc::clone(&source), paths, 64);
+    let mut checker = TiledLogChecker::new();
+    let mut tiles = 0u64;
+    for b in &bundles {
+        let data = fetch.next().await.ok_or(ClientError::Source("truncated".into()))??;
+        let entries = decode_entry_bundle(&data, usize::from(b.width))?;
+        let mut leaves = Vec::with_capacity(entries.len());
+        for e in entries {
+            let h = leaf_hash(e);
+            leaves.push(h);
+            checker.push_leaf(h);
+        }
+        let tile = Tile::hashes(0, b.index, b.width);
+        let fetched = fetch.next().await.ok_or(ClientError::Source("truncated".into()))??;
+        compare(&tile, &fetched, &leaves)?;
+        tiles += 1;
+        for (t, hashes) in checker.take_full_tiles() {
+            if t.kind != (ank_proofs::tile::TileKind::Hashes { level: 0 }) {
+                compare(&t, &source.get(&t.path()).await?, &hashes)?;
+                tiles += 1;
+            }
+        }
+        progress(checker.size(), size);
+    }
+    for (t, hashes) in checker.partial_tiles() {
+        if t.kind != (ank_proofs::tile::TileKind::Hashes { level: 0 }) {
+            compare(&t, &source.get(&t.path()).await?, &hashes)?;
+            tiles += 1;
+        }
+    }
+    if checker.root() != *checkpoint.root() {
+        return Err(ank_proofs::Error::RootMismatch {
+            expected: *checkpoint.root(),
+            computed: checker.root(),
+        }
+        .into());
+    }
+    Ok(TilesReport {
+        checkpoint,
+        bundles: bundles.len() as u64,
+        tiles,
+    })
+}

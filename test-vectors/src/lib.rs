@@ -1,1 +1,337 @@
+//! # ank-test-vectors
+//!
+//! Deterministic test vectors that ank publishes for other implementations,
+//! and the tiled-log writer they (and ank's benchmarks) are built with.
+//! `cargo run -p ank-test-vectors` writes them into this crate's folder;
+//! `cargo test -p ank-test-vectors` regenerates them and fails on any drift.
+//! The formats of the files are described in this crate's README.md.
+//!
+//! Negative vectors name the error they must produce as the Debug form of
+//! [`ank_proofs::Error`], e.g. `Address(LocalPart)`.
 
+use ank_proofs::note::{ALG_COSIGNATURE_V1, ALG_ED25519};
+use ank_proofs::tile::{encode_entry_bundle, entry_bundles_for_size, tile_data, tiles_for_size};
+use ank_proofs::tree::{prove_consistency, prove_inclusion};
+use ank_proofs::{
+    Address, Authority, Checkpoint, Device, Entry, Error, Hash, KeySet, SignerKey, TlogProof,
+    TreeBuilder, leaf_hash,
+};
+use serde_json::{Value, json};
+
+/// Name (and origin) of the vectors' log.
+pub const LOG_NAME: &str = "vectors.ank.example/ank";
+/// Name of the vectors' witness.
+pub const WITNESS_NAME: &str = "witness.ank.example";
+/// Entries in the vectors' tiled log: one full tile, a partial one, and level 1.
+pub const LOG_SIZE: u64 = 300;
+
+/// The vectors' log signing key (seed: 32 bytes of 0x11). Public: it is a test key.
+pub fn log_key() -> SignerKey {
+    SignerKey::from_seed(LOG_NAME, ALG_ED25519, [0x11; 32]).unwrap_or_else(|_| unreachable!())
+}
+
+/// The vectors' witness key (seed: 32 bytes of 0x22).
+pub fn witness_key() -> SignerKey {
+    SignerKey::from_seed(WITNESS_NAME, ALG_COSIGNATURE_V1, [0x22; 32])
+        .unwrap_or_else(|_| unreachable!())
+}
+
+/// All files of a tiled log holding `entries`, signed by `log` at their
+/// full size: `checkpoint`, every hash tile and every entry bundle, as
+/// (path, bytes), in that order.
+///
+/// # Errors
+/// [`Error::EntryTooLong`] for an entry over 65535 bytes; signing errors.
+pub fn tiled_log<E: AsRef<[u8]>>(
+    entries: &[E],
+    log: &SignerKey,
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let size = entries.len() as u64;
+    let mut b = TreeBuilder::new();
+    // Hashes of every tree level that is a multiple of 8, for the tiles.
+    let mut levels: Vec<Vec<Hash>> = vec![Vec::with_capacity(entries.len())];
+    for e in entries {
+        let stored = b.push_stored(leaf_hash(e.as_ref()));
+        for (l, h) in stored.iter().enumerate() {
+            if l % 8 == 0 {
+                let tl = l / 8;
+                if levels.len() <= tl {
+                    levels.push(Vec::new());
+                }
+                levels[tl].push(*h);
+            }
+        }
+    }
+    let cp = Checkpoint {
+        origin: log.name().to_owned(),
+        size,
+        root: b.root(),
+        extensions: vec![],
+    };
+    let mut files = vec![("checkpoint".to_owned(), cp.sign(log)?.to_text().into_bytes())];
+    for t in tiles_for_size(size) {
+        let ank_proofs::tile::TileKind::Hashes { level } = t.kind else {
+            continue;
+        };
+        let start = (t.index * 256) as usize;
+        let hashes = &levels[usize::from(level)][start..start + usize::from(t.width)];
+        files.push((t.path(), tile_data(hashes)));
+    }
+    for t in entry_bundles_for_size(size) {
+        let start = (t.index * 256) as usize;
+        files.push((
+            t.path(),
+            encode_entry_bundle(&entries[start..start + usize::from(t.width)])?,
+        ));
+    }
+    Ok(files)
+}
+
+fn err_name<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+    match r {
+        Ok(v) => panic!("negative vector unexpectedly accepted: {v:?}"),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn addresses() -> Value {
+    let good = [
+        "alice@example.org",
+        "Alice@Example.ORG",
+        "alice!example.org",
+        "bob.smith+mail@sub.example.co.uk",
+        "carol@bücher.example",
+        "dave_1-x@xn--bcher-kva.example",
+    ];
+    let bad = [
+        "alice",
+        "alice@example.org!x",
+        "@example.org",
+        ".alice@example.org",
+        "al..ice@example.org",
+        "alice@",
+        "alice@example.org.",
+        "alice@-example.org",
+        "al ice@example.org",
+    ];
+    json!({
+        "label_rule": "label = SHA-256(\"ank/label/v1\" || 0x00 || canonical address)",
+        "valid": good.iter().map(|a| {
+            let p = Address::parse(a).unwrap_or_else(|e| panic!("{a}: {e}"));
+            json!({"input": a, "canonical": p.to_string(), "label_hex": p.label().to_hex()})
+        }).collect::<Vec<_>>(),
+        "invalid": bad.iter().map(|a| json!({"input": a, "error": err_name(Address::parse(a))})).collect::<Vec<_>>(),
+    })
+}
+
+fn device(name: &str, seed: u8) -> Device {
+    let sk = ed25519_seed_public(seed);
+    Device {
+        name: name.to_owned(),
+        signing_key: sk,
+        encryption_key: [seed ^ 0x55; 32],
+    }
+}
+
+fn ed25519_seed_public(seed: u8) -> [u8; 32] {
+    let k = SignerKey::from_seed("k", ALG_ED25519, [seed; 32]).unwrap_or_else(|_| unreachable!());
+    k.verifier().public_key().to_bytes()
+}
+
+fn key_sets() -> (Value, Vec<KeySet>) {
+    let sets = vec![
+        KeySet::empty(),
+        KeySet::new(vec![device("laptop", 1)]).unwrap_or_default(),
+        KeySet::new(vec![device("phone", 2), device("laptop", 1)]).unwrap_or_default(),
+    ];
+    let one = sets[1].encode();
+    let mut trailing = one.clone();
+    trailing.push(0);
+    let two = sets[2].encode();
+    let mut swapped = vec![1u8, 2];
+    let dev_len = (two.len() - 2) / 2;
+    swapped.extend_from_slice(&two[2 + dev_len..]);
+    swapped.extend_from_slice(&two[2..2 + dev_len]);
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("empty input", vec![]),
+        ("unknown format", vec![2, 0]),
+        ("17 devices", vec![1, 17]),
+        ("truncated device", one[..one.len() - 1].to_vec()),
+        ("trailing byte", trailing),
+        ("devices out of order", swapped),
+    ];
+    let v = json!({
+        "valid": sets.iter().map(|s| json!({
+            "devices": s.devices().iter().map(|d| json!({
+                "name": d.name,
+                "ed25519_hex": hex::encode(d.signing_key),
+                "x25519_hex": hex::encode(d.encryption_key),
+            })).collect::<Vec<_>>(),
+            "encoding_hex": hex::encode(s.encode()),
+            "keys_hash_hex": s.hash().to_hex(),
+        })).collect::<Vec<_>>(),
+        "invalid": bad.iter().map(|(d, b)| json!({
+            "desc": d, "encoding_hex": hex::encode(b), "error": err_name(KeySet::decode(b)),
+        })).collect::<Vec<_>>(),
+    });
+    (v, sets)
+}
+
+fn entries(sets: &[KeySet]) -> (Value, Vec<Entry>) {
+    let alice = Address::parse("alice@example.org").unwrap_or_else(|_| unreachable!());
+    let list = vec![
+        Entry { label: alice.label(), version: 1, timestamp_ms: 1_767_225_600_000, authority: Authority::Enrollment, keys_hash: sets[1].hash() },
+        Entry { label: alice.label(), version: 2, timestamp_ms: 1_767_225_601_000, authority: Authority::KeyHolder, keys_hash: sets[2].hash() },
+        Entry { label: alice.label(), version: 3, timestamp_ms: 1_767_225_602_000, authority: Authority::Operator, keys_hash: sets[0].hash() },
+    ];
+    let good = list[0].encode();
+    let mut bad_format = good;
+    bad_format[0] = 2;
+    let mut bad_flags = good;
+    bad_flags[49] = 4;
+    let mut zero_version = good;
+    zero_version[33..41].copy_from_slice(&[0; 8]);
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("81 bytes", good[..81].to_vec()),
+        ("format 0x02", bad_format.to_vec()),
+        ("flags 0x04", bad_flags.to_vec()),
+        ("version 0", zero_version.to_vec()),
+    ];
+    let v = json!({
+        "valid": list.iter().map(|e| json!({
+            "label_hex": e.label.to_hex(),
+            "version": e.version,
+            "timestamp_ms": e.timestamp_ms,
+            "authority": e.authority.to_string(),
+            "keys_hash_hex": e.keys_hash.to_hex(),
+            "encoding_hex": hex::encode(e.encode()),
+            "leaf_hash_b64": e.leaf_hash().to_base64(),
+            "revocation": e.is_revocation(),
+        })).collect::<Vec<_>>(),
+        "invalid": bad.iter().map(|(d, b)| json!({
+            "desc": d, "encoding_hex": hex::encode(b), "error": err_name(Entry::decode(b)),
+        })).collect::<Vec<_>>(),
+    });
+    (v, list)
+}
+
+/// The entries of the vectors' tiled log.
+pub fn log_entries() -> Vec<Vec<u8>> {
+    (0..LOG_SIZE)
+        .map(|i| format!("ank test vector entry {i}").into_bytes())
+        .collect()
+}
+
+/// Every vector file: (path relative to this crate, contents).
+pub fn generate() -> Vec<(String, Vec<u8>)> {
+    let log = log_key();
+    let witness = witness_key();
+    let mut files = Vec::new();
+    files.push(("addresses.json".to_owned(), pretty(&addresses()).into_bytes()));
+    let (ks, sets) = key_sets();
+    files.push(("key-sets.json".to_owned(), pretty(&ks).into_bytes()));
+    let (ev, _) = entries(&sets);
+    files.push(("entries.json".to_owned(), pretty(&ev).into_bytes()));
+
+    let log_entries = log_entries();
+    for (p, b) in tiled_log(&log_entries, &log).unwrap_or_default() {
+        files.push((format!("tiled-log/{p}"), b));
+    }
+    let mut tree = TreeBuilder::new();
+    let mut stored = Vec::new();
+    let mut roots = vec![tree.root()];
+    for e in &log_entries {
+        stored.extend(tree.push_stored(leaf_hash(e)));
+        roots.push(tree.root());
+    }
+
+    // Checkpoints at a few sizes, each also cosigned.
+    let mut cps = Vec::new();
+    for size in [1u64, 7, 256, 300] {
+        let cp = Checkpoint { origin: LOG_NAME.into(), size, root: roots[size as usize], extensions: vec![] };
+        let note = cp.sign(&log).unwrap_or_else(|_| unreachable!());
+        let mut cosigned = note.clone();
+        cosigned.add_signature(witness.sign(note.text(), 1_767_225_600 + size));
+        cps.push(json!({"size": size, "signed": note.to_text(), "cosigned": cosigned.to_text(), "cosignature_time": 1_767_225_600 + size}));
+    }
+    let good = cps[1]["cosigned"].as_str().unwrap_or_default().to_owned();
+    let tampered = good.replacen("\n7\n", "\n8\n", 1);
+    let wrong_origin = {
+        let other = SignerKey::from_seed("other.example/ank", ALG_ED25519, [0x11; 32]).unwrap_or_else(|_| unreachable!());
+        let cp = Checkpoint { origin: LOG_NAME.into(), size: 1, root: roots[1], extensions: vec![] };
+        let mut n = ank_proofs::Note::new(&cp.to_text()).unwrap_or_else(|_| unreachable!());
+        n.add_signature(other.sign(&cp.to_text(), 0));
+        n.to_text()
+    };
+    let lv = log.verifier();
+    let wv = witness.verifier();
+    let check = |text: &str| err_name(ank_proofs::verify_checkpoint(text.as_bytes(), &lv, &[wv.clone()]));
+    let checkpoints = json!({
+        "log_vkey": lv.to_text(),
+        "log_skey": log.to_text(),
+        "witness_vkey": wv.to_text(),
+        "witness_skey": witness.to_text(),
+        "valid": cps,
+        "invalid": [
+            {"desc": "size changed after signing", "note": tampered, "error": check(&tampered)},
+            {"desc": "signed by another key", "note": wrong_origin, "error": check(&wrong_origin)},
+            {"desc": "no signature block", "note": "x\n", "error": check("x\n")},
+        ],
+    });
+    files.push(("checkpoints.json".to_owned(), pretty(&checkpoints).into_bytes()));
+
+    // Proofs in the tiled log.
+    let mut incl = Vec::new();
+    for (i, n) in [(0u64, 1u64), (5, 7), (255, 256), (256, 300), (299, 300), (17, 300)] {
+        let p = prove_inclusion(i, n, &stored).unwrap_or_default();
+        incl.push(json!({"index": i, "size": n, "leaf_hash": leaf_hash(&log_entries[i as usize]).to_base64(), "root": roots[n as usize].to_base64(), "proof": p.iter().map(Hash::to_base64).collect::<Vec<_>>()}));
+    }
+    let mut cons = Vec::new();
+    for (a, b) in [(1u64, 7u64), (7, 7), (7, 256), (256, 300), (255, 300), (100, 299)] {
+        let p = prove_consistency(a, b, &stored).unwrap_or_default();
+        cons.push(json!({"size1": a, "size2": b, "root1": roots[a as usize].to_base64(), "root2": roots[b as usize].to_base64(), "proof": p.iter().map(Hash::to_base64).collect::<Vec<_>>()}));
+    }
+    let p = prove_inclusion(5, 7, &stored).unwrap_or_default();
+    let leaf5 = leaf_hash(&log_entries[5]);
+    let bad_incl = json!([
+        {"desc": "index beyond size", "index": 7, "size": 7, "leaf_hash": leaf5.to_base64(), "root": roots[7].to_base64(), "proof": p.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+         "error": err_name(ank_proofs::verify_inclusion(&leaf5, 7, 7, &p, &roots[7]))},
+        {"desc": "one hash missing", "index": 5, "size": 7, "leaf_hash": leaf5.to_base64(), "root": roots[7].to_base64(), "proof": p[1..].iter().map(Hash::to_base64).collect::<Vec<_>>(),
+         "error": err_name(ank_proofs::verify_inclusion(&leaf5, 5, 7, &p[1..], &roots[7]))},
+        {"desc": "wrong leaf", "index": 5, "size": 7, "leaf_hash": roots[1].to_base64(), "root": roots[7].to_base64(), "proof": p.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+         "error": err_name(ank_proofs::verify_inclusion(&roots[1], 5, 7, &p, &roots[7]))},
+    ]);
+    let c = prove_consistency(7, 256, &stored).unwrap_or_default();
+    let bad_cons = json!([
+        {"desc": "from the empty tree", "size1": 0, "size2": 7, "root1": roots[0].to_base64(), "root2": roots[7].to_base64(), "proof": [],
+         "error": err_name(ank_proofs::verify_consistency(0, 7, &[], &roots[0], &roots[7]))},
+        {"desc": "sizes reversed", "size1": 256, "size2": 7, "root1": roots[256].to_base64(), "root2": roots[7].to_base64(), "proof": c.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+         "error": err_name(ank_proofs::verify_consistency(256, 7, &c, &roots[256], &roots[7]))},
+        {"desc": "wrong old root", "size1": 7, "size2": 256, "root1": roots[6].to_base64(), "root2": roots[256].to_base64(), "proof": c.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+         "error": err_name(ank_proofs::verify_consistency(7, 256, &c, &roots[6], &roots[256]))},
+    ]);
+    let proofs = json!({"inclusion": incl, "consistency": cons, "inclusion_invalid": bad_incl, "consistency_invalid": bad_cons});
+    files.push(("proofs.json".to_owned(), pretty(&proofs).into_bytes()));
+
+    // tlog-proof bundles against the cosigned checkpoint of size 300.
+    let cosigned300 = cps[3]["cosigned"].as_str().unwrap_or_default().to_owned();
+    for (i, extra) in [(0u64, None), (299, Some(b"extra data".to_vec()))] {
+        let bundle = TlogProof { extra, index: i, proof: prove_inclusion(i, LOG_SIZE, &stored).unwrap_or_default(), checkpoint: cosigned300.clone() };
+        files.push((format!("tlog-proofs/entry-{i}.tlog-proof"), bundle.to_text().into_bytes()));
+    }
+    files.push((
+        "tlog-proofs/leaf-hashes.json".to_owned(),
+        pretty(&json!({
+            "entry-0.tlog-proof": leaf_hash(&log_entries[0]).to_base64(),
+            "entry-299.tlog-proof": leaf_hash(&log_entries[299]).to_base64(),
+        }))
+        .into_bytes(),
+    ));
+    files
+}
