@@ -45,9 +45,15 @@ fn verify_tiles(n: u64, dir: &std::path::Path, runs: u32) -> Result<()> {
             std::fs::write(&full, bytes)?;
         }
         std::fs::write(&marker, b"")?;
-        eprintln!("wrote {n} entries to {} in {:.1?}", dir.display(), t.elapsed());
+        eprintln!(
+            "wrote {n} entries to {} in {:.1?}",
+            dir.display(),
+            t.elapsed()
+        );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let vkey = log.verifier();
     let mut best = f64::MAX;
     for run in 1..=runs {

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 mod bench;
 
 #[derive(Parser, Debug)]
-#[command(name = "ank", version, about = "Key-transparent mail: verifiable key logs, verified delivery")]
+#[command(
+    name = "ank",
+    version,
+    about = "Key-transparent mail: verifiable key logs, verified delivery"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -144,7 +148,10 @@ fn checkpoint_with_trust(
         Some(p) => Some(Policy::parse(&String::from_utf8_lossy(&read(p)?)).context("policy")?),
         None => None,
     };
-    let mut wkeys = witnesses.iter().map(|w| vkey_arg(w)).collect::<Result<Vec<_>>>()?;
+    let mut wkeys = witnesses
+        .iter()
+        .map(|w| vkey_arg(w))
+        .collect::<Result<Vec<_>>>()?;
     if let Some(p) = &policy {
         for w in p.witnesses() {
             if !wkeys.contains(&w.key) {
@@ -169,38 +176,80 @@ fn checkpoint_with_trust(
 fn describe(cp: &ank_proofs::VerifiedCheckpoint) -> String {
     let mut s = format!("{} size {} root {}", cp.origin(), cp.size(), cp.root());
     for c in cp.cosignatures() {
-        s.push_str(&format!("\n  cosigned by {} at {}", c.witness.name(), c.timestamp));
+        s.push_str(&format!(
+            "\n  cosigned by {} at {}",
+            c.witness.name(),
+            c.timestamp
+        ));
     }
     s
 }
 
 fn verify(v: Verify) -> Result<()> {
     match v {
-        Verify::Inclusion { leaf_hash, index, size, root, proof } => {
+        Verify::Inclusion {
+            leaf_hash,
+            index,
+            size,
+            root,
+            proof,
+        } => {
             let leaf = hash_arg("leaf-hash", &leaf_hash)?;
             let root = hash_arg("root", &root)?;
             verify_inclusion(&leaf, index, size, &hashes_arg(&proof)?, &root)?;
-            println!("ok: leaf {leaf} is at index {index} of the tree of size {size} with root {root}");
+            println!(
+                "ok: leaf {leaf} is at index {index} of the tree of size {size} with root {root}"
+            );
         }
-        Verify::Consistency { size1, size2, root1, root2, proof } => {
+        Verify::Consistency {
+            size1,
+            size2,
+            root1,
+            root2,
+            proof,
+        } => {
             let r1 = hash_arg("root1", &root1)?;
             let r2 = hash_arg("root2", &root2)?;
             verify_consistency(size1, size2, &hashes_arg(&proof)?, &r1, &r2)?;
-            println!("ok: the tree of size {size2} with root {r2} extends the tree of size {size1} with root {r1}");
+            println!(
+                "ok: the tree of size {size2} with root {r2} extends the tree of size {size1} with root {r1}"
+            );
         }
         Verify::Note { vkeys, file } => {
-            let keys = vkeys.iter().map(|k| vkey_arg(k)).collect::<Result<Vec<_>>>()?;
+            let keys = vkeys
+                .iter()
+                .map(|k| vkey_arg(k))
+                .collect::<Result<Vec<_>>>()?;
             let note = ank_proofs::Note::parse(&read(&file)?)?;
             let verified = note.verify(&keys)?;
             let by: Vec<&str> = verified.verified().iter().map(|s| s.key.name()).collect();
             println!("ok: signed by {}", by.join(", "));
             print!("{}", verified.text());
         }
-        Verify::Checkpoint { vkey, witnesses, quorum, policy, file } => {
-            let cp = checkpoint_with_trust(&read(&file)?, vkey.as_deref(), &witnesses, quorum, policy.as_ref())?;
+        Verify::Checkpoint {
+            vkey,
+            witnesses,
+            quorum,
+            policy,
+            file,
+        } => {
+            let cp = checkpoint_with_trust(
+                &read(&file)?,
+                vkey.as_deref(),
+                &witnesses,
+                quorum,
+                policy.as_ref(),
+            )?;
             println!("ok: checkpoint {}", describe(&cp));
         }
-        Verify::TlogProof { vkey, leaf_hash, witnesses, quorum, policy, file } => {
+        Verify::TlogProof {
+            vkey,
+            leaf_hash,
+            witnesses,
+            quorum,
+            policy,
+            file,
+        } => {
             let leaf = hash_arg("leaf-hash", &leaf_hash)?;
             let text = String::from_utf8(read(&file)?).context("tlog-proof is not UTF-8")?;
             let bundle = TlogProof::parse(&text)?;
@@ -212,12 +261,18 @@ fn verify(v: Verify) -> Result<()> {
                 policy.as_ref(),
             )?;
             verify_inclusion(&leaf, bundle.index, cp.size(), &bundle.proof, cp.root())?;
-            println!("ok: leaf {leaf} is at index {} of checkpoint {}", bundle.index, describe(&cp));
+            println!(
+                "ok: leaf {leaf} is at index {} of checkpoint {}",
+                bundle.index,
+                describe(&cp)
+            );
         }
         Verify::Tiles { source, vkey } => {
             let vkey = vkey_arg(&vkey)?;
             let source = ank_client::Source::parse(&source)?;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             let tty = std::io::stderr().is_terminal();
             let mut last = 0u64;
             let report = rt.block_on(ank_client::verify_tiles(source, &vkey, |done, total| {

@@ -14,9 +14,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ank_proofs::tile::{
-    TiledLogChecker, decode_entry_bundle, entry_bundles_for_size, tile_data,
-};
+use ank_proofs::tile::{TiledLogChecker, decode_entry_bundle, entry_bundles_for_size, tile_data};
 use ank_proofs::{Hash, Tile, VerifiedCheckpoint, VerifierKey, leaf_hash, verify_checkpoint};
 
 /// Everything that can go wrong while fetching and verifying.
@@ -192,7 +190,10 @@ pub async fn verify_tiles(
     let mut checker = TiledLogChecker::new();
     let mut tiles = 0u64;
     for b in &bundles {
-        let data = fetch.next().await.ok_or(ClientError::Source("truncated".into()))??;
+        let data = fetch
+            .next()
+            .await
+            .ok_or(ClientError::Source("truncated".into()))??;
         let entries = decode_entry_bundle(&data, usize::from(b.width))?;
         let mut leaves = Vec::with_capacity(entries.len());
         for e in entries {
@@ -201,7 +202,10 @@ pub async fn verify_tiles(
             checker.push_leaf(h);
         }
         let tile = Tile::hashes(0, b.index, b.width);
-        let fetched = fetch.next().await.ok_or(ClientError::Source("truncated".into()))??;
+        let fetched = fetch
+            .next()
+            .await
+            .ok_or(ClientError::Source("truncated".into()))??;
         compare(&tile, &fetched, &leaves)?;
         tiles += 1;
         for (t, hashes) in checker.take_full_tiles() {

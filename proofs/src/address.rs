@@ -69,7 +69,8 @@ impl Address {
                 (1..=63).contains(&l.len())
                     && !l.starts_with('-')
                     && !l.ends_with('-')
-                    && l.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+                    && l.bytes()
+                        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
             });
         if !ok_domain {
             return Err(e(AddressError::Domain));

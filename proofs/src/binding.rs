@@ -158,8 +158,7 @@ pub struct KeySet {
 
 fn valid_device_name(n: &str) -> bool {
     (1..=64).contains(&n.len())
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 

@@ -216,13 +216,13 @@ pub(crate) fn verify_parsed(
     }
     let mut cosignatures: Vec<Cosignature> = Vec::new();
     for s in verified.verified() {
-        if let Some(t) = s.timestamp {
-            if !cosignatures.iter().any(|c| c.witness == s.key) {
-                cosignatures.push(Cosignature {
-                    witness: s.key.clone(),
-                    timestamp: t,
-                });
-            }
+        if let Some(t) = s.timestamp
+            && !cosignatures.iter().any(|c| c.witness == s.key)
+        {
+            cosignatures.push(Cosignature {
+                witness: s.key.clone(),
+                timestamp: t,
+            });
         }
     }
     Ok(VerifiedCheckpoint {

@@ -115,7 +115,11 @@ impl VerifierKey {
         let (alg, key) = (raw[0], &raw[1..]);
         let computed = key_id(name, alg, key);
         if computed != id {
-            return Err(KeyError::KeyIdMismatch { stated: id, computed }.into());
+            return Err(KeyError::KeyIdMismatch {
+                stated: id,
+                computed,
+            }
+            .into());
         }
         if alg != ALG_ED25519 && alg != ALG_COSIGNATURE_V1 {
             return Err(KeyError::UnsupportedType { alg }.into());
@@ -276,11 +280,9 @@ impl SignerKey {
         if alg != ALG_ED25519 && alg != ALG_COSIGNATURE_V1 {
             return Err(KeyError::UnsupportedType { alg }.into());
         }
-        let seed: [u8; 32] = raw[1..]
-            .try_into()
-            .map_err(|_| KeyError::Length {
-                actual: raw.len() - 1,
-            })?;
+        let seed: [u8; 32] = raw[1..].try_into().map_err(|_| KeyError::Length {
+            actual: raw.len() - 1,
+        })?;
         let signer = SignerKey::from_seed(name, alg, seed)?;
         if signer.id() != id {
             return Err(KeyError::KeyIdMismatch {
@@ -373,9 +375,7 @@ pub struct Note {
 }
 
 fn check_text(text: &str) -> Result<(), Error> {
-    if text.is_empty()
-        || !text.ends_with('\n')
-        || text.chars().any(|c| c.is_control() && c != '\n')
+    if text.is_empty() || !text.ends_with('\n') || text.chars().any(|c| c.is_control() && c != '\n')
     {
         return Err(Error::Note(NoteError::Text));
     }
@@ -438,7 +438,10 @@ impl Note {
                 signatures.push(sig);
             }
         }
-        Ok(Note { text: text.to_owned(), signatures })
+        Ok(Note {
+            text: text.to_owned(),
+            signatures,
+        })
     }
 
     /// The note text (ending in a newline).

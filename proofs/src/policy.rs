@@ -68,17 +68,14 @@ impl Policy {
         };
         let mut quorum_seen = false;
         for (i, line) in text.split('\n').enumerate() {
-            let err = |reason| Error::Policy { line: i + 1, reason };
-            if line
-                .bytes()
-                .any(|b| b != b'\t' && (b < 0x20 || b == 0x7f))
-            {
+            let err = |reason| Error::Policy {
+                line: i + 1,
+                reason,
+            };
+            if line.bytes().any(|b| b != b'\t' && (b < 0x20 || b == 0x7f)) {
                 return Err(err(PolicyError::Character));
             }
-            let fields: Vec<&str> = line
-                .split([' ', '\t'])
-                .filter(|f| !f.is_empty())
-                .collect();
+            let fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
             let Some(&keyword) = fields.first() else {
                 continue;
             };
@@ -276,7 +273,9 @@ impl Policy {
         let log = self
             .logs
             .iter()
-            .find(|l| l.key.name() == origin && note.signatures().iter().any(|s| s.id == l.key.id()))
+            .find(|l| {
+                l.key.name() == origin && note.signatures().iter().any(|s| s.id == l.key.id())
+            })
             .ok_or(Error::UnknownLog { origin })?;
         let witnesses: Vec<VerifierKey> = self.witnesses.iter().map(|w| w.key.clone()).collect();
         let cp = verify_parsed(note, &log.key, &witnesses)?;

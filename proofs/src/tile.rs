@@ -120,7 +120,8 @@ fn parse_level(s: &str) -> Option<u8> {
 
 /// A decimal with no sign, no leading zeros (except "0"), fitting u64.
 pub(crate) fn parse_canonical_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()
@@ -228,7 +229,7 @@ pub(crate) fn tiles_with_height(h: u32, old: u64, new: u64) -> Vec<(u8, u64, u64
             for idx in old_n / full..new_n / full {
                 out.push((level as u8, idx, full));
             }
-            if new_n % full > 0 {
+            if !new_n.is_multiple_of(full) {
                 out.push((level as u8, new_n / full, new_n % full));
             }
         }
@@ -273,7 +274,10 @@ pub fn tile_hashes(tile: &Tile, data: &[u8]) -> Result<Vec<Hash>, Error> {
 fn complete_root(hashes: &[Hash]) -> Hash {
     let mut level: Vec<Hash> = hashes.to_vec();
     while level.len() > 1 {
-        level = level.chunks(2).map(|p| node_hash(&p[0], &p[p.len() - 1])).collect();
+        level = level
+            .chunks(2)
+            .map(|p| node_hash(&p[0], &p[p.len() - 1]))
+            .collect();
     }
     level.first().copied().unwrap_or_default()
 }
@@ -312,13 +316,13 @@ impl<F: Fn(&Tile) -> Result<Vec<u8>, Error>> HashReader for TileHashReader<F> {
             if offset + count > usize::from(tile.width) || n >= (self.size >> level) {
                 return Err(Error::MissingHash { index: i });
             }
-            if !cache.contains_key(&tile) {
-                let data = (self.fetch)(&tile)?;
-                cache.insert(tile, tile_hashes(&tile, &data)?);
-            }
-            let hashes = cache
-                .get(&tile)
-                .ok_or(Error::MissingHash { index: i })?;
+            let hashes = match cache.entry(tile) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let data = (self.fetch)(&tile)?;
+                    v.insert(tile_hashes(&tile, &data)?)
+                }
+            };
             out.push(complete_root(&hashes[offset..offset + count]));
         }
         Ok(out)
@@ -471,11 +475,29 @@ mod tests {
     #[test]
     fn rejects_non_canonical_index() {
         let e = Tile::parse_path("tile/0/x000/001").unwrap_err();
-        assert!(matches!(e, Error::TilePath { reason: TilePathError::NonCanonical, .. }));
+        assert!(matches!(
+            e,
+            Error::TilePath {
+                reason: TilePathError::NonCanonical,
+                ..
+            }
+        ));
         let e = Tile::parse_path("tile/00/001").unwrap_err();
-        assert!(matches!(e, Error::TilePath { reason: TilePathError::Level, .. }));
+        assert!(matches!(
+            e,
+            Error::TilePath {
+                reason: TilePathError::Level,
+                ..
+            }
+        ));
         let e = Tile::parse_path("tile/0/001.p/07").unwrap_err();
-        assert!(matches!(e, Error::TilePath { reason: TilePathError::Width, .. }));
+        assert!(matches!(
+            e,
+            Error::TilePath {
+                reason: TilePathError::Width,
+                ..
+            }
+        ));
     }
 }
 
@@ -487,7 +509,12 @@ mod sumdb_tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../shared/vectors/golang-mod/extracted/sumdb-tlog-vectors.json");
         let Ok(text) = std::fs::read_to_string(&path) else {
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "missing {}", path.display());
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "missing {}",
+                path.display()
+            );
             eprintln!("skipping: {} not found", path.display());
             return;
         };

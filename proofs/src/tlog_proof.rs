@@ -51,11 +51,7 @@ impl TlogProof {
         let mut line = lines.next().ok_or(e(TlogProofError::Index))?;
         let mut extra = None;
         if let Some(b64) = line.strip_prefix("extra ") {
-            extra = Some(
-                STANDARD
-                    .decode(b64)
-                    .map_err(|_| e(TlogProofError::Extra))?,
-            );
+            extra = Some(STANDARD.decode(b64).map_err(|_| e(TlogProofError::Extra))?);
             line = lines.next().ok_or(e(TlogProofError::Index))?;
         }
         let index = line
@@ -112,7 +108,11 @@ impl TlogProof {
     ///
     /// # Errors
     /// As [`Policy::verify`], then inclusion errors.
-    pub fn verify_with_policy(&self, leaf: &Hash, policy: &Policy) -> Result<VerifiedCheckpoint, Error> {
+    pub fn verify_with_policy(
+        &self,
+        leaf: &Hash,
+        policy: &Policy,
+    ) -> Result<VerifiedCheckpoint, Error> {
         let cp = policy.verify(self.checkpoint.as_bytes())?;
         verify_inclusion(leaf, self.index, cp.size(), &self.proof, cp.root())?;
         Ok(cp)

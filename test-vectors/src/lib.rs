@@ -9,6 +9,11 @@
 //! Negative vectors name the error they must produce as the Debug form of
 //! [`ank_proofs::Error`], e.g. `Address(LocalPart)`.
 
+#![allow(
+    clippy::panic,
+    reason = "a vector generator never sees outside input and must stop loudly if an invariant breaks"
+)]
+
 use ank_proofs::note::{ALG_COSIGNATURE_V1, ALG_ED25519};
 use ank_proofs::tile::{encode_entry_bundle, entry_bundles_for_size, tile_data, tiles_for_size};
 use ank_proofs::tree::{prove_consistency, prove_inclusion};
@@ -68,7 +73,10 @@ pub fn tiled_log<E: AsRef<[u8]>>(
         root: b.root(),
         extensions: vec![],
     };
-    let mut files = vec![("checkpoint".to_owned(), cp.sign(log)?.to_text().into_bytes())];
+    let mut files = vec![(
+        "checkpoint".to_owned(),
+        cp.sign(log)?.to_text().into_bytes(),
+    )];
     for t in tiles_for_size(size) {
         let ank_proofs::tile::TileKind::Hashes { level } = t.kind else {
             continue;
@@ -186,9 +194,27 @@ fn key_sets() -> (Value, Vec<KeySet>) {
 fn entries(sets: &[KeySet]) -> (Value, Vec<Entry>) {
     let alice = Address::parse("alice@example.org").unwrap_or_else(|_| unreachable!());
     let list = vec![
-        Entry { label: alice.label(), version: 1, timestamp_ms: 1_767_225_600_000, authority: Authority::Enrollment, keys_hash: sets[1].hash() },
-        Entry { label: alice.label(), version: 2, timestamp_ms: 1_767_225_601_000, authority: Authority::KeyHolder, keys_hash: sets[2].hash() },
-        Entry { label: alice.label(), version: 3, timestamp_ms: 1_767_225_602_000, authority: Authority::Operator, keys_hash: sets[0].hash() },
+        Entry {
+            label: alice.label(),
+            version: 1,
+            timestamp_ms: 1_767_225_600_000,
+            authority: Authority::Enrollment,
+            keys_hash: sets[1].hash(),
+        },
+        Entry {
+            label: alice.label(),
+            version: 2,
+            timestamp_ms: 1_767_225_601_000,
+            authority: Authority::KeyHolder,
+            keys_hash: sets[2].hash(),
+        },
+        Entry {
+            label: alice.label(),
+            version: 3,
+            timestamp_ms: 1_767_225_602_000,
+            authority: Authority::Operator,
+            keys_hash: sets[0].hash(),
+        },
     ];
     let good = list[0].encode();
     let mut bad_format = good;
@@ -233,7 +259,10 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
     let log = log_key();
     let witness = witness_key();
     let mut files = Vec::new();
-    files.push(("addresses.json".to_owned(), pretty(&addresses()).into_bytes()));
+    files.push((
+        "addresses.json".to_owned(),
+        pretty(&addresses()).into_bytes(),
+    ));
     let (ks, sets) = key_sets();
     files.push(("key-sets.json".to_owned(), pretty(&ks).into_bytes()));
     let (ev, _) = entries(&sets);
@@ -254,7 +283,12 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
     // Checkpoints at a few sizes, each also cosigned.
     let mut cps = Vec::new();
     for size in [1u64, 7, 256, 300] {
-        let cp = Checkpoint { origin: LOG_NAME.into(), size, root: roots[size as usize], extensions: vec![] };
+        let cp = Checkpoint {
+            origin: LOG_NAME.into(),
+            size,
+            root: roots[size as usize],
+            extensions: vec![],
+        };
         let note = cp.sign(&log).unwrap_or_else(|_| unreachable!());
         let mut cosigned = note.clone();
         cosigned.add_signature(witness.sign(note.text(), 1_767_225_600 + size));
@@ -263,15 +297,27 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
     let good = cps[1]["cosigned"].as_str().unwrap_or_default().to_owned();
     let tampered = good.replacen("\n7\n", "\n8\n", 1);
     let wrong_origin = {
-        let other = SignerKey::from_seed("other.example/ank", ALG_ED25519, [0x11; 32]).unwrap_or_else(|_| unreachable!());
-        let cp = Checkpoint { origin: LOG_NAME.into(), size: 1, root: roots[1], extensions: vec![] };
+        let other = SignerKey::from_seed("other.example/ank", ALG_ED25519, [0x11; 32])
+            .unwrap_or_else(|_| unreachable!());
+        let cp = Checkpoint {
+            origin: LOG_NAME.into(),
+            size: 1,
+            root: roots[1],
+            extensions: vec![],
+        };
         let mut n = ank_proofs::Note::new(&cp.to_text()).unwrap_or_else(|_| unreachable!());
         n.add_signature(other.sign(&cp.to_text(), 0));
         n.to_text()
     };
     let lv = log.verifier();
     let wv = witness.verifier();
-    let check = |text: &str| err_name(ank_proofs::verify_checkpoint(text.as_bytes(), &lv, &[wv.clone()]));
+    let check = |text: &str| {
+        err_name(ank_proofs::verify_checkpoint(
+            text.as_bytes(),
+            &lv,
+            std::slice::from_ref(&wv),
+        ))
+    };
     let checkpoints = json!({
         "log_vkey": lv.to_text(),
         "log_skey": log.to_text(),
@@ -284,16 +330,33 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
             {"desc": "no signature block", "note": "x\n", "error": check("x\n")},
         ],
     });
-    files.push(("checkpoints.json".to_owned(), pretty(&checkpoints).into_bytes()));
+    files.push((
+        "checkpoints.json".to_owned(),
+        pretty(&checkpoints).into_bytes(),
+    ));
 
     // Proofs in the tiled log.
     let mut incl = Vec::new();
-    for (i, n) in [(0u64, 1u64), (5, 7), (255, 256), (256, 300), (299, 300), (17, 300)] {
+    for (i, n) in [
+        (0u64, 1u64),
+        (5, 7),
+        (255, 256),
+        (256, 300),
+        (299, 300),
+        (17, 300),
+    ] {
         let p = prove_inclusion(i, n, &stored).unwrap_or_default();
         incl.push(json!({"index": i, "size": n, "leaf_hash": leaf_hash(&log_entries[i as usize]).to_base64(), "root": roots[n as usize].to_base64(), "proof": p.iter().map(Hash::to_base64).collect::<Vec<_>>()}));
     }
     let mut cons = Vec::new();
-    for (a, b) in [(1u64, 7u64), (7, 7), (7, 256), (256, 300), (255, 300), (100, 299)] {
+    for (a, b) in [
+        (1u64, 7u64),
+        (7, 7),
+        (7, 256),
+        (256, 300),
+        (255, 300),
+        (100, 299),
+    ] {
         let p = prove_consistency(a, b, &stored).unwrap_or_default();
         cons.push(json!({"size1": a, "size2": b, "root1": roots[a as usize].to_base64(), "root2": roots[b as usize].to_base64(), "proof": p.iter().map(Hash::to_base64).collect::<Vec<_>>()}));
     }
@@ -322,8 +385,16 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
     // tlog-proof bundles against the cosigned checkpoint of size 300.
     let cosigned300 = cps[3]["cosigned"].as_str().unwrap_or_default().to_owned();
     for (i, extra) in [(0u64, None), (299, Some(b"extra data".to_vec()))] {
-        let bundle = TlogProof { extra, index: i, proof: prove_inclusion(i, LOG_SIZE, &stored).unwrap_or_default(), checkpoint: cosigned300.clone() };
-        files.push((format!("tlog-proofs/entry-{i}.tlog-proof"), bundle.to_text().into_bytes()));
+        let bundle = TlogProof {
+            extra,
+            index: i,
+            proof: prove_inclusion(i, LOG_SIZE, &stored).unwrap_or_default(),
+            checkpoint: cosigned300.clone(),
+        };
+        files.push((
+            format!("tlog-proofs/entry-{i}.tlog-proof"),
+            bundle.to_text().into_bytes(),
+        ));
     }
     files.push((
         "tlog-proofs/leaf-hashes.json".to_owned(),

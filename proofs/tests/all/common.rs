@@ -8,7 +8,10 @@ pub fn vectors_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true but the shared vectors are missing at {}", dir.display());
+        panic!(
+            "CI=true but the shared vectors are missing at {}",
+            dir.display()
+        );
     }
     eprintln!("skipping: shared vectors not found at {}", dir.display());
     None

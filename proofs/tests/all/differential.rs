@@ -30,7 +30,10 @@ impl rs_merkle::Hasher for Rfc6962Nodes {
 }
 
 fn ct_hashes(bytes: &[u8]) -> Vec<Hash> {
-    bytes.chunks(32).map(|c| Hash::from_slice(c).unwrap()).collect()
+    bytes
+        .chunks(32)
+        .map(|c| Hash::from_slice(c).unwrap())
+        .collect()
 }
 
 #[test]
@@ -39,7 +42,9 @@ fn against_ct_merkle_and_rs_merkle() {
     let mut sizes = vec![1u64, 2, 3, 255, 256, 257, 1000, 4097, 10_000];
     sizes.extend((0..6).map(|_| 1 + rng.below(10_000)));
     for size in sizes {
-        let entries: Vec<Vec<u8>> = (0..size).map(|i| format!("{size}/{i}/{}", rng.next()).into_bytes()).collect();
+        let entries: Vec<Vec<u8>> = (0..size)
+            .map(|i| format!("{size}/{i}/{}", rng.next()).into_bytes())
+            .collect();
         let mut ours = TreeBuilder::new();
         let mut stored = Vec::new();
         let mut ct: MemoryBackedTree<sha2::Sha256, Vec<u8>> = MemoryBackedTree::new();
@@ -53,19 +58,37 @@ fn against_ct_merkle_and_rs_merkle() {
 
         let leaves: Vec<[u8; 32]> = entries.iter().map(|e| leaf_hash(e).0).collect();
         let rs = rs_merkle::MerkleTree::<Rfc6962Nodes>::from_leaves(&leaves);
-        assert_eq!(rs.root().map(Hash), Some(ct_root), "rs_merkle root at {size}");
+        assert_eq!(
+            rs.root().map(Hash),
+            Some(ct_root),
+            "rs_merkle root at {size}"
+        );
 
         for _ in 0..20 {
             let i = rng.below(size);
             let proof = prove_inclusion(i, size, &stored).unwrap();
-            assert_eq!(proof, ct_hashes(ct.prove_inclusion(i as usize).as_bytes()), "ct inclusion {i}/{size}");
-            let rs_proof: Vec<Hash> = rs.proof(&[i as usize]).proof_hashes().iter().copied().map(Hash).collect();
+            assert_eq!(
+                proof,
+                ct_hashes(ct.prove_inclusion(i as usize).as_bytes()),
+                "ct inclusion {i}/{size}"
+            );
+            let rs_proof: Vec<Hash> = rs
+                .proof(&[i as usize])
+                .proof_hashes()
+                .iter()
+                .copied()
+                .map(Hash)
+                .collect();
             assert_eq!(proof, rs_proof, "rs inclusion {i}/{size}");
             if size > 1 {
                 let old = 1 + rng.below(size - 1);
                 let c = prove_consistency(old, size, &stored).unwrap();
                 let want = ct.prove_consistency((size - old) as usize);
-                assert_eq!(c, ct_hashes(want.as_bytes()), "ct consistency {old}->{size}");
+                assert_eq!(
+                    c,
+                    ct_hashes(want.as_bytes()),
+                    "ct consistency {old}->{size}"
+                );
             }
         }
     }

@@ -60,7 +60,10 @@ fn inclusion_every_pair_and_mutation() {
                 p.remove(i);
                 assert_eq!(
                     verify_inclusion(&leaf, index, size, &p, &root),
-                    Err(Error::ProofLength { expected: proof.len(), actual: proof.len() - 1 })
+                    Err(Error::ProofLength {
+                        expected: proof.len(),
+                        actual: proof.len() - 1
+                    })
                 );
             }
             for at in [0, proof.len()] {
@@ -68,7 +71,10 @@ fn inclusion_every_pair_and_mutation() {
                 p.insert(at, root);
                 assert_eq!(
                     verify_inclusion(&leaf, index, size, &p, &root),
-                    Err(Error::ProofLength { expected: proof.len(), actual: proof.len() + 1 })
+                    Err(Error::ProofLength {
+                        expected: proof.len(),
+                        actual: proof.len() + 1
+                    })
                 );
             }
             // Another index with the same proof and root.
@@ -80,9 +86,15 @@ fn inclusion_every_pair_and_mutation() {
                 if other >= size {
                     assert_eq!(got, Err(Error::IndexOutOfRange { index: other, size }));
                 } else if inclusion_proof_len(other, size) != proof.len() {
-                    assert!(matches!(got, Err(Error::ProofLength { .. })), "{other} {size}");
+                    assert!(
+                        matches!(got, Err(Error::ProofLength { .. })),
+                        "{other} {size}"
+                    );
                 } else {
-                    assert!(matches!(got, Err(Error::RootMismatch { .. })), "{other} {size}");
+                    assert!(
+                        matches!(got, Err(Error::RootMismatch { .. })),
+                        "{other} {size}"
+                    );
                 }
             }
             // Another size, against that size's true root: valid only if the
@@ -98,7 +110,10 @@ fn inclusion_every_pair_and_mutation() {
                 } else if genuine.len() != proof.len() {
                     assert!(matches!(got, Err(Error::ProofLength { .. })));
                 } else {
-                    assert!(matches!(got, Err(Error::RootMismatch { .. })), "{index} {size}->{other}");
+                    assert!(
+                        matches!(got, Err(Error::RootMismatch { .. })),
+                        "{index} {size}->{other}"
+                    );
                 }
             }
             checked += 1;
@@ -124,14 +139,23 @@ fn consistency_every_pair_and_mutation() {
                 assert_eq!(proof.len(), consistency_proof_len(size1, size2));
                 assert_eq!(
                     verify_consistency(size2, size1, &proof, &r2, &r1),
-                    Err(Error::SizeOrder { size1: size2, size2: size1 })
+                    Err(Error::SizeOrder {
+                        size1: size2,
+                        size2: size1
+                    })
                 );
             }
             // Wrong old root, wrong new root.
             let bad1 = verify_consistency(size1, size2, &proof, &flip(&r1, 9), &r2);
-            assert!(matches!(bad1, Err(Error::OldRootMismatch { .. } | Error::RootMismatch { .. })));
+            assert!(matches!(
+                bad1,
+                Err(Error::OldRootMismatch { .. } | Error::RootMismatch { .. })
+            ));
             let bad2 = verify_consistency(size1, size2, &proof, &r1, &flip(&r2, 9));
-            assert!(matches!(bad2, Err(Error::RootMismatch { .. })), "{size1} {size2}: {bad2:?}");
+            assert!(
+                matches!(bad2, Err(Error::RootMismatch { .. })),
+                "{size1} {size2}: {bad2:?}"
+            );
             for i in 0..proof.len() {
                 let mut p = proof.clone();
                 p[i] = flip(&p[i], (i * 53 + size1 as usize) % 256);
@@ -143,28 +167,43 @@ fn consistency_every_pair_and_mutation() {
                 p.remove(i);
                 assert_eq!(
                     verify_consistency(size1, size2, &p, &r1, &r2),
-                    Err(Error::ProofLength { expected: proof.len(), actual: proof.len() - 1 })
+                    Err(Error::ProofLength {
+                        expected: proof.len(),
+                        actual: proof.len() - 1
+                    })
                 );
             }
             let mut p = proof.clone();
             p.push(r2);
             assert_eq!(
                 verify_consistency(size1, size2, &p, &r1, &r2),
-                Err(Error::ProofLength { expected: proof.len(), actual: proof.len() + 1 })
+                Err(Error::ProofLength {
+                    expected: proof.len(),
+                    actual: proof.len() + 1
+                })
             );
             // Other sizes, with their true roots.
-            for (o1, o2) in [(size1 - 1, size2), (size1 + 1, size2), (size1, size2 + 1), (size1, size2 - 1)] {
+            for (o1, o2) in [
+                (size1 - 1, size2),
+                (size1 + 1, size2),
+                (size1, size2 + 1),
+                (size1, size2 - 1),
+            ] {
                 if o1 == 0 || o1 > o2 || o2 > MAX || (o1, o2) == (size1, size2) {
                     continue;
                 }
                 let genuine = prove_consistency(o1, o2, &stored).unwrap();
-                let got = verify_consistency(o1, o2, &proof, &roots[o1 as usize], &roots[o2 as usize]);
+                let got =
+                    verify_consistency(o1, o2, &proof, &roots[o1 as usize], &roots[o2 as usize]);
                 if genuine == proof {
                     assert_eq!(got, Ok(()));
                 } else if genuine.len() != proof.len() {
                     assert!(matches!(got, Err(Error::ProofLength { .. })));
                 } else {
-                    assert!(matches!(got, Err(Error::OldRootMismatch { .. } | Error::RootMismatch { .. })));
+                    assert!(matches!(
+                        got,
+                        Err(Error::OldRootMismatch { .. } | Error::RootMismatch { .. })
+                    ));
                 }
             }
         }

@@ -11,7 +11,11 @@ use ank_proofs::{
 
 fn device(name: &str, seed: u8) -> Device {
     let sk = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
-    Device { name: name.into(), signing_key: sk.verifying_key().to_bytes(), encryption_key: [seed; 32] }
+    Device {
+        name: name.into(),
+        signing_key: sk.verifying_key().to_bytes(),
+        encryption_key: [seed; 32],
+    }
 }
 
 #[test]
@@ -29,7 +33,10 @@ fn entry_roundtrip_and_rejections() {
     assert_eq!(Entry::decode(&b).unwrap(), e);
     assert_eq!(e.leaf_hash(), leaf_hash(&b));
     assert!(!e.is_revocation());
-    assert_eq!(Entry::decode(&b[..81]), Err(Error::Entry(EntryError::Length { actual: 81 })));
+    assert_eq!(
+        Entry::decode(&b[..81]),
+        Err(Error::Entry(EntryError::Length { actual: 81 }))
+    );
     let mut x = b;
     x[0] = 2;
     assert_eq!(Entry::decode(&x), Err(Error::Entry(EntryError::Format(2))));
@@ -41,8 +48,16 @@ fn entry_roundtrip_and_rejections() {
     assert_eq!(Entry::decode(&x), Err(Error::Entry(EntryError::Version)));
     let mut long = b.to_vec();
     long.push(0);
-    assert_eq!(Entry::decode(&long), Err(Error::Entry(EntryError::Length { actual: ENTRY_LEN + 1 })));
-    let revoke = Entry { keys_hash: KeySet::empty().hash(), ..e };
+    assert_eq!(
+        Entry::decode(&long),
+        Err(Error::Entry(EntryError::Length {
+            actual: ENTRY_LEN + 1
+        }))
+    );
+    let revoke = Entry {
+        keys_hash: KeySet::empty().hash(),
+        ..e
+    };
     assert!(revoke.is_revocation());
 }
 
@@ -56,7 +71,10 @@ fn key_set_roundtrip_and_rejections() {
     assert_eq!(KeySet::decode(&[]), e(KeySetError::Truncated { offset: 0 }));
     assert_eq!(KeySet::decode(&[2, 0]), e(KeySetError::Format(2)));
     assert_eq!(KeySet::decode(&[1, 17]), e(KeySetError::TooManyDevices));
-    assert_eq!(KeySet::decode(&enc[..enc.len() - 1]), e(KeySetError::Truncated { offset: 2 + 66 }));
+    assert_eq!(
+        KeySet::decode(&enc[..enc.len() - 1]),
+        e(KeySetError::Truncated { offset: 2 + 66 })
+    );
     let mut t = enc.clone();
     t.push(0);
     assert_eq!(KeySet::decode(&t), e(KeySetError::TrailingBytes));
@@ -65,8 +83,14 @@ fn key_set_roundtrip_and_rejections() {
     swapped.extend_from_slice(&enc[2 + 66..]);
     swapped.extend_from_slice(&enc[2..2 + 66]);
     assert_eq!(KeySet::decode(&swapped), e(KeySetError::Order));
-    assert_eq!(KeySet::new(vec![device("a", 1), device("a", 2)]), e(KeySetError::Order));
-    assert_eq!(KeySet::new(vec![device("bad name", 1)]), e(KeySetError::DeviceName));
+    assert_eq!(
+        KeySet::new(vec![device("a", 1), device("a", 2)]),
+        e(KeySetError::Order)
+    );
+    assert_eq!(
+        KeySet::new(vec![device("bad name", 1)]),
+        e(KeySetError::DeviceName)
+    );
     // Find a y coordinate that is not on the curve.
     let mut bad_key = device("a", 1);
     bad_key.signing_key = (2u8..=255)
@@ -80,7 +104,14 @@ fn key_set_roundtrip_and_rejections() {
     assert_eq!(KeySet::new(vec![bad_key]), e(KeySetError::SigningKey));
 }
 
-fn small_log(n: u64) -> (SignerKey, Vec<ank_proofs::Hash>, Vec<ank_proofs::Hash>, Note) {
+fn small_log(
+    n: u64,
+) -> (
+    SignerKey,
+    Vec<ank_proofs::Hash>,
+    Vec<ank_proofs::Hash>,
+    Note,
+) {
     let log = SignerKey::from_seed("example.org/ank", ALG_ED25519, [5; 32]).unwrap();
     let mut b = TreeBuilder::new();
     let mut stored = Vec::new();
@@ -90,7 +121,12 @@ fn small_log(n: u64) -> (SignerKey, Vec<ank_proofs::Hash>, Vec<ank_proofs::Hash>
         leaves.push(l);
         stored.extend(b.push_stored(l));
     }
-    let cp = Checkpoint { origin: "example.org/ank".into(), size: n, root: b.root(), extensions: vec![] };
+    let cp = Checkpoint {
+        origin: "example.org/ank".into(),
+        size: n,
+        root: b.root(),
+        extensions: vec![],
+    };
     let note = cp.sign(&log).unwrap();
     (log, stored, leaves, note)
 }
@@ -111,19 +147,42 @@ fn tlog_proof_roundtrip_verify_and_rejections() {
     assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra aGVsbG8=\nindex 6\n"));
     let parsed = TlogProof::parse(&text).unwrap();
     assert_eq!(parsed, bundle);
-    let cp = parsed.verify(&leaves[6], &log.verifier(), &[witness.verifier()]).unwrap();
+    let cp = parsed
+        .verify(&leaves[6], &log.verifier(), &[witness.verifier()])
+        .unwrap();
     assert_eq!(cp.cosignatures().len(), 1);
     assert_eq!(cp.cosignatures()[0].timestamp, 1_700_000_000);
     cp.require_cosignatures(1).unwrap();
-    assert_eq!(cp.require_cosignatures(2), Err(Error::QuorumNotMet { cosigned: 1 }));
-    assert!(matches!(parsed.verify(&leaves[5], &log.verifier(), &[]), Err(Error::RootMismatch { .. })));
+    assert_eq!(
+        cp.require_cosignatures(2),
+        Err(Error::QuorumNotMet { cosigned: 1 })
+    );
+    assert!(matches!(
+        parsed.verify(&leaves[5], &log.verifier(), &[]),
+        Err(Error::RootMismatch { .. })
+    ));
 
     let e = |r| Err(Error::TlogProof(r));
-    assert_eq!(TlogProof::parse("c2sp.org/tlog-proof@v2\nindex 1\n\nx"), e(TlogProofError::Header));
-    assert_eq!(TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 01\n\nx"), e(TlogProofError::Index));
-    assert_eq!(TlogProof::parse("c2sp.org/tlog-proof@v1\nextra !!\nindex 1\n\nx"), e(TlogProofError::Extra));
-    assert_eq!(TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nx"), e(TlogProofError::ProofHash { line: 1 }));
-    assert_eq!(TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 1\n"), e(TlogProofError::Separator));
+    assert_eq!(
+        TlogProof::parse("c2sp.org/tlog-proof@v2\nindex 1\n\nx"),
+        e(TlogProofError::Header)
+    );
+    assert_eq!(
+        TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 01\n\nx"),
+        e(TlogProofError::Index)
+    );
+    assert_eq!(
+        TlogProof::parse("c2sp.org/tlog-proof@v1\nextra !!\nindex 1\n\nx"),
+        e(TlogProofError::Extra)
+    );
+    assert_eq!(
+        TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nx"),
+        e(TlogProofError::ProofHash { line: 1 })
+    );
+    assert_eq!(
+        TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 1\n"),
+        e(TlogProofError::Separator)
+    );
 }
 
 #[test]
@@ -133,29 +192,53 @@ fn checkpoint_signing_roles_and_origin() {
     let bytes = note.to_text();
     assert_eq!(
         verify_checkpoint(bytes.as_bytes(), &witness.verifier(), &[]),
-        Err(Error::KeyRole { name: "w".into(), alg: 4, want: 1 })
+        Err(Error::KeyRole {
+            name: "w".into(),
+            alg: 4,
+            want: 1
+        })
     );
     assert_eq!(
         verify_checkpoint(bytes.as_bytes(), &log.verifier(), &[log.verifier()]),
-        Err(Error::KeyRole { name: "example.org/ank".into(), alg: 1, want: 4 })
+        Err(Error::KeyRole {
+            name: "example.org/ank".into(),
+            alg: 1,
+            want: 4
+        })
     );
     let other = SignerKey::from_seed("example.org/ank", ALG_ED25519, [9; 32]).unwrap();
     assert_eq!(
         verify_checkpoint(bytes.as_bytes(), &other.verifier(), &[]),
-        Err(Error::MissingLogSignature { name: "example.org/ank".into(), id: other.id() })
+        Err(Error::MissingLogSignature {
+            name: "example.org/ank".into(),
+            id: other.id()
+        })
     );
     // A witness-only note is not a checkpoint.
     let mut only_w = Note::new(note.text()).unwrap();
     only_w.add_signature(witness.sign(note.text(), 7));
     assert_eq!(
-        verify_checkpoint(only_w.to_text().as_bytes(), &log.verifier(), &[witness.verifier()]),
-        Err(Error::MissingLogSignature { name: "example.org/ank".into(), id: log.id() })
+        verify_checkpoint(
+            only_w.to_text().as_bytes(),
+            &log.verifier(),
+            &[witness.verifier()]
+        ),
+        Err(Error::MissingLogSignature {
+            name: "example.org/ank".into(),
+            id: log.id()
+        })
     );
     let cp = Checkpoint::parse(note.text()).unwrap();
-    let wrong = Checkpoint { origin: "other".into(), ..cp };
+    let wrong = Checkpoint {
+        origin: "other".into(),
+        ..cp
+    };
     assert_eq!(
         wrong.sign(&log),
-        Err(Error::OriginMismatch { expected: "example.org/ank".into(), actual: "other".into() })
+        Err(Error::OriginMismatch {
+            expected: "example.org/ank".into(),
+            actual: "other".into()
+        })
     );
 }
 
@@ -163,7 +246,10 @@ fn checkpoint_signing_roles_and_origin() {
 fn policy_parse_and_quorum() {
     let (log, _, _, note) = small_log(4);
     let ws: Vec<SignerKey> = (0..5u8)
-        .map(|i| SignerKey::from_seed(&format!("w{i}.example"), ALG_COSIGNATURE_V1, [20 + i; 32]).unwrap())
+        .map(|i| {
+            SignerKey::from_seed(&format!("w{i}.example"), ALG_COSIGNATURE_V1, [20 + i; 32])
+                .unwrap()
+        })
         .collect();
     let text = format!(
         "# policy\nlog {} https://example.org/\n\nwitness X1 {}\nwitness X2 {}\n\twitness X3 {}\ngroup X 2 X1 X2 X3\nwitness Y1 {}\nwitness Y2 {}\ngroup Y any Y1 Y2\ngroup XY all X Y\nquorum XY\n",
@@ -186,36 +272,150 @@ fn policy_parse_and_quorum() {
     };
     policy.verify(cosign(&[0, 1, 3]).as_bytes()).unwrap();
     policy.verify(cosign(&[0, 2, 4]).as_bytes()).unwrap();
-    assert_eq!(policy.verify(cosign(&[0, 3]).as_bytes()).unwrap_err(), Error::QuorumNotMet { cosigned: 2 });
-    assert_eq!(policy.verify(cosign(&[0, 1, 2]).as_bytes()).unwrap_err(), Error::QuorumNotMet { cosigned: 3 });
+    assert_eq!(
+        policy.verify(cosign(&[0, 3]).as_bytes()).unwrap_err(),
+        Error::QuorumNotMet { cosigned: 2 }
+    );
+    assert_eq!(
+        policy.verify(cosign(&[0, 1, 2]).as_bytes()).unwrap_err(),
+        Error::QuorumNotMet { cosigned: 3 }
+    );
     let none = Policy::parse(&format!("log {}\nquorum none\n", log.verifier().to_text())).unwrap();
     none.verify(note.to_text().as_bytes()).unwrap();
     let stranger = SignerKey::from_seed("stranger/log", ALG_ED25519, [1; 32]).unwrap();
-    let other_cp = Checkpoint { origin: "stranger/log".into(), ..Checkpoint::parse(note.text()).unwrap() };
+    let other_cp = Checkpoint {
+        origin: "stranger/log".into(),
+        ..Checkpoint::parse(note.text()).unwrap()
+    };
     assert_eq!(
         none.verify(other_cp.sign(&stranger).unwrap().to_text().as_bytes()),
-        Err(Error::UnknownLog { origin: "stranger/log".into() })
+        Err(Error::UnknownLog {
+            origin: "stranger/log".into()
+        })
     );
 
     let w0 = ws[0].verifier().to_text();
     let lv = log.verifier().to_text();
     let bad: Vec<(String, usize, PolicyError)> = vec![
         (format!("witness A {w0}\n"), 2, PolicyError::NoQuorum),
-        ("frobnicate x\nquorum none\n".into(), 1, PolicyError::Keyword("frobnicate".into())),
-        ("quorum none\nquorum none\n".into(), 2, PolicyError::DuplicateQuorum),
-        ("quorum A\n".into(), 1, PolicyError::UndefinedName("A".into())),
-        (format!("witness A {w0}\nwitness A {}\n", ws[1].verifier().to_text()), 2, PolicyError::DuplicateName("A".into())),
-        (format!("witness A {w0}\nwitness B {w0}\n"), 2, PolicyError::DuplicateKey),
-        (format!("witness none {w0}\n"), 1, PolicyError::DuplicateName("none".into())),
-        (format!("witness A {w0}\ngroup G 2 A\n"), 2, PolicyError::Threshold),
-        (format!("witness A {w0}\ngroup G 0 A\n"), 2, PolicyError::Threshold),
-        (format!("witness A {w0}\ngroup G any A A\n"), 2, PolicyError::DuplicateMember("A".into())),
-        (format!("witness A {lv}\n"), 1, PolicyError::Key(ank_proofs::error::KeyError::UnsupportedType { alg: 1 })),
-        (format!("log {w0}\n"), 1, PolicyError::Key(ank_proofs::error::KeyError::UnsupportedType { alg: 4 })),
+        (
+            "frobnicate x\nquorum none\n".into(),
+            1,
+            PolicyError::Keyword("frobnicate".into()),
+        ),
+        (
+            "quorum none\nquorum none\n".into(),
+            2,
+            PolicyError::DuplicateQuorum,
+        ),
+        (
+            "quorum A\n".into(),
+            1,
+            PolicyError::UndefinedName("A".into()),
+        ),
+        (
+            format!("witness A {w0}\nwitness A {}\n", ws[1].verifier().to_text()),
+            2,
+            PolicyError::DuplicateName("A".into()),
+        ),
+        (
+            format!("witness A {w0}\nwitness B {w0}\n"),
+            2,
+            PolicyError::DuplicateKey,
+        ),
+        (
+            format!("witness none {w0}\n"),
+            1,
+            PolicyError::DuplicateName("none".into()),
+        ),
+        (
+            format!("witness A {w0}\ngroup G 2 A\n"),
+            2,
+            PolicyError::Threshold,
+        ),
+        (
+            format!("witness A {w0}\ngroup G 0 A\n"),
+            2,
+            PolicyError::Threshold,
+        ),
+        (
+            format!("witness A {w0}\ngroup G any A A\n"),
+            2,
+            PolicyError::DuplicateMember("A".into()),
+        ),
+        (
+            format!("witness A {lv}\n"),
+            1,
+            PolicyError::Key(ank_proofs::error::KeyError::UnsupportedType { alg: 1 }),
+        ),
+        (
+            format!("log {w0}\n"),
+            1,
+            PolicyError::Key(ank_proofs::error::KeyError::UnsupportedType { alg: 4 }),
+        ),
         ("quorum none extra\n".into(), 1, PolicyError::Fields),
         ("quorum\x01none\n".into(), 1, PolicyError::Character),
     ];
     for (text, line, reason) in bad {
-        assert_eq!(Policy::parse(&text), Err(Error::Policy { line, reason }), "{text:?}");
+        assert_eq!(
+            Policy::parse(&text),
+            Err(Error::Policy { line, reason }),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn proofs_read_from_tiles_equal_proofs_from_stored_hashes() {
+    use ank_proofs::tile::{TileHashReader, TiledLogChecker, tile_data, tiles_for_size};
+    use std::collections::HashMap;
+    let mut rng = crate::common::Rng(99);
+    for size in [1u64, 255, 256, 300, 65_536 + 300] {
+        let mut checker = TiledLogChecker::new();
+        let mut b = TreeBuilder::new();
+        let mut stored = Vec::new();
+        let mut tiles: HashMap<ank_proofs::Tile, Vec<u8>> = HashMap::new();
+        for i in 0..size {
+            let l = leaf_hash(&i.to_le_bytes());
+            stored.extend(b.push_stored(l));
+            checker.push_leaf(l);
+            for (t, h) in checker.take_full_tiles() {
+                tiles.insert(t, tile_data(&h));
+            }
+        }
+        for (t, h) in checker.partial_tiles() {
+            tiles.insert(t, tile_data(&h));
+        }
+        let mut want: Vec<_> = tiles_for_size(size);
+        want.sort();
+        let mut got: Vec<_> = tiles.keys().copied().collect();
+        got.sort();
+        assert_eq!(got, want, "tile inventory at {size}");
+        assert_eq!(checker.root(), b.root());
+        let reader = TileHashReader::new(size, |t: &ank_proofs::Tile| {
+            tiles
+                .get(t)
+                .cloned()
+                .ok_or(Error::MissingHash { index: u64::MAX })
+        });
+        assert_eq!(ank_proofs::tree_hash(size, &reader).unwrap(), b.root());
+        for _ in 0..30 {
+            let i = rng.below(size);
+            assert_eq!(
+                prove_inclusion(i, size, &reader).unwrap(),
+                prove_inclusion(i, size, &stored).unwrap()
+            );
+            let old = 1 + rng.below(size);
+            assert_eq!(
+                ank_proofs::prove_consistency(old, size, &reader).unwrap(),
+                ank_proofs::prove_consistency(old, size, &stored).unwrap()
+            );
+        }
+        // A tile of the wrong length is rejected with its own error.
+        let bad = TileHashReader::new(size, |_: &ank_proofs::Tile| Ok(vec![0u8; 31]));
+        assert!(matches!(
+            ank_proofs::tree_hash(size, &bad),
+            Err(Error::TileLength { actual: 31, .. })
+        ));
     }
 }

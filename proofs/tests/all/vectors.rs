@@ -41,7 +41,11 @@ fn u64_field(v: &Value) -> Option<u64> {
 fn merkle_inclusion_probes() {
     let Some(dir) = vectors_dir() else { return };
     let files = json_files(&dir.join("transparency-dev-merkle/testdata/inclusion"));
-    assert!(files.len() > 40, "found only {} inclusion probes", files.len());
+    assert!(
+        files.len() > 40,
+        "found only {} inclusion probes",
+        files.len()
+    );
     let mut ok = 0;
     for f in &files {
         let v = read_json(f);
@@ -118,12 +122,21 @@ fn reference_tree_roots_nodes_and_hasher() {
     let roots = t.v["root_hashes_by_size"].as_array().unwrap();
     assert_eq!(roots.len(), 9);
     for (size, want) in roots.iter().enumerate() {
-        assert_eq!(tree_hash(size as u64, &t.stored).unwrap(), hex_hash(want), "size {size}");
+        assert_eq!(
+            tree_hash(size as u64, &t.stored).unwrap(),
+            hex_hash(want),
+            "size {size}"
+        );
         let mut b = TreeBuilder::new();
         t.leaves[..size].iter().for_each(|l| b.push(leaf_hash(l)));
         assert_eq!(b.root(), hex_hash(want));
     }
-    for (level, hashes) in t.v["node_hashes_by_level"].as_array().unwrap().iter().enumerate() {
+    for (level, hashes) in t.v["node_hashes_by_level"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         for (n, want) in hashes.as_array().unwrap().iter().enumerate() {
             let i = stored_hash_index(level as u8, n as u64) as usize;
             assert_eq!(t.stored[i], hex_hash(want), "level {level} n {n}");
@@ -156,13 +169,23 @@ fn proofgen_literals() {
         let want = hashes(&p["proof"]);
         assert_eq!(prove_inclusion(index, size, &t.stored).unwrap(), want);
         let root = tree_hash(size, &t.stored).unwrap();
-        verify_inclusion(&leaf_hash(&t.leaves[index as usize]), index, size, &want, &root).unwrap();
+        verify_inclusion(
+            &leaf_hash(&t.leaves[index as usize]),
+            index,
+            size,
+            &want,
+            &root,
+        )
+        .unwrap();
     }
     for p in v["consistency_proofs"].as_array().unwrap() {
         let (s1, s2) = (p["size1"].as_u64().unwrap(), p["size2"].as_u64().unwrap());
         let want = hashes(&p["proof"]);
         assert_eq!(prove_consistency(s1, s2, &t.stored).unwrap(), want);
-        let (r1, r2) = (tree_hash(s1, &t.stored).unwrap(), tree_hash(s2, &t.stored).unwrap());
+        let (r1, r2) = (
+            tree_hash(s1, &t.stored).unwrap(),
+            tree_hash(s2, &t.stored).unwrap(),
+        );
         verify_consistency(s1, s2, &want, &r1, &r2).unwrap();
     }
 }
@@ -206,10 +229,19 @@ fn tessera_tiled_log() {
         let bundle = std::fs::read(log.join(format!("tile/entries/000.p/{n}"))).unwrap();
         assert_eq!(bundle, encode_entry_bundle(&entries[..n]).unwrap());
         let decoded = decode_entry_bundle(&bundle, n).unwrap();
-        assert_eq!(decoded, entries[..n].iter().map(|e| e.as_bytes()).collect::<Vec<_>>());
+        assert_eq!(
+            decoded,
+            entries[..n]
+                .iter()
+                .map(|e| e.as_bytes())
+                .collect::<Vec<_>>()
+        );
         assert_eq!(
             decode_entry_bundle(&bundle, n + 1),
-            Err(Error::BundleEntryCount { expected: n + 1, actual: n })
+            Err(Error::BundleEntryCount {
+                expected: n + 1,
+                actual: n
+            })
         );
     }
     let latest = std::fs::read(log.join("checkpoint")).unwrap();
@@ -224,11 +256,17 @@ fn tessera_layout_paths() {
         let (seq, size) = (c["seq"].as_u64().unwrap(), c["log_size"].as_u64().unwrap());
         let index = seq / 256;
         let width = (size - index * 256).min(256) as u16;
-        assert_eq!(Tile::entries(index, width).path(), c["want"].as_str().unwrap());
+        assert_eq!(
+            Tile::entries(index, width).path(),
+            c["want"].as_str().unwrap()
+        );
     }
     let width_of = |w: u64| if w == 0 { 256 } else { w as u16 };
     for c in v["entries_path"].as_array().unwrap() {
-        let t = Tile::entries(c["N"].as_u64().unwrap(), width_of(c["width"].as_u64().unwrap()));
+        let t = Tile::entries(
+            c["N"].as_u64().unwrap(),
+            width_of(c["width"].as_u64().unwrap()),
+        );
         assert_eq!(t.path(), c["want"].as_str().unwrap());
         assert_eq!(Tile::parse_path(&t.path()).unwrap(), t);
     }
@@ -244,19 +282,36 @@ fn tessera_layout_paths() {
     let cases = v["parse_level_index_partial"].as_array().unwrap();
     assert!(cases.iter().filter(|c| c.get("err").is_some()).count() >= 15);
     for c in cases {
-        let path = format!("tile/{}/{}", c["level"].as_str().unwrap(), c["index"].as_str().unwrap());
+        let path = format!(
+            "tile/{}/{}",
+            c["level"].as_str().unwrap(),
+            c["index"].as_str().unwrap()
+        );
         let got = Tile::parse_path(&path);
         if c.get("err").is_some() {
-            assert!(matches!(got, Err(Error::TilePath { .. })), "{path}: {got:?}");
+            assert!(
+                matches!(got, Err(Error::TilePath { .. })),
+                "{path}: {got:?}"
+            );
         } else {
             let want = c["want"].as_array().unwrap();
             let t = got.unwrap();
-            assert_eq!(t, Tile::hashes(want[0].as_u64().unwrap() as u8, want[1].as_u64().unwrap(), width_of(want[2].as_u64().unwrap())));
+            assert_eq!(
+                t,
+                Tile::hashes(
+                    want[0].as_u64().unwrap() as u8,
+                    want[1].as_u64().unwrap(),
+                    width_of(want[2].as_u64().unwrap())
+                )
+            );
         }
     }
     assert!(matches!(
         Tile::parse_path("tile/63/x999/x999/x999/x999/x999/x999/999.p/255"),
-        Err(Error::TilePath { reason: TilePathError::IndexOverflow, .. })
+        Err(Error::TilePath {
+            reason: TilePathError::IndexOverflow,
+            ..
+        })
     ));
 }
 
@@ -272,8 +327,14 @@ fn c2sp_spec_examples() {
 
     let cp = Note::parse(v["checkpoint_example"]["note"].as_str().unwrap().as_bytes()).unwrap();
     let body = Checkpoint::parse(cp.text()).unwrap();
-    assert_eq!((body.origin.as_str(), body.size), ("example.com/behind-the-sofa", 20852163));
-    assert_eq!(body.root.to_base64(), "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=");
+    assert_eq!(
+        (body.origin.as_str(), body.size),
+        ("example.com/behind-the-sofa", 20852163)
+    );
+    assert_eq!(
+        body.root.to_base64(),
+        "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="
+    );
     assert_eq!(body.to_text(), cp.text());
 
     let cosig = &v["cosignature_example"];
@@ -284,7 +345,10 @@ fn c2sp_spec_examples() {
     );
     let n = Note::parse(text.as_bytes()).unwrap();
     let s = &n.signatures()[0];
-    assert_eq!((s.name.as_str(), s.id, s.sig.len()), ("witness.example.com/w1", 0x8d66cf3f, 72));
+    assert_eq!(
+        (s.name.as_str(), s.id, s.sig.len()),
+        ("witness.example.com/w1", 0x8d66cf3f, 72)
+    );
     let mut raw = s.id.to_be_bytes().to_vec();
     raw.extend_from_slice(&s.sig);
     assert_eq!(cosignature_timestamp(&raw).unwrap(), 1679315147);
@@ -294,13 +358,24 @@ fn c2sp_spec_examples() {
     );
 
     let paths = v["tile_path_examples"].as_array().unwrap();
-    assert_eq!(encode_index(paths[0]["index"].as_u64().unwrap()), paths[0]["encoded"].as_str().unwrap());
+    assert_eq!(
+        encode_index(paths[0]["index"].as_u64().unwrap()),
+        paths[0]["encoded"].as_str().unwrap()
+    );
     let inv = |size| -> Vec<String> { tiles_for_size(size).iter().map(Tile::path).collect() };
     let t70000 = inv(70000);
     assert_eq!(t70000.len(), 273 + 1 + 1 + 1 + 1);
     assert_eq!(t70000[0], "tile/0/000");
     assert_eq!(t70000[272], "tile/0/272");
-    assert_eq!(&t70000[273..], ["tile/0/273.p/112", "tile/1/000", "tile/1/001.p/17", "tile/2/000.p/1"]);
+    assert_eq!(
+        &t70000[273..],
+        [
+            "tile/0/273.p/112",
+            "tile/1/000",
+            "tile/1/001.p/17",
+            "tile/2/000.p/1"
+        ]
+    );
     assert_eq!(inv(256), ["tile/0/000", "tile/1/000.p/1"]);
     assert_eq!(
         ank_proofs::hash::sha256(b"rome2026h1.example.org").to_hex(),
@@ -328,7 +403,10 @@ fn sumdb_notes_sign_byte_exact() {
     assert_eq!(vkey.to_text(), v["keys"][0]["vkey"].as_str().unwrap());
     assert_eq!(skey.to_text(), v["keys"][0]["skey"].as_str().unwrap());
     let enoch = SignerKey::from_seed("EnochRoot", ALG_ED25519, [0; 32]).unwrap();
-    assert_eq!(enoch.verifier().to_text(), v["keys"][1]["vkey"].as_str().unwrap());
+    assert_eq!(
+        enoch.verifier().to_text(),
+        v["keys"][1]["vkey"].as_str().unwrap()
+    );
 
     let one = &v["signed_notes"][0];
     let text = one["text"].as_str().unwrap();
@@ -355,11 +433,14 @@ fn sumdb_note_open_rules() {
     let enoch = SignerKey::from_seed("EnochRoot", ALG_ED25519, [0; 32]).unwrap();
     let two = Note::parse(v["signed_notes"][1]["signed"].as_str().unwrap().as_bytes()).unwrap();
     // One known, one unknown: opens, the unknown one kept aside.
-    let opened = two.verify(&[vkey.clone()]).unwrap();
+    let opened = two.verify(std::slice::from_ref(&vkey)).unwrap();
     assert_eq!((opened.verified().len(), opened.unverified().len()), (1, 1));
     // No known key.
     let other = SignerKey::from_seed("Other", ALG_ED25519, [7; 32]).unwrap();
-    assert_eq!(two.verify(&[other.verifier()]), Err(Error::NoVerifiedSignature));
+    assert_eq!(
+        two.verify(&[other.verifier()]),
+        Err(Error::NoVerifiedSignature)
+    );
     // A known key whose signature fails rejects the note.
     let text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
     let mut forged = Note::new(text).unwrap();
@@ -369,22 +450,38 @@ fn sumdb_note_open_rules() {
     forged.add_signature(enoch.sign(text, 0));
     assert_eq!(
         forged.verify(&[vkey.clone(), enoch.verifier()]),
-        Err(Error::InvalidSignature { name: "PeterNeumann".into(), id: 0xc74f20a3 })
+        Err(Error::InvalidSignature {
+            name: "PeterNeumann".into(),
+            id: 0xc74f20a3
+        })
     );
     // Ambiguous verifiers.
     assert_eq!(
         two.verify(&[enoch.verifier(), enoch.verifier()]),
-        Err(Error::AmbiguousKey { name: "EnochRoot".into(), id: 0xaf0cfe78 })
+        Err(Error::AmbiguousKey {
+            name: "EnochRoot".into(),
+            id: 0xaf0cfe78
+        })
     );
     // Duplicate identical signatures are one.
-    let dup = format!("{}{}", v["signed_notes"][0]["signed"].as_str().unwrap(), skey.sign(text, 0).to_line());
+    let dup = format!(
+        "{}{}",
+        v["signed_notes"][0]["signed"].as_str().unwrap(),
+        skey.sign(text, 0).to_line()
+    );
     assert_eq!(Note::parse(dup.as_bytes()).unwrap().signatures().len(), 1);
     // More than 100 signature lines.
     let mut many = format!("{text}\n");
     for i in 0..101u32 {
         many.push_str(&format!("\u{2014} k{i} {}\n", STANDARD.encode([0u8; 68])));
     }
-    assert_eq!(Note::parse(many.as_bytes()), Err(Error::TooManySignatures { count: 101, max: 100 }));
+    assert_eq!(
+        Note::parse(many.as_bytes()),
+        Err(Error::TooManySignatures {
+            count: 101,
+            max: 100
+        })
+    );
     // Malformed notes, each with its reason.
     let malformed = v["malformed_notes"].as_array().unwrap();
     let want = [
@@ -450,39 +547,73 @@ fn formats_checkpoints_and_keys() {
     let sum = &v["real_world_checkpoints"][0];
     let key = VerifierKey::parse(sum["vkey"].as_str().unwrap()).unwrap();
     let note = Note::parse(sum["note"].as_str().unwrap().as_bytes()).unwrap();
-    let verified = note.verify(&[key.clone()]).unwrap();
+    let verified = note.verify(std::slice::from_ref(&key)).unwrap();
     let body = Checkpoint::parse(verified.text()).unwrap();
-    assert_eq!((body.origin.as_str(), body.size), ("go.sum database tree", 6476701));
+    assert_eq!(
+        (body.origin.as_str(), body.size),
+        ("go.sum database tree", 6476701)
+    );
     assert_eq!(
         verify_checkpoint(sum["note"].as_str().unwrap().as_bytes(), &key, &[]),
-        Err(Error::OriginMismatch { expected: "sum.golang.org".into(), actual: "go.sum database tree".into() })
+        Err(Error::OriginMismatch {
+            expected: "sum.golang.org".into(),
+            actual: "go.sum database tree".into()
+        })
     );
     // Type 0x05 keys: the key ID (over the SPKI hash) checks, the type is not ours.
-    for vk in [&v["real_world_checkpoints"][1]["vkey"], &v["rfc6962_vkeys"][0]["want_vkey"]] {
+    for vk in [
+        &v["real_world_checkpoints"][1]["vkey"],
+        &v["rfc6962_vkeys"][0]["want_vkey"],
+    ] {
         assert_eq!(
             VerifierKey::parse(vk.as_str().unwrap()),
             Err(Error::Key(KeyError::UnsupportedType { alg: 0x05 }))
         );
     }
     let cos = v["cosignature_v1_vkeys"].as_array().unwrap();
-    assert_eq!(VerifierKey::parse(cos[0]["vkey"].as_str().unwrap()).unwrap().alg(), 0x04);
-    assert_eq!(VerifierKey::parse(cos[1]["vkey"].as_str().unwrap()).unwrap().alg(), 0x01);
+    assert_eq!(
+        VerifierKey::parse(cos[0]["vkey"].as_str().unwrap())
+            .unwrap()
+            .alg(),
+        0x04
+    );
+    assert_eq!(
+        VerifierKey::parse(cos[1]["vkey"].as_str().unwrap())
+            .unwrap()
+            .alg(),
+        0x01
+    );
     assert_eq!(
         VerifierKey::parse(cos[2]["vkey"].as_str().unwrap()),
-        Err(Error::Key(KeyError::KeyIdMismatch { stated: 0x5893dc2c, computed: 0x31236897 }))
+        Err(Error::Key(KeyError::KeyIdMismatch {
+            stated: 0x5893dc2c,
+            computed: 0x31236897
+        }))
     );
-    assert_eq!(VerifierKey::parse(cos[3]["vkey"].as_str().unwrap()), Err(Error::Key(KeyError::Parts)));
-    assert_eq!(VerifierKey::parse(cos[4]["vkey"].as_str().unwrap()), Err(Error::Key(KeyError::Base64)));
+    assert_eq!(
+        VerifierKey::parse(cos[3]["vkey"].as_str().unwrap()),
+        Err(Error::Key(KeyError::Parts))
+    );
+    assert_eq!(
+        VerifierKey::parse(cos[4]["vkey"].as_str().unwrap()),
+        Err(Error::Key(KeyError::Base64))
+    );
     // 0x03 is unknown; its stated ID is also wrong, and the ID is checked first.
     assert!(matches!(
         VerifierKey::parse(cos[5]["vkey"].as_str().unwrap()),
-        Err(Error::Key(KeyError::KeyIdMismatch { stated: 0x12345678, .. }))
+        Err(Error::Key(KeyError::KeyIdMismatch {
+            stated: 0x12345678,
+            ..
+        }))
     ));
     let ts = v["cosignature_v1_timestamps"].as_array().unwrap();
     let raw = STANDARD.decode(ts[0]["sig_b64"].as_str().unwrap()).unwrap();
     assert_eq!(cosignature_timestamp(&raw).unwrap(), 1727964367);
     let raw = STANDARD.decode(ts[1]["sig_b64"].as_str().unwrap()).unwrap();
-    assert_eq!(cosignature_timestamp(&raw), Err(Error::CosignatureLength { actual: 68 }));
+    assert_eq!(
+        cosignature_timestamp(&raw),
+        Err(Error::CosignatureLength { actual: 68 })
+    );
     // Unmarshal cases. The "valid" ones use a 37-byte root, which a strict
     // C2SP parser rejects (SOURCES.md caveat 4).
     let want = [
@@ -499,7 +630,11 @@ fn formats_checkpoints_and_keys() {
     let cases = v["checkpoint_body_unmarshal"].as_array().unwrap();
     assert_eq!(cases.len(), want.len());
     for (c, w) in cases.iter().zip(want) {
-        assert_eq!(Checkpoint::parse(c["m"].as_str().unwrap()), Err(Error::Checkpoint(w)), "{c}");
+        assert_eq!(
+            Checkpoint::parse(c["m"].as_str().unwrap()),
+            Err(Error::Checkpoint(w)),
+            "{c}"
+        );
     }
     // The same shapes with a real 32-byte root keep their extension lines.
     let root = leaf_hash(b"x");
@@ -518,7 +653,16 @@ fn sumdb_tree_note() {
     assert_eq!(cp.to_text(), t["golden"].as_str().unwrap());
     let bad = t["bad"].as_array().unwrap();
     // The first is bad only for sumdb's fixed origin; any origin is a valid checkpoint.
-    assert_eq!(Checkpoint::parse(bad[0].as_str().unwrap()).unwrap().origin, "not-go.sum database tree");
-    assert_eq!(Checkpoint::parse(bad[1].as_str().unwrap()), Err(Error::Checkpoint(CheckpointError::Size)));
-    assert_eq!(Checkpoint::parse(bad[2].as_str().unwrap()), Err(Error::Checkpoint(CheckpointError::Root)));
+    assert_eq!(
+        Checkpoint::parse(bad[0].as_str().unwrap()).unwrap().origin,
+        "not-go.sum database tree"
+    );
+    assert_eq!(
+        Checkpoint::parse(bad[1].as_str().unwrap()),
+        Err(Error::Checkpoint(CheckpointError::Size))
+    );
+    assert_eq!(
+        Checkpoint::parse(bad[2].as_str().unwrap()),
+        Err(Error::Checkpoint(CheckpointError::Root))
+    );
 }

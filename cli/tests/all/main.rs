@@ -1,0 +1,10 @@
+//! End-to-end tests of the `ank` binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod verify;
