@@ -1,1 +1,76 @@
-fn main() {}
+//! Benchmarks of the verifier's hot paths (issue targets in docs/benchmarks.md).
+//!
+//! `cargo bench -p ank-proofs --bench proofs`
+
+#![allow(clippy::unwrap_used, reason = "benchmark setup on fixed inputs")]
+
+use ank_proofs::note::ALG_ED25519;
+use ank_proofs::tree::{inclusion_proof_len, root_from_inclusion_proof};
+use ank_proofs::{
+    Checkpoint, Hash, SignerKey, Tile, TreeBuilder, leaf_hash, verify_checkpoint, verify_inclusion,
+};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn inclusion_2_30(c: &mut Criterion) {
+    let size = 1u64 << 30;
+    let index = 123_456_789u64;
+    let proof: Vec<Hash> = (0..inclusion_proof_len(index, size) as u64)
+        .map(|i| leaf_hash(&i.to_be_bytes()))
+        .collect();
+    let leaf = leaf_hash(b"leaf");
+    let root = root_from_inclusion_proof(&leaf, index, size, &proof).unwrap();
+    c.bench_function("verify_inclusion/size=2^30", |b| {
+        b.iter(|| {
+            verify_inclusion(black_box(&leaf), index, size, black_box(&proof), &root).unwrap()
+        })
+    });
+}
+
+fn checkpoint(c: &mut Criterion) {
+    let log = SignerKey::from_seed("example.org/ank", ALG_ED25519, [1; 32]).unwrap();
+    let cp = Checkpoint {
+        origin: "example.org/ank".into(),
+        size: 123_456_789,
+        root: leaf_hash(b"root"),
+        extensions: vec![],
+    };
+    let note = cp.sign(&log).unwrap().to_text();
+    let vkey = log.verifier();
+    c.bench_function("verify_checkpoint/ed25519", |b| {
+        b.iter(|| verify_checkpoint(black_box(note.as_bytes()), &vkey, &[]).unwrap())
+    });
+}
+
+fn tree_hashing(c: &mut Criterion) {
+    let n = 1u64 << 20;
+    let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+    let mut g = c.benchmark_group("tree_hash_from_leaf_hashes");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("leaves=2^20", |b| {
+        b.iter(|| {
+            let mut t = TreeBuilder::new();
+            for l in &leaves {
+                t.push(*l);
+            }
+            black_box(t.root())
+        })
+    });
+    g.finish();
+}
+
+fn tile_paths(c: &mut Criterion) {
+    c.bench_function("tile_path_parse", |b| {
+        b.iter(|| Tile::parse_path(black_box("tile/1/x123/x456/789.p/41")).unwrap())
+    });
+}
+
+criterion_group!(
+    benches,
+    inclusion_2_30,
+    checkpoint,
+    tree_hashing,
+    tile_paths
+);
+criterion_main!(benches);

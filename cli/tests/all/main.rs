@@ -7,4 +7,5 @@
     reason = "test code"
 )]
 
+mod readme;
 mod verify;
