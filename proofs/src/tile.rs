@@ -248,7 +248,8 @@ pub fn tile_for_node(level: u8, n: u64, size: u64) -> (Tile, usize, usize) {
     let base = n << sub;
     let index = base / TILE_WIDTH;
     let at_level = size >> (u32::from(tl) * u32::from(TILE_HEIGHT));
-    let width = (at_level - index * TILE_WIDTH).min(TILE_WIDTH);
+    // Callers check that the node exists in the tree; saturate rather than wrap if not.
+    let width = at_level.saturating_sub(index * TILE_WIDTH).min(TILE_WIDTH);
     (
         Tile::hashes(tl, index, width as u16),
         (base % TILE_WIDTH) as usize,
@@ -312,10 +313,10 @@ impl<F: Fn(&Tile) -> Result<Vec<u8>, Error>> HashReader for TileHashReader<F> {
         let mut out = Vec::with_capacity(indexes.len());
         for &i in indexes {
             let (level, n) = split_stored_hash_index(i);
-            let (tile, offset, count) = tile_for_node(level, n, self.size);
-            if offset + count > usize::from(tile.width) || n >= (self.size >> level) {
+            if n >= (self.size >> level) {
                 return Err(Error::MissingHash { index: i });
             }
+            let (tile, offset, count) = tile_for_node(level, n, self.size);
             let hashes = match cache.entry(tile) {
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -323,7 +324,10 @@ impl<F: Fn(&Tile) -> Result<Vec<u8>, Error>> HashReader for TileHashReader<F> {
                     v.insert(tile_hashes(&tile, &data)?)
                 }
             };
-            out.push(complete_root(&hashes[offset..offset + count]));
+            let span = hashes
+                .get(offset..offset + count)
+                .ok_or(Error::MissingHash { index: i })?;
+            out.push(complete_root(span));
         }
         Ok(out)
     }

@@ -419,3 +419,20 @@ fn proofs_read_from_tiles_equal_proofs_from_stored_hashes() {
         ));
     }
 }
+
+#[test]
+fn tile_reader_rejects_nodes_beyond_the_tree() {
+    use ank_proofs::tile::TileHashReader;
+    use ank_proofs::tree::stored_hash_index;
+    let reader = TileHashReader::new(10, |_: &ank_proofs::Tile| Ok(vec![0u8; 320]));
+    let beyond = stored_hash_index(0, 10);
+    assert_eq!(
+        ank_proofs::HashReader::read_hashes(&reader, &[beyond]),
+        Err(Error::MissingHash { index: beyond })
+    );
+    let level1 = stored_hash_index(1, 5);
+    assert_eq!(
+        ank_proofs::HashReader::read_hashes(&reader, &[level1]),
+        Err(Error::MissingHash { index: level1 })
+    );
+}
