@@ -80,6 +80,10 @@ enum Verify {
         /// A C2SP tlog-policy file whose quorum must be met.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// The expected origin, for logs whose origin is not their key name
+        /// (default: the key name, as C2SP logs do).
+        #[arg(long)]
+        origin: Option<String>,
         file: PathBuf,
     },
     /// A C2SP tlog-proof bundle for a leaf hash.
@@ -143,6 +147,7 @@ fn checkpoint_with_trust(
     witnesses: &[String],
     quorum: Option<usize>,
     policy: Option<&PathBuf>,
+    origin: Option<&str>,
 ) -> Result<ank_proofs::VerifiedCheckpoint> {
     let policy = match policy {
         Some(p) => Some(Policy::parse(&String::from_utf8_lossy(&read(p)?)).context("policy")?),
@@ -160,7 +165,11 @@ fn checkpoint_with_trust(
         }
     }
     let cp = match (vkey, &policy) {
-        (Some(v), _) => ank_proofs::verify_checkpoint(note, &vkey_arg(v)?, &wkeys)?,
+        (Some(v), _) => {
+            let key = vkey_arg(v)?;
+            let origin = origin.unwrap_or(key.name());
+            ank_proofs::verify_checkpoint_for_origin(note, &key, &wkeys, origin)?
+        }
         (None, Some(p)) => p.verify(note)?,
         (None, None) => bail!("give --vkey or --policy"),
     };
@@ -231,6 +240,7 @@ fn verify(v: Verify) -> Result<()> {
             witnesses,
             quorum,
             policy,
+            origin,
             file,
         } => {
             let cp = checkpoint_with_trust(
@@ -239,6 +249,7 @@ fn verify(v: Verify) -> Result<()> {
                 &witnesses,
                 quorum,
                 policy.as_ref(),
+                origin.as_deref(),
             )?;
             println!("ok: checkpoint {}", describe(&cp));
         }
@@ -259,6 +270,7 @@ fn verify(v: Verify) -> Result<()> {
                 &witnesses,
                 quorum,
                 policy.as_ref(),
+                None,
             )?;
             verify_inclusion(&leaf, bundle.index, cp.size(), &bundle.proof, cp.root())?;
             println!(

@@ -170,13 +170,29 @@ pub fn verify_checkpoint(
     log: &VerifierKey,
     witnesses: &[VerifierKey],
 ) -> Result<VerifiedCheckpoint, Error> {
-    verify_parsed(Note::parse(note_bytes)?, log, witnesses)
+    verify_parsed(Note::parse(note_bytes)?, log, witnesses, log.name())
+}
+
+/// As [`verify_checkpoint`], for the few logs whose origin is not their key
+/// name (sum.golang.org signs origin `go.sum database tree` as
+/// `sum.golang.org`): the origin must equal `origin` instead.
+///
+/// # Errors
+/// As [`verify_checkpoint`].
+pub fn verify_checkpoint_for_origin(
+    note_bytes: &[u8],
+    log: &VerifierKey,
+    witnesses: &[VerifierKey],
+    origin: &str,
+) -> Result<VerifiedCheckpoint, Error> {
+    verify_parsed(Note::parse(note_bytes)?, log, witnesses, origin)
 }
 
 pub(crate) fn verify_parsed(
     note: Note,
     log: &VerifierKey,
     witnesses: &[VerifierKey],
+    origin: &str,
 ) -> Result<VerifiedCheckpoint, Error> {
     if log.alg() != ALG_ED25519 {
         return Err(Error::KeyRole {
@@ -208,9 +224,9 @@ pub(crate) fn verify_parsed(
         return Err(missing());
     }
     let checkpoint = Checkpoint::parse(verified.text())?;
-    if checkpoint.origin != log.name() {
+    if checkpoint.origin != origin {
         return Err(Error::OriginMismatch {
-            expected: log.name().to_owned(),
+            expected: origin.to_owned(),
             actual: checkpoint.origin,
         });
     }

@@ -59,7 +59,9 @@ pub mod tree;
 
 pub use address::Address;
 pub use binding::{Authority, Device, Entry, KeySet};
-pub use checkpoint::{Checkpoint, Cosignature, VerifiedCheckpoint, verify_checkpoint};
+pub use checkpoint::{
+    Checkpoint, Cosignature, VerifiedCheckpoint, verify_checkpoint, verify_checkpoint_for_origin,
+};
 pub use error::Error;
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use note::{Note, SignerKey, VerifierKey};

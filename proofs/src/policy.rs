@@ -278,7 +278,7 @@ impl Policy {
             })
             .ok_or(Error::UnknownLog { origin })?;
         let witnesses: Vec<VerifierKey> = self.witnesses.iter().map(|w| w.key.clone()).collect();
-        let cp = verify_parsed(note, &log.key, &witnesses)?;
+        let cp = verify_parsed(note, &log.key, &witnesses, log.key.name())?;
         self.check_quorum(&cp)?;
         Ok(cp)
     }

@@ -369,6 +369,26 @@ fn note_checkpoint_policy_and_tlog_proof() {
         "not signed by the log key example.com/log/testdata+33d7b496",
     );
 
+    // The real sum.golang.org tree head: origin differs from its key name.
+    let formats = json(&v.join("transparency-dev-formats/extracted/checkpoint-note-vectors.json"));
+    let sum = &formats["real_world_checkpoints"][0];
+    std::fs::write(&cp, sum["note"].as_str().unwrap()).unwrap();
+    let sum_vkey = sum["vkey"].as_str().unwrap();
+    fails(
+        &ank(&["verify", "checkpoint", "--vkey", sum_vkey, cpf]),
+        "checkpoint origin \"go.sum database tree\"",
+    );
+    let out = ok(&ank(&[
+        "verify",
+        "checkpoint",
+        "--vkey",
+        sum_vkey,
+        "--origin",
+        "go.sum database tree",
+        cpf,
+    ]));
+    assert!(out.contains("size 6476701"), "{out}");
+
     let leaves = json(&ours().join("tlog-proofs/leaf-hashes.json"));
     let bundle = ours().join("tlog-proofs/entry-299.tlog-proof");
     let leaf = leaves["entry-299.tlog-proof"].as_str().unwrap();
