@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use ank_proofs::{Hash, Policy, TlogProof, VerifierKey, verify_consistency, verify_inclusion};
 use anyhow::{Context as _, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 mod bench;
 
@@ -68,18 +68,8 @@ enum Verify {
     },
     /// A signed C2SP checkpoint, optionally with a witness quorum or a tlog-policy.
     Checkpoint {
-        /// The log's verifier key (optional with --policy, which lists logs).
-        #[arg(long)]
-        vkey: Option<String>,
-        /// A witness cosignature/v1 key; repeat the flag.
-        #[arg(long = "witness")]
-        witnesses: Vec<String>,
-        /// Require this many distinct witness cosignatures.
-        #[arg(long)]
-        quorum: Option<usize>,
-        /// A C2SP tlog-policy file whose quorum must be met.
-        #[arg(long)]
-        policy: Option<PathBuf>,
+        #[command(flatten)]
+        trust: Trust,
         /// The expected origin, for logs whose origin is not their key name
         /// (default: the key name, as C2SP logs do).
         #[arg(long)]
@@ -88,16 +78,10 @@ enum Verify {
     },
     /// A C2SP tlog-proof bundle for a leaf hash.
     TlogProof {
-        #[arg(long)]
-        vkey: Option<String>,
+        #[command(flatten)]
+        trust: Trust,
         #[arg(long, value_name = "B64")]
         leaf_hash: String,
-        #[arg(long = "witness")]
-        witnesses: Vec<String>,
-        #[arg(long)]
-        quorum: Option<usize>,
-        #[arg(long)]
-        policy: Option<PathBuf>,
         file: PathBuf,
     },
     /// A whole C2SP tiled log: every bundle, every tile, the root, the signature.
@@ -107,6 +91,23 @@ enum Verify {
         #[arg(long)]
         vkey: String,
     },
+}
+
+/// Whom a checkpoint must be signed and cosigned by.
+#[derive(Args, Debug)]
+struct Trust {
+    /// The log's verifier key (optional with --policy, which lists logs).
+    #[arg(long)]
+    vkey: Option<String>,
+    /// A witness cosignature/v1 key; repeat the flag.
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// Require this many distinct witness cosignatures.
+    #[arg(long)]
+    quorum: Option<usize>,
+    /// A C2SP tlog-policy file whose quorum must be met.
+    #[arg(long)]
+    policy: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -143,17 +144,15 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
 /// Verifies a checkpoint note with a log key and/or a policy, then the quorum.
 fn checkpoint_with_trust(
     note: &[u8],
-    vkey: Option<&str>,
-    witnesses: &[String],
-    quorum: Option<usize>,
-    policy: Option<&PathBuf>,
+    trust: &Trust,
     origin: Option<&str>,
 ) -> Result<ank_proofs::VerifiedCheckpoint> {
-    let policy = match policy {
+    let policy = match &trust.policy {
         Some(p) => Some(Policy::parse(&String::from_utf8_lossy(&read(p)?)).context("policy")?),
         None => None,
     };
-    let mut wkeys = witnesses
+    let mut wkeys = trust
+        .witnesses
         .iter()
         .map(|w| vkey_arg(w))
         .collect::<Result<Vec<_>>>()?;
@@ -164,7 +163,7 @@ fn checkpoint_with_trust(
             }
         }
     }
-    let cp = match (vkey, &policy) {
+    let cp = match (&trust.vkey, &policy) {
         (Some(v), _) => {
             let key = vkey_arg(v)?;
             let origin = origin.unwrap_or(key.name());
@@ -173,7 +172,7 @@ fn checkpoint_with_trust(
         (None, Some(p)) => p.verify(note)?,
         (None, None) => bail!("give --vkey or --policy"),
     };
-    if let Some(k) = quorum {
+    if let Some(k) = trust.quorum {
         cp.require_cosignatures(k)?;
     }
     if let Some(p) = &policy {
@@ -236,42 +235,22 @@ fn verify(v: Verify) -> Result<()> {
             print!("{}", verified.text());
         }
         Verify::Checkpoint {
-            vkey,
-            witnesses,
-            quorum,
-            policy,
+            trust,
             origin,
             file,
         } => {
-            let cp = checkpoint_with_trust(
-                &read(&file)?,
-                vkey.as_deref(),
-                &witnesses,
-                quorum,
-                policy.as_ref(),
-                origin.as_deref(),
-            )?;
+            let cp = checkpoint_with_trust(&read(&file)?, &trust, origin.as_deref())?;
             println!("ok: checkpoint {}", describe(&cp));
         }
         Verify::TlogProof {
-            vkey,
+            trust,
             leaf_hash,
-            witnesses,
-            quorum,
-            policy,
             file,
         } => {
             let leaf = hash_arg("leaf-hash", &leaf_hash)?;
             let text = String::from_utf8(read(&file)?).context("tlog-proof is not UTF-8")?;
             let bundle = TlogProof::parse(&text)?;
-            let cp = checkpoint_with_trust(
-                bundle.checkpoint.as_bytes(),
-                vkey.as_deref(),
-                &witnesses,
-                quorum,
-                policy.as_ref(),
-                None,
-            )?;
+            let cp = checkpoint_with_trust(bundle.checkpoint.as_bytes(), &trust, None)?;
             verify_inclusion(&leaf, bundle.index, cp.size(), &bundle.proof, cp.root())?;
             println!(
                 "ok: leaf {leaf} is at index {} of checkpoint {}",

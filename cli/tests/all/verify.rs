@@ -86,6 +86,14 @@ fn b64_of_hex(h: &str) -> String {
     STANDARD.encode(hex::decode(h).unwrap())
 }
 
+fn b64_list_of_hex(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64_of_hex(h.as_str().unwrap()))
+        .collect()
+}
+
 #[test]
 fn tiles_tessera_directory_and_tampered_copy() {
     let Some(v) = shared() else { return };
@@ -229,12 +237,7 @@ fn inclusion_and_consistency_proofgen_literals() {
             "--root",
             &root,
         ];
-        let proof: Vec<String> = p["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| b64_of_hex(h.as_str().unwrap()))
-            .collect();
+        let proof = b64_list_of_hex(&p["proof"]);
         for h in &proof {
             args.extend(["--proof", h]);
         }
@@ -262,12 +265,7 @@ fn inclusion_and_consistency_proofgen_literals() {
             "--root2",
             &r2,
         ];
-        let proof: Vec<String> = p["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| b64_of_hex(h.as_str().unwrap()))
-            .collect();
+        let proof = b64_list_of_hex(&p["proof"]);
         for h in &proof {
             args.extend(["--proof", h]);
         }
