@@ -62,11 +62,29 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ank-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory removed when dropped, also when a test fails.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("ank-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -107,7 +125,7 @@ fn tiles_tessera_directory_and_tampered_copy() {
     ]));
     assert!(out.contains("size 15"), "{out}");
 
-    let copy = temp_dir("tessera");
+    let copy = TempDir::new("tessera");
     copy_dir(&log, &copy);
     let bundle = copy.join("tile/entries/000.p/15");
     let mut b = std::fs::read(&bundle).unwrap();
@@ -139,7 +157,6 @@ fn tiles_tessera_directory_and_tampered_copy() {
         &ank(&["verify", "tiles", log.to_str().unwrap(), "--vkey", other]),
         "key ID 00000000 does not match",
     );
-    std::fs::remove_dir_all(copy).unwrap();
 }
 
 /// Serves `root` over HTTP/1.1 on loopback (GET only, one request per connection).
@@ -295,7 +312,7 @@ fn inclusion_and_consistency_proofgen_literals() {
 #[test]
 fn note_checkpoint_policy_and_tlog_proof() {
     let Some(v) = shared() else { return };
-    let dir = temp_dir("notes");
+    let dir = TempDir::new("notes");
     let ex = json(&v.join("c2sp/extracted/spec-examples.json"));
     let note = dir.join("note");
     std::fs::write(&note, ex["signed_note_example"]["note"].as_str().unwrap()).unwrap();
@@ -412,5 +429,4 @@ fn note_checkpoint_policy_and_tlog_proof() {
         ]),
         "root mismatch",
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
