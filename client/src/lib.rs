@@ -6,9 +6,10 @@
 //! ## Errors
 //!
 //! [`ClientError`]: `Io` (a file could not be read), `Http` (a non-success
-//! status), `Transport` (connection or TLS failure), `Source` (an unusable
-//! source string), and `Proof` for every verification failure, carrying the
-//! exact [`ank_proofs::Error`].
+//! status), `Transport` (connection or TLS failure), `TooLarge` (a response
+//! over [`MAX_RESOURCE`] bytes), `Source` (an unusable source string), and
+//! `Proof` for every verification failure, carrying the exact
+//! [`ank_proofs::Error`].
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -29,11 +30,16 @@ pub enum ClientError {
     Http { url: String, status: u16 },
     #[error("GET {url}: {message}")]
     Transport { url: String, message: String },
+    #[error("GET {url}: response larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
     #[error("source {0:?} is neither an existing directory nor an http(s):// URL")]
     Source(String),
     #[error("{0}")]
     Proof(#[from] ank_proofs::Error),
 }
+
+/// The largest resource of a tiled log: a full entry bundle of maximal entries.
+pub const MAX_RESOURCE: usize = 256 * (2 + 65535);
 
 /// Where a tiled log is read from.
 #[derive(Debug, Clone)]
@@ -93,14 +99,24 @@ impl Source {
                     url: url.clone(),
                     message: e.to_string(),
                 };
-                let resp = http.get(&url).send().await.map_err(transport)?;
+                let mut resp = http.get(&url).send().await.map_err(transport)?;
                 if !resp.status().is_success() {
                     return Err(ClientError::Http {
                         url,
                         status: resp.status().as_u16(),
                     });
                 }
-                Ok(resp.bytes().await.map_err(transport)?.to_vec())
+                let mut body = Vec::new();
+                while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+                    if body.len() + chunk.len() > MAX_RESOURCE {
+                        return Err(ClientError::TooLarge {
+                            url,
+                            limit: MAX_RESOURCE,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(body)
             }
         }
     }
