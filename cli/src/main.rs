@@ -9,6 +9,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod operator;
+mod user;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,6 +25,51 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a domain's log (and, later, its mailbox) on an embedded sqlite.
+    Serve(operator::Serve),
+    /// Operator commands on a log's data directory.
+    #[command(subcommand)]
+    Log(operator::LogCmd),
+    /// Create this device's keys for an address (under $ANK_HOME).
+    Init {
+        address: String,
+        /// Device name (default: the host name).
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Publish this device's keys as an address's first binding.
+    Register {
+        address: String,
+        /// The operator's enrollment token (`ank log enroll`).
+        #[arg(long)]
+        token: String,
+        #[command(flatten)]
+        log: user::LogFlags,
+    },
+    /// Replace this device's keys, signed by its current key.
+    Rotate {
+        address: String,
+        #[command(flatten)]
+        log: user::LogFlags,
+    },
+    /// Remove every key of an address, signed by this device's current key.
+    Revoke {
+        address: String,
+        #[command(flatten)]
+        log: user::LogFlags,
+    },
+    /// Look an address up and verify the answer before printing it.
+    Lookup {
+        address: String,
+        #[command(flatten)]
+        log: user::LogFlags,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the logs this user trusts ($ANK_HOME/trust).
+    #[command(subcommand)]
+    Trust(user::TrustCmd),
     /// Check outside data (proofs, notes, checkpoints, whole tiled logs) with ank's verifier.
     #[command(subcommand)]
     Verify(Verify),
@@ -113,6 +160,18 @@ struct Trust {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(a) => operator::serve(a),
+        Command::Log(c) => operator::log(c),
+        Command::Init { address, device } => user::init(&address, device),
+        Command::Register {
+            address,
+            token,
+            log,
+        } => user::register(&address, token, &log),
+        Command::Rotate { address, log } => user::rotate(&address, &log),
+        Command::Revoke { address, log } => user::revoke(&address, &log),
+        Command::Lookup { address, log, json } => user::lookup(&address, &log, json),
+        Command::Trust(c) => user::trust(c),
         Command::Verify(v) => verify(v),
         Command::Bench(b) => bench::run(b),
     };

@@ -7,9 +7,14 @@
 //!
 //! [`ClientError`]: `Io` (a file could not be read), `Http` (a non-success
 //! status), `Transport` (connection or TLS failure), `TooLarge` (a response
-//! over [`MAX_RESOURCE`] bytes), `Source` (an unusable source string), and
+//! over [`MAX_RESOURCE`] bytes), `Source` (an unusable source string),
 //! `Proof` for every verification failure, carrying the exact
-//! [`ank_proofs::Error`].
+//! [`ank_proofs::Error`], `Api` (a log's JSON refusal, with its code),
+//! `NoKeys` / `KeysExist` / `BadFile` (the local key store and trust file),
+//! and `Mismatch` (an answer that proves something other than what was asked).
+
+pub mod home;
+pub mod log;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -36,6 +41,20 @@ pub enum ClientError {
     Source(String),
     #[error("{0}")]
     Proof(#[from] ank_proofs::Error),
+    #[error("the log refused ({status} {code}): {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("no keys for {0} on this device; run `ank init {0}` first")]
+    NoKeys(String),
+    #[error("{0} exists; this device already has keys for that address")]
+    KeysExist(String),
+    #[error("{path}: {what}")]
+    BadFile { path: String, what: String },
+    #[error("the log's answer does not match the request: {0}")]
+    Mismatch(String),
 }
 
 /// The largest resource of a tiled log: a full entry bundle of maximal entries.

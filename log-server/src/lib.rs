@@ -1,6 +1,374 @@
-//! # ank-log-server (not yet built)
+//! # ank-log-server
 //!
-//! The log: sqlite storage behind a storage trait, the sequencer, C2SP tiles,
-//! checkpoint signing and the HTTP API (`/checkpoint`, `/tile/…`,
-//! `POST /v1/publish`, `GET /v1/lookup/…`). Arrives with the log-server issue;
-//! it depends on `ank-proofs` only, never on the mailbox.
+//! The key-transparency log of one domain: sqlite storage ([`store`]), one
+//! sequencer thread that batches publishes into signed checkpoints
+//! ([`sequencer`]), and the HTTP API ([`api`]): the C2SP tlog-tiles read API,
+//! `POST /v1/publish`, `GET /v1/lookup/{address}`, JSON proofs, `/healthz`
+//! and `/metrics`.
+//!
+//! ## Data directory
+//!
+//! | file | content |
+//! |---|---|
+//! | `log.key` | the log's Ed25519 signer key in C2SP skey form, mode 0600 |
+//! | `log.sqlite` (+ `-wal`, `-shm`) | the log ([`store::SqliteStore`]) |
+//! | `lock` | held (advisory lock) by the one `ank serve` using the directory |
+//!
+//! The origin is `<domain>/ank` unless configured; the key name equals the
+//! origin. The entry format is [`ank_proofs::binding`]; the wire format is
+//! [`ank_proofs::api`].
+//!
+//! ## Errors
+//!
+//! [`LogError`]: `Locked` (another server holds the directory), `Mismatch`
+//! (the directory belongs to another domain or key), `Key` (an unreadable key
+//! file), `Io`, `Store`.
+
+pub mod api;
+pub mod sequencer;
+pub mod store;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+
+use ank_proofs::note::ALG_ED25519;
+use ank_proofs::{Checkpoint, SignerKey, TreeBuilder, VerifierKey};
+
+use crate::store::{Batch, LogStore, SqliteStore, StoreError, StoredCheckpoint};
+
+/// Why a log could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("{dir} is in use by another ank serve (its lock file is held); stop that one first")]
+    Locked { dir: String },
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("log key {path}: {reason}")]
+    Key { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// 32 random bytes from the operating system.
+///
+/// # Errors
+/// When the OS has no randomness to give.
+pub fn random32() -> Result<[u8; 32], std::io::Error> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(b)
+}
+
+/// Writes `contents` to a new file readable by its owner only.
+///
+/// # Errors
+/// I/O errors; an existing file is an error.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), std::io::Error> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+/// Paths inside a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    pub fn key(&self) -> PathBuf {
+        self.0.join("log.key")
+    }
+    pub fn db(&self) -> PathBuf {
+        self.0.join("log.sqlite")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.0.join("lock")
+    }
+
+    /// Reads the log key.
+    ///
+    /// # Errors
+    /// [`LogError::Key`], [`LogError::Io`].
+    pub fn read_key(&self) -> Result<SignerKey, LogError> {
+        let p = self.key();
+        let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+        SignerKey::parse(text.trim()).map_err(|e| LogError::Key {
+            path: p.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Opens the store of an existing data directory (for `ank log …`).
+    ///
+    /// # Errors
+    /// [`LogError::Mismatch`] when the directory holds no log.
+    pub fn open_store(&self) -> Result<SqliteStore, LogError> {
+        if !self.db().exists() {
+            return Err(LogError::Mismatch(format!(
+                "{} holds no log; start `ank serve --data {}` first",
+                self.0.display(),
+                self.0.display()
+            )));
+        }
+        Ok(SqliteStore::open(&self.db())?)
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub published: AtomicU64,
+    pub publish_rejected: AtomicU64,
+    pub lookups: AtomicU64,
+    pub batches: AtomicU64,
+}
+
+/// An open log: its store, key and latest checkpoint. Shared by the
+/// sequencer and the HTTP handlers.
+#[derive(Debug)]
+pub struct Log {
+    pub store: Arc<dyn LogStore>,
+    pub signer: SignerKey,
+    pub vkey: VerifierKey,
+    latest: RwLock<Arc<StoredCheckpoint>>,
+    pub metrics: Metrics,
+    _lock: Option<File>,
+}
+
+impl Log {
+    /// Opens (creating on first start) the log in `dir` for `origin`, taking
+    /// the directory's lock. Returns the log, the tree of its latest
+    /// checkpoint (for the sequencer), and whether it was created.
+    ///
+    /// # Errors
+    /// [`LogError`]: locked, mismatched origin or key, I/O, store errors.
+    pub fn open(dir: &Path, origin: &str) -> Result<(Arc<Log>, TreeBuilder, bool), LogError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let d = DataDir(dir.to_owned());
+        let lock_path = d.lock();
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(LogError::Locked {
+                dir: dir.display().to_string(),
+            });
+        }
+        let created = !d.key().exists();
+        if created {
+            if d.db().exists() {
+                return Err(LogError::Mismatch(format!(
+                    "{} has a log database but no log.key; restore the key instead of starting over",
+                    dir.display()
+                )));
+            }
+            let seed = random32().map_err(io(dir))?;
+            let key = SignerKey::from_seed(origin, ALG_ED25519, seed).map_err(|e| {
+                LogError::Mismatch(format!("origin {origin:?} cannot be a key name: {e}"))
+            })?;
+            let path = d.key();
+            write_private(&path, format!("{}\n", key.to_text()).as_bytes()).map_err(io(&path))?;
+        }
+        let signer = d.read_key()?;
+        let store = SqliteStore::open(&d.db())?;
+        Self::from_store(Arc::new(store), signer, origin, Some(lock)).map(|(l, t)| (l, t, created))
+    }
+
+    /// Wraps a store (any backend) with a signer; creates the empty
+    /// checkpoint of a new log. The origin must equal the key name.
+    ///
+    /// # Errors
+    /// [`LogError::Mismatch`], store errors.
+    pub fn from_store(
+        store: Arc<dyn LogStore>,
+        signer: SignerKey,
+        origin: &str,
+        lock: Option<File>,
+    ) -> Result<(Arc<Log>, TreeBuilder), LogError> {
+        if signer.name() != origin {
+            return Err(LogError::Mismatch(format!(
+                "this data directory's log is {:?}, not {origin:?}; use the matching --domain or another --data",
+                signer.name()
+            )));
+        }
+        let vkey = signer.verifier();
+        match store.meta("vkey")? {
+            Some(v) if v != vkey.to_text() => {
+                return Err(LogError::Mismatch(format!(
+                    "log.key ({}) is not the key this log was created with ({v})",
+                    vkey.to_text()
+                )));
+            }
+            Some(_) => {}
+            None => {
+                store.set_meta("origin", origin)?;
+                store.set_meta("vkey", &vkey.to_text())?;
+            }
+        }
+        let cp = match store.checkpoint()? {
+            Some(cp) => cp,
+            None => {
+                let empty = Checkpoint {
+                    origin: origin.to_owned(),
+                    size: 0,
+                    root: ank_proofs::empty_root(),
+                    extensions: vec![],
+                };
+                let note = empty
+                    .sign(&signer)
+                    .map_err(|e| LogError::Mismatch(e.to_string()))?
+                    .to_text();
+                let cp = StoredCheckpoint {
+                    size: 0,
+                    root: empty.root,
+                    note,
+                };
+                store.commit(None, &Batch::default(), &cp)?;
+                cp
+            }
+        };
+        let roots = store.read_hashes(&ank_proofs::tree::subtree_root_indexes(cp.size))?;
+        let tree = TreeBuilder::from_subtree_roots(cp.size, roots)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if tree.root() != cp.root {
+            return Err(StoreError::Corrupt(format!(
+                "stored hashes give root {} but the checkpoint says {}",
+                tree.root(),
+                cp.root
+            ))
+            .into());
+        }
+        let log = Log {
+            store,
+            signer,
+            vkey,
+            latest: RwLock::new(Arc::new(cp)),
+            metrics: Metrics::default(),
+            _lock: lock,
+        };
+        Ok((Arc::new(log), tree))
+    }
+
+    /// The origin (the log key's name).
+    pub fn origin(&self) -> &str {
+        self.vkey.name()
+    }
+
+    /// The latest checkpoint.
+    pub fn latest(&self) -> Arc<StoredCheckpoint> {
+        match self.latest.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    fn set_latest(&self, cp: Arc<StoredCheckpoint>) {
+        match self.latest.write() {
+            Ok(mut g) => *g = cp,
+            Err(p) => *p.into_inner() = cp,
+        }
+    }
+}
+
+/// Settings of `ank serve` (the log half).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data: PathBuf,
+    /// The log's origin and key name, `<domain>/ank` by default.
+    pub origin: String,
+    pub listen: std::net::SocketAddr,
+    pub sequencer: sequencer::Settings,
+}
+
+/// A running log: its address and a handle to stop it.
+#[derive(Debug)]
+pub struct Running {
+    pub log: Arc<Log>,
+    pub addr: std::net::SocketAddr,
+    pub created: bool,
+}
+
+/// Opens the log, starts the sequencer and serves HTTP until `shutdown`
+/// resolves or the sequencer stops. `on_ready` is called once listening.
+///
+/// # Errors
+/// Opening the log, binding the address, or the sequencer's fatal error.
+pub async fn serve(
+    cfg: ServeConfig,
+    on_ready: impl FnOnce(&Running),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), LogError> {
+    let (log, tree, created) = Log::open(&cfg.data, &cfg.origin)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| LogError::Io {
+            path: cfg.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| LogError::Io {
+        path: cfg.listen.to_string(),
+        source,
+    })?;
+    let (queue, seq) =
+        sequencer::start(Arc::clone(&log), tree, cfg.sequencer).map_err(|source| LogError::Io {
+            path: "sequencer thread".into(),
+            source,
+        })?;
+    on_ready(&Running {
+        log: Arc::clone(&log),
+        addr,
+        created,
+    });
+    let app = api::router(api::AppState { log, queue });
+    // The sequencer stopping (a CAS conflict) also stops the server.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::task::spawn_blocking(move || {
+        let r = seq.join();
+        let _ = stop_tx.send(());
+        r
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = stop_rx => {}
+        }
+    });
+    server.await.map_err(|source| LogError::Io {
+        path: addr.to_string(),
+        source,
+    })?;
+    // The server (and with it the queue) is gone: the sequencer finishes its batch and ends.
+    if let Ok(Ok(Err(e))) = watcher.await {
+        return Err(e.into());
+    }
+    Ok(())
+}

@@ -128,6 +128,9 @@ pub enum Error {
     /// A key set that is not in canonical form.
     #[error("invalid key set: {0}")]
     KeySet(KeySetError),
+    /// A lookup answer whose field disagrees with the entry or the request.
+    #[error("lookup answer's {field} does not match its entry or the address asked for")]
+    LookupMismatch { field: &'static str },
 }
 
 /// Why a tile path was rejected.

@@ -15,6 +15,7 @@
 //! | [`policy`] | `log` / `witness` / `group` / `quorum` policies | C2SP tlog-policy |
 //! | [`binding`] | the 82-byte binding entry and the key-set encoding | ank (this crate) |
 //! | [`address`] | canonical addresses and their labels | ank (this crate) |
+//! | [`api`] | JSON wire format, the signed publish message, lookup verification | ank (this crate) |
 //!
 //! All base64 is standard, padded base64 (RFC 4648 §4); decoders reject
 //! anything else. Parsers of outside bytes reject trailing data and never
@@ -45,8 +46,10 @@
 //! | `TlogProof` | malformed tlog-proof bundle |
 //! | `Policy`, `UnknownLog`, `QuorumNotMet` | policy parse and evaluation |
 //! | `Address`, `Entry`, `KeySet` | ank formats |
+//! | `LookupMismatch` | a lookup answer's fields disagree with its entry or the address |
 
 pub mod address;
+pub mod api;
 pub mod binding;
 pub mod checkpoint;
 pub mod error;

@@ -431,6 +431,17 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// Stored-hash indexes of the complete subtrees of a tree of `size` leaves,
+/// largest first: what [`TreeBuilder::from_subtree_roots`] needs.
+pub fn subtree_root_indexes(size: u64) -> Vec<u64> {
+    let mut parts = Vec::new();
+    subtrees(0, size, &mut parts);
+    parts
+        .into_iter()
+        .map(|(l, n)| stored_hash_index(l, n))
+        .collect()
+}
+
 /// Computes a tree's root (and, on request, every stored hash) from leaf
 /// hashes appended in order, holding only O(log n) state.
 #[derive(Debug, Clone, Default)]
@@ -444,6 +455,22 @@ impl TreeBuilder {
     /// An empty tree.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Resumes a tree of `size` leaves from the roots of its complete
+    /// subtrees, largest first (the hashes at stored indexes given by
+    /// [`subtree_root_indexes`]).
+    ///
+    /// # Errors
+    /// [`Error::HashReaderCount`] unless there is one root per set bit of `size`.
+    pub fn from_subtree_roots(size: u64, roots: Vec<Hash>) -> Result<Self, Error> {
+        if roots.len() != size.count_ones() as usize {
+            return Err(Error::HashReaderCount {
+                requested: size.count_ones() as usize,
+                actual: roots.len(),
+            });
+        }
+        Ok(TreeBuilder { size, stack: roots })
     }
 
     /// Number of leaves appended.
@@ -505,6 +532,36 @@ mod tests {
             v.extend(b.push_stored(leaf_hash(&i.to_be_bytes())));
         }
         v
+    }
+
+    #[test]
+    fn builder_resumes_from_subtree_roots() {
+        let v = stored(300);
+        for size in [0u64, 1, 2, 3, 7, 8, 255, 256, 257, 299] {
+            let roots = v.read_hashes(&subtree_root_indexes(size)).unwrap();
+            let mut b = TreeBuilder::from_subtree_roots(size, roots).unwrap();
+            let mut fresh = TreeBuilder::new();
+            for i in 0..300u64 {
+                let l = leaf_hash(&i.to_be_bytes());
+                if i >= size {
+                    assert_eq!(
+                        b.push_stored(l),
+                        fresh.push_stored(l),
+                        "leaf {i} after resuming at {size}"
+                    );
+                } else {
+                    fresh.push(l);
+                }
+            }
+            assert_eq!(b.root(), fresh.root());
+        }
+        assert_eq!(
+            TreeBuilder::from_subtree_roots(3, vec![]).unwrap_err(),
+            Error::HashReaderCount {
+                requested: 2,
+                actual: 0
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,225 @@
+//! Operator commands: `ank serve` and `ank log …`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ank_log_server::store::LogStore as _;
+use ank_log_server::{DataDir, ServeConfig, now_ms, random32};
+use ank_proofs::{Address, Device, KeySet};
+use anyhow::{Context as _, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use clap::{Args, Subcommand};
+
+/// Parses `500ms`, `2s`, `5m`, `24h`, `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 2s, 5m, 24h, 7d"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" | "" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h, d)")),
+    };
+    Ok(Duration::from_millis(ms))
+}
+
+#[derive(Args, Debug)]
+pub struct Serve {
+    /// The domain whose addresses this log holds.
+    #[arg(long)]
+    domain: String,
+    /// Data directory (created on first start).
+    #[arg(long, default_value = "ank-data")]
+    data: PathBuf,
+    /// Address to listen on. Plain HTTP is for loopback only until TLS arrives.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// How often pending publishes are sequenced into a signed checkpoint.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Most publishes sequenced in one batch.
+    #[arg(long, default_value_t = 4096)]
+    max_batch: usize,
+    /// The log's origin and key name (default: DOMAIN/ank).
+    #[arg(long)]
+    origin: Option<String>,
+}
+
+pub fn serve(a: Serve) -> Result<()> {
+    if !a.listen.ip().is_loopback() {
+        bail!(
+            "plain HTTP is only served on loopback until TLS arrives; use --listen 127.0.0.1:PORT"
+        );
+    }
+    let domain = Address::parse(&format!("postmaster@{}", a.domain))
+        .map_err(|_| anyhow::anyhow!("--domain {:?} is not a valid domain name", a.domain))?
+        .domain()
+        .to_owned();
+    let origin = a.origin.unwrap_or_else(|| format!("{domain}/ank"));
+    let cfg = ServeConfig {
+        data: a.data.clone(),
+        origin,
+        listen: a.listen,
+        sequencer: ank_log_server::sequencer::Settings {
+            interval: a.interval,
+            max_batch: a.max_batch.max(1),
+            ..Default::default()
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(ank_log_server::serve(
+        cfg,
+        |r| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "ank log {}", r.log.origin());
+            let _ = writeln!(out, "  vkey: {}", r.log.vkey.to_text());
+            let _ = writeln!(out, "  url:  http://{}/", r.addr);
+            let state = if r.created { "created" } else { "reused" };
+            let _ = writeln!(out, "  data: {} ({state})", a.data.display());
+            let _ = writeln!(out, "  size: {}", r.log.latest().size);
+            let _ = out.flush();
+        },
+        shutdown_signal(),
+    ))?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut t) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = t.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogCmd {
+    /// Print the log's verifier key.
+    Vkey {
+        #[arg(long, default_value = "ank-data")]
+        data: PathBuf,
+    },
+    /// Issue a one-time enrollment token for an address's first binding.
+    Enroll {
+        address: String,
+        #[arg(long, default_value = "ank-data")]
+        data: PathBuf,
+        /// How long the token stays valid.
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        ttl: Duration,
+    },
+    /// Replace an address's keys as the operator (recovery); the entry records it.
+    Recover {
+        address: String,
+        #[arg(long, default_value = "ank-data")]
+        data: PathBuf,
+        /// The new device's name.
+        #[arg(long, required_unless_present = "revoke")]
+        device: Option<String>,
+        /// The new device's Ed25519 public key (base64), as `ank init` prints it.
+        #[arg(long, required_unless_present = "revoke")]
+        ed25519: Option<String>,
+        /// The new device's X25519 public key (base64).
+        #[arg(long, required_unless_present = "revoke")]
+        x25519: Option<String>,
+        /// Remove every key instead.
+        #[arg(long, conflicts_with_all = ["device", "ed25519", "x25519"])]
+        revoke: bool,
+        /// How long to wait for the running server to log it.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        wait: Duration,
+    },
+}
+
+fn b64_32(s: &str, what: &str) -> Result<[u8; 32]> {
+    STANDARD
+        .decode(s)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| format!("--{what} must be base64 of 32 bytes"))
+}
+
+pub fn log(cmd: LogCmd) -> Result<()> {
+    match cmd {
+        LogCmd::Vkey { data } => {
+            println!("{}", DataDir(data).read_key()?.verifier().to_text());
+        }
+        LogCmd::Enroll { address, data, ttl } => {
+            let address = Address::parse(&address)?;
+            let store = DataDir(data).open_store()?;
+            let token = URL_SAFE_NO_PAD.encode(random32()?);
+            let expires = now_ms() + ttl.as_millis() as u64;
+            store.put_token(
+                &ank_proofs::hash::sha256(token.as_bytes()),
+                &address.label(),
+                expires,
+            )?;
+            println!("{token}");
+            eprintln!(
+                "one-time enrollment token for {address}, valid for {}s",
+                ttl.as_secs()
+            );
+        }
+        LogCmd::Recover {
+            address,
+            data,
+            device,
+            ed25519,
+            x25519,
+            revoke,
+            wait,
+        } => {
+            let address = Address::parse(&address)?;
+            let key_set = if revoke {
+                KeySet::empty()
+            } else {
+                let (Some(name), Some(e), Some(x)) = (device, ed25519, x25519) else {
+                    bail!("give --device, --ed25519 and --x25519, or --revoke");
+                };
+                KeySet::new(vec![Device {
+                    name,
+                    signing_key: b64_32(&e, "ed25519")?,
+                    encryption_key: b64_32(&x, "x25519")?,
+                }])?
+            };
+            let store = DataDir(data).open_store()?;
+            let id = store.add_operator_request(&address.label(), &key_set.encode())?;
+            let until = std::time::Instant::now() + wait;
+            loop {
+                if let Some(idx) = store.operator_request_done(id)? {
+                    println!("recovered {address}: operator binding logged at index {idx}");
+                    return Ok(());
+                }
+                if std::time::Instant::now() >= until {
+                    println!("queued recovery of {address}; the running ank serve will log it");
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,563 @@
+//! The HTTP API of a log.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /checkpoint` | the latest signed checkpoint (text) |
+//! | `GET /tile/<L>/<N>[.p/<W>]`, `GET /tile/entries/<N>[.p/<W>]` | C2SP tiles and entry bundles |
+//! | `POST /v1/publish` | [`ank_proofs::api::PublishRequest`] → [`ank_proofs::api::PublishResponse`] once the entry is in a signed checkpoint |
+//! | `GET /v1/lookup/{address}` | [`ank_proofs::api::LookupResponse`]; 404 for an address with no binding |
+//! | `GET /v1/proof/inclusion?index=&size=` | [`ank_proofs::api::ProofResponse`] (`size` defaults to the latest) |
+//! | `GET /v1/proof/consistency?from=&to=` | [`ank_proofs::api::ProofResponse`] |
+//! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
+//!
+//! Every error is a 4xx or 5xx with [`ank_proofs::api::ErrorResponse`]
+//! `{"error": code, "message": …}`. Codes: `bad_json`, `body_too_large`,
+//! `unsupported_media_type`, `bad_address`, `bad_version`, `bad_keys`,
+//! `stale_version`, `missing_token`, `unknown_token`, `used_token`,
+//! `expired_token`, `missing_signature`, `bad_signature`, `unknown_key`,
+//! `revoked`, `not_found`, `bad_tile_path`, `tile_not_found`, `bad_query`,
+//! `queue_full` (503, with Retry-After), `internal` (500). A refused request
+//! stores nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ank_proofs::api::{
+    BindingJson, ErrorResponse, LookupResponse, ProofResponse, PublishRequest, PublishResponse,
+    key_set_from_json, publish_message,
+};
+use ank_proofs::tile::{TileKind, encode_entry_bundle, tile_data};
+use ank_proofs::tree::stored_hash_index;
+use ank_proofs::{
+    Address, Authority, Entry, Hash, KeySet, Tile, TlogProof, prove_consistency, prove_inclusion,
+};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::Log;
+use crate::sequencer::{Job, Queue, Rejected};
+use crate::store::{StoreError, StoreHashReader, StoredCheckpoint};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub log: Arc<Log>,
+    pub queue: Queue,
+}
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (
+            self.status,
+            Json(ErrorResponse {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        r
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+/// The router of a log.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/v1/publish", post(publish))
+        .route("/v1/lookup/{address}", get(lookup))
+        .route("/v1/proof/inclusion", get(inclusion))
+        .route("/v1/proof/consistency", get(consistency))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { err(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+fn cached(body: Vec<u8>, content_type: &'static str, immutable: bool) -> Response {
+    let cache = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=1"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn checkpoint(State(s): State<AppState>) -> Response {
+    cached(
+        s.log.latest().note.clone().into_bytes(),
+        "text/plain; charset=utf-8",
+        false,
+    )
+}
+
+async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> Result<Response, ApiError> {
+    let t = Tile::parse_path(&format!("tile/{path}"))
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_tile_path", e.to_string()))?;
+    let size = s.log.latest().size;
+    let start = t
+        .index
+        .checked_mul(256)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "tile_not_found", "beyond the tree"))?;
+    let end = start + u64::from(t.width);
+    let not_found = || {
+        err(
+            StatusCode::NOT_FOUND,
+            "tile_not_found",
+            format!("{} is beyond the tree of size {size}", t.path()),
+        )
+    };
+    let data = match t.kind {
+        TileKind::Entries => {
+            if end > size {
+                return Err(not_found());
+            }
+            let entries = s.log.store.entries(start, end)?;
+            encode_entry_bundle(&entries).map_err(internal)?
+        }
+        TileKind::Hashes { level } => {
+            let shift = 8 * u32::from(level);
+            if shift >= 64 || end > size >> shift {
+                return Err(not_found());
+            }
+            let tree_level = (8 * level as u16).min(63) as u8;
+            let idx: Vec<u64> = (start..end)
+                .map(|n| stored_hash_index(tree_level, n))
+                .collect();
+            tile_data(&s.log.store.read_hashes(&idx)?)
+        }
+    };
+    Ok(cached(data, "application/octet-stream", t.is_full()))
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => err(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {MAX_BODY} bytes"),
+        ),
+        other => err(StatusCode::BAD_REQUEST, "bad_json", other.body_text()),
+    }
+}
+
+fn b64_32(s: &str, what: &str) -> Result<[u8; 32], ApiError> {
+    STANDARD
+        .decode(s)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "bad_signature",
+                format!("{what} is not base64 of 32 bytes"),
+            )
+        })
+}
+
+/// The entry at `index` and its key set, decoded.
+fn stored_binding(log: &Log, index: u64) -> Result<(Entry, KeySet, Vec<u8>), ApiError> {
+    let (entry, ks) = log
+        .store
+        .entry(index)?
+        .ok_or_else(|| internal(format!("entry {index} missing")))?;
+    let e = Entry::decode(&entry).map_err(internal)?;
+    let k = KeySet::decode(&ks).map_err(internal)?;
+    Ok((e, k, entry))
+}
+
+fn tlog_proof(log: &Log, index: u64, cp: &StoredCheckpoint) -> Result<String, ApiError> {
+    let proof = prove_inclusion(index, cp.size, &StoreHashReader(&*log.store)).map_err(internal)?;
+    Ok(TlogProof {
+        extra: None,
+        index,
+        proof,
+        checkpoint: cp.note.clone(),
+    }
+    .to_text())
+}
+
+/// A checkpoint that covers `index` (the latest, or the stored one if the
+/// in-memory copy has not caught up with a commit yet).
+fn checkpoint_covering(log: &Log, index: u64) -> Result<Arc<StoredCheckpoint>, ApiError> {
+    let cp = log.latest();
+    if cp.size > index {
+        return Ok(cp);
+    }
+    let stored = log
+        .store
+        .checkpoint()?
+        .ok_or_else(|| internal("no checkpoint"))?;
+    if stored.size > index {
+        return Ok(Arc::new(stored));
+    }
+    Err(internal(format!(
+        "entry {index} is not covered by any checkpoint"
+    )))
+}
+
+async fn publish(
+    State(s): State<AppState>,
+    body: Result<Json<PublishRequest>, JsonRejection>,
+) -> Result<Json<PublishResponse>, ApiError> {
+    let result = publish_inner(&s, body).await;
+    if result.is_err() {
+        s.log
+            .metrics
+            .publish_rejected
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    result
+}
+
+async fn publish_inner(
+    s: &AppState,
+    body: Result<Json<PublishRequest>, JsonRejection>,
+) -> Result<Json<PublishResponse>, ApiError> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let address = Address::parse(&req.address)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
+    if req.version == 0 || req.version >= 1 << 62 {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_version",
+            "version must be 1 for the first binding, then current + 1",
+        ));
+    }
+    let key_set = key_set_from_json(&req.devices)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_keys", e.to_string()))?;
+    let label = address.label();
+    let log = &s.log;
+    let current = log.store.binding(&label)?;
+
+    // A retry of a publish that already succeeded gets the same answer.
+    if let Some((v, idx)) = current
+        && v == req.version
+    {
+        let (entry, _, raw) = stored_binding(log, idx)?;
+        if entry.keys_hash == key_set.hash() {
+            let cp = checkpoint_covering(log, idx)?;
+            return Ok(Json(PublishResponse {
+                index: idx,
+                entry: STANDARD.encode(raw),
+                tlog_proof: tlog_proof(log, idx, &cp)?,
+            }));
+        }
+    }
+    let cur_version = current.map_or(0, |(v, _)| v);
+    if req.version != cur_version + 1 {
+        return Err(err(
+            StatusCode::CONFLICT,
+            "stale_version",
+            format!(
+                "version {} is not next: {address} is at version {cur_version}",
+                req.version
+            ),
+        ));
+    }
+    let (authority, token) = if req.version == 1 {
+        let token = req.token.as_deref().ok_or_else(|| {
+            err(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "the first binding of an address needs the operator's enrollment token",
+            )
+        })?;
+        let th = ank_proofs::hash::sha256(token.as_bytes());
+        match log.store.token(&th)? {
+            None => {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    "unknown_token",
+                    "no such enrollment token",
+                ));
+            }
+            Some(t) if t.label != label => {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    "unknown_token",
+                    format!("this enrollment token is not for {address}"),
+                ));
+            }
+            Some(t) if t.used_by.is_some() => {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    "used_token",
+                    "this enrollment token was already used",
+                ));
+            }
+            Some(t) if t.expires_ms <= crate::now_ms() => {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    "expired_token",
+                    "this enrollment token has expired; ask the operator for a new one",
+                ));
+            }
+            Some(_) => {}
+        }
+        (Authority::Enrollment, Some(th))
+    } else {
+        let sig = req.signature.as_ref().ok_or_else(|| {
+            err(
+                StatusCode::UNAUTHORIZED,
+                "missing_signature",
+                "a later binding must be signed by a current key of the address",
+            )
+        })?;
+        let idx = current.map_or(0, |(_, i)| i);
+        let (_, current_keys, _) = stored_binding(log, idx)?;
+        if current_keys.devices().is_empty() {
+            return Err(err(
+                StatusCode::FORBIDDEN,
+                "revoked",
+                format!("{address} has no current keys; only the operator can recover it"),
+            ));
+        }
+        let pk = b64_32(&sig.public_key, "public_key")?;
+        if !current_keys.devices().iter().any(|d| d.signing_key == pk) {
+            return Err(err(
+                StatusCode::FORBIDDEN,
+                "unknown_key",
+                format!("the signing key is not a current key of {address}"),
+            ));
+        }
+        let raw_sig = STANDARD
+            .decode(&sig.signature)
+            .ok()
+            .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
+            .ok_or_else(|| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    "bad_signature",
+                    "signature is not base64 of 64 bytes",
+                )
+            })?;
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(internal)?;
+        vk.verify_strict(
+            &publish_message(&address, req.version, &key_set.hash()),
+            &raw_sig,
+        )
+        .map_err(|_| {
+            err(
+                StatusCode::FORBIDDEN,
+                "bad_signature",
+                "the signature does not verify over this request",
+            )
+        })?;
+        (Authority::KeyHolder, None)
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = Job {
+        label,
+        version: req.version,
+        key_set,
+        authority,
+        token,
+        reply: tx,
+    };
+    if s.queue.submit(job).is_err() {
+        return Err(err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_full",
+            "the log is busy; retry shortly",
+        ));
+    }
+    let committed = rx
+        .await
+        .map_err(|_| {
+            err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_full",
+                "the sequencer stopped; retry shortly",
+            )
+        })?
+        .map_err(|r| match r {
+            Rejected::StaleVersion { .. } => {
+                err(StatusCode::CONFLICT, "stale_version", r.to_string())
+            }
+            Rejected::TokenUsed => err(StatusCode::FORBIDDEN, "used_token", r.to_string()),
+            Rejected::TokenExpired => err(StatusCode::FORBIDDEN, "expired_token", r.to_string()),
+            Rejected::TokenUnknown => err(StatusCode::FORBIDDEN, "unknown_token", r.to_string()),
+            Rejected::Internal(_) => internal(r),
+        })?;
+    Ok(Json(PublishResponse {
+        index: committed.index,
+        entry: STANDARD.encode(committed.entry.encode()),
+        tlog_proof: tlog_proof(log, committed.index, &committed.checkpoint)?,
+    }))
+}
+
+async fn lookup(
+    State(s): State<AppState>,
+    Path(address): Path<String>,
+) -> Result<Json<LookupResponse>, ApiError> {
+    s.log.metrics.lookups.fetch_add(1, Ordering::Relaxed);
+    let address = Address::parse(&address)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
+    let Some((version, index)) = s.log.store.binding(&address.label())? else {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{address} has no keys in this log"),
+        ));
+    };
+    let cp = checkpoint_covering(&s.log, index)?;
+    let (_, _, raw) = stored_binding(&s.log, index)?;
+    let (_, ks_raw) = s
+        .log
+        .store
+        .entry(index)?
+        .ok_or_else(|| internal("entry vanished"))?;
+    let proof =
+        prove_inclusion(index, cp.size, &StoreHashReader(&*s.log.store)).map_err(internal)?;
+    Ok(Json(LookupResponse {
+        address: address.to_string(),
+        found: true,
+        checkpoint: cp.note.clone(),
+        binding: Some(BindingJson {
+            index,
+            version,
+            entry: STANDARD.encode(raw),
+            key_set: STANDARD.encode(ks_raw),
+            inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+        }),
+    }))
+}
+
+fn query_u64(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, ApiError> {
+    q.get(key)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    "bad_query",
+                    format!("{key} must be a non-negative integer"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn query(
+    q: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<HashMap<String, String>, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))
+}
+
+async fn inclusion(
+    State(s): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ProofResponse>, ApiError> {
+    let q = query(q)?;
+    let latest = s.log.latest().size;
+    let index = query_u64(&q, "index")?
+        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "bad_query", "index is required"))?;
+    let size = query_u64(&q, "size")?.unwrap_or(latest);
+    if size > latest || index >= size {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("need index < size <= {latest}"),
+        ));
+    }
+    let proof = prove_inclusion(index, size, &StoreHashReader(&*s.log.store)).map_err(internal)?;
+    Ok(Json(ProofResponse {
+        from: index,
+        size,
+        proof: proof.iter().map(Hash::to_base64).collect(),
+    }))
+}
+
+async fn consistency(
+    State(s): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ProofResponse>, ApiError> {
+    let q = query(q)?;
+    let latest = s.log.latest().size;
+    let from = query_u64(&q, "from")?
+        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "bad_query", "from is required"))?;
+    let to = query_u64(&q, "to")?.unwrap_or(latest);
+    if from == 0 || from > to || to > latest {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("need 0 < from <= to <= {latest}"),
+        ));
+    }
+    let proof = prove_consistency(from, to, &StoreHashReader(&*s.log.store)).map_err(internal)?;
+    Ok(Json(ProofResponse {
+        from,
+        size: to,
+        proof: proof.iter().map(Hash::to_base64).collect(),
+    }))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let m = &s.log.metrics;
+    let body = format!(
+        "# TYPE ank_log_size gauge\nank_log_size {}\n\
+         # TYPE ank_publish_total counter\nank_publish_total{{result=\"ok\"}} {}\nank_publish_total{{result=\"rejected\"}} {}\n\
+         # TYPE ank_lookup_total counter\nank_lookup_total {}\n\
+         # TYPE ank_batches_total counter\nank_batches_total {}\n",
+        s.log.latest().size,
+        m.published.load(Ordering::Relaxed),
+        m.publish_rejected.load(Ordering::Relaxed),
+        m.lookups.load(Ordering::Relaxed),
+        m.batches.load(Ordering::Relaxed),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

@@ -1,0 +1,310 @@
+//! The sequencer: the one writer of a log.
+//!
+//! Publish jobs arrive on a bounded queue. The sequencer takes them in
+//! batches (everything that arrived within `interval` of the last commit, or
+//! `max_batch` jobs), checks each against the log's current state (version
+//! must be next, a token unused and unexpired), adds the operator's pending
+//! recovery requests, computes the entries' stored hashes and the new root,
+//! signs the new checkpoint and commits all of it in one transaction with a
+//! compare-and-swap on the checkpoint. Only then are the jobs answered: an
+//! acknowledged publish is durable and in a signed checkpoint.
+//!
+//! A compare-and-swap failure means another writer touched the log: the
+//! sequencer stops rather than sign anything that could fork it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use ank_proofs::{Authority, Checkpoint, Entry, Hash, KeySet, TreeBuilder};
+use tokio::sync::oneshot;
+
+use crate::store::{Batch, NewEntry, StoreError, StoredCheckpoint};
+use crate::{Log, now_ms};
+
+/// One publish, validated by the HTTP layer, waiting for the sequencer.
+#[derive(Debug)]
+pub struct Job {
+    pub label: Hash,
+    pub version: u64,
+    pub key_set: KeySet,
+    pub authority: Authority,
+    /// SHA-256 of the enrollment token, for version 1.
+    pub token: Option<Hash>,
+    pub reply: oneshot::Sender<Result<Committed, Rejected>>,
+}
+
+/// A job's entry, committed and covered by `checkpoint`.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub index: u64,
+    pub entry: Entry,
+    pub checkpoint: Arc<StoredCheckpoint>,
+}
+
+/// Why the sequencer refused or failed a job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("version {got} is not next; the current version is {current}")]
+    StaleVersion { got: u64, current: u64 },
+    #[error("the enrollment token is already used")]
+    TokenUsed,
+    #[error("the enrollment token has expired")]
+    TokenExpired,
+    #[error("the enrollment token is unknown or for another address")]
+    TokenUnknown,
+    #[error("the log could not store the entry: {0}")]
+    Internal(String),
+}
+
+/// Queue handle for the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Queue(SyncSender<Job>);
+
+impl Queue {
+    /// Queues a job without waiting.
+    ///
+    /// # Errors
+    /// Gives the job back when the queue is full or the sequencer has stopped.
+    pub fn submit(&self, job: Job) -> Result<(), Job> {
+        self.0.try_send(job).map_err(|e| match e {
+            TrySendError::Full(j) | TrySendError::Disconnected(j) => j,
+        })
+    }
+}
+
+/// Sequencer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub interval: Duration,
+    pub max_batch: usize,
+    pub queue: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            interval: Duration::from_secs(1),
+            max_batch: 4096,
+            queue: 65536,
+        }
+    }
+}
+
+/// A job queue of `capacity` (0: every submit finds it full).
+pub fn channel(capacity: usize) -> (Queue, Receiver<Job>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+    (Queue(tx), rx)
+}
+
+/// Starts the sequencer thread. The thread ends with `Ok` when every queue
+/// handle is dropped, or with the error that made it stop.
+///
+/// # Errors
+/// When the OS cannot start a thread.
+pub fn start(
+    log: Arc<Log>,
+    tree: TreeBuilder,
+    settings: Settings,
+) -> std::io::Result<(Queue, std::thread::JoinHandle<Result<(), StoreError>>)> {
+    let (queue, rx) = channel(settings.queue);
+    let handle = std::thread::Builder::new()
+        .name("ank-sequencer".into())
+        .spawn(move || run(&log, tree, &rx, settings))?;
+    Ok((queue, handle))
+}
+
+fn run(
+    log: &Log,
+    mut tree: TreeBuilder,
+    rx: &Receiver<Job>,
+    s: Settings,
+) -> Result<(), StoreError> {
+    let mut last = Instant::now();
+    loop {
+        let mut jobs = Vec::new();
+        match rx.recv_timeout(s.interval) {
+            Ok(j) => jobs.push(j),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        let deadline = last + s.interval;
+        while !jobs.is_empty() && jobs.len() < s.max_batch {
+            let now = Instant::now();
+            if now >= deadline {
+                // Take what is already queued without waiting.
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+                continue;
+            }
+            match rx.recv_timeout(deadline - now) {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let ops = log.store.pending_operator_requests()?;
+        if jobs.is_empty() && ops.is_empty() {
+            continue;
+        }
+        tree = sequence(log, tree, jobs, ops)?;
+        last = Instant::now();
+    }
+}
+
+fn reject(job: Job, why: Rejected) {
+    let _ = job.reply.send(Err(why));
+}
+
+/// Sequences one batch; returns the tree after it (unchanged if nothing was
+/// committed). Only a compare-and-swap conflict is returned as an error.
+fn sequence(
+    log: &Log,
+    tree: TreeBuilder,
+    jobs: Vec<Job>,
+    ops: Vec<crate::store::OperatorRequest>,
+) -> Result<TreeBuilder, StoreError> {
+    let now = now_ms();
+    let mut versions: HashMap<Hash, u64> = HashMap::new();
+    let mut tokens: HashSet<Hash> = HashSet::new();
+    let current = |label: &Hash, versions: &HashMap<Hash, u64>| -> Result<u64, StoreError> {
+        match versions.get(label) {
+            Some(v) => Ok(*v),
+            None => Ok(log.store.binding(label)?.map_or(0, |(v, _)| v)),
+        }
+    };
+    let mut entries = Vec::new();
+    let mut waiting = Vec::new();
+    for job in jobs {
+        let cur = match current(&job.label, &versions) {
+            Ok(c) => c,
+            Err(e) => {
+                reject(job, Rejected::Internal(e.to_string()));
+                continue;
+            }
+        };
+        if job.version != cur + 1 {
+            let got = job.version;
+            reject(job, Rejected::StaleVersion { got, current: cur });
+            continue;
+        }
+        if let Some(t) = job.token {
+            let state = match log.store.token(&t) {
+                Ok(s) => s,
+                Err(e) => {
+                    reject(job, Rejected::Internal(e.to_string()));
+                    continue;
+                }
+            };
+            let why = match state {
+                None => Some(Rejected::TokenUnknown),
+                Some(s) if s.label != job.label => Some(Rejected::TokenUnknown),
+                Some(s) if s.used_by.is_some() || tokens.contains(&t) => Some(Rejected::TokenUsed),
+                Some(s) if s.expires_ms <= now => Some(Rejected::TokenExpired),
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                reject(job, why);
+                continue;
+            }
+            tokens.insert(t);
+        }
+        versions.insert(job.label, job.version);
+        entries.push(NewEntry {
+            entry: Entry {
+                label: job.label,
+                version: job.version,
+                timestamp_ms: now,
+                authority: job.authority,
+                keys_hash: job.key_set.hash(),
+            },
+            key_set: job.key_set.encode(),
+            token: job.token,
+            operator_request: None,
+        });
+        waiting.push(Some(job.reply));
+    }
+    for op in ops {
+        let Ok(ks) = KeySet::decode(&op.key_set) else {
+            continue; // `ank log recover` validated it; a corrupt row is skipped, not signed.
+        };
+        let cur = current(&op.label, &versions)?;
+        versions.insert(op.label, cur + 1);
+        entries.push(NewEntry {
+            entry: Entry {
+                label: op.label,
+                version: cur + 1,
+                timestamp_ms: now,
+                authority: Authority::Operator,
+                keys_hash: ks.hash(),
+            },
+            key_set: op.key_set,
+            token: None,
+            operator_request: Some(op.id),
+        });
+        waiting.push(None);
+    }
+    if entries.is_empty() {
+        return Ok(tree);
+    }
+    let mut next = tree.clone();
+    let mut hashes = Vec::with_capacity(entries.len() * 2);
+    for e in &entries {
+        hashes.extend(next.push_stored(e.entry.leaf_hash()));
+    }
+    let body = Checkpoint {
+        origin: log.origin().to_owned(),
+        size: next.size(),
+        root: next.root(),
+        extensions: vec![],
+    };
+    let note = match body.sign(&log.signer) {
+        Ok(n) => n.to_text(),
+        Err(e) => {
+            for r in waiting.into_iter().flatten() {
+                let _ = r.send(Err(Rejected::Internal(e.to_string())));
+            }
+            return Ok(tree);
+        }
+    };
+    let cp = StoredCheckpoint {
+        size: next.size(),
+        root: next.root(),
+        note,
+    };
+    let batch = Batch {
+        first_index: tree.size(),
+        entries,
+        hashes,
+    };
+    match log
+        .store
+        .commit(Some((tree.size(), tree.root())), &batch, &cp)
+    {
+        Ok(()) => {}
+        Err(e) => {
+            let fatal = matches!(e, StoreError::Conflict { .. });
+            for r in waiting.into_iter().flatten() {
+                let _ = r.send(Err(Rejected::Internal(e.to_string())));
+            }
+            return if fatal { Err(e) } else { Ok(tree) };
+        }
+    }
+    let cp = Arc::new(cp);
+    log.set_latest(Arc::clone(&cp));
+    log.metrics.batches.fetch_add(1, Ordering::Relaxed);
+    for (i, (e, reply)) in batch.entries.iter().zip(waiting).enumerate() {
+        if let Some(r) = reply {
+            log.metrics.published.fetch_add(1, Ordering::Relaxed);
+            let _ = r.send(Ok(Committed {
+                index: batch.first_index + i as u64,
+                entry: e.entry,
+                checkpoint: Arc::clone(&cp),
+            }));
+        }
+    }
+    Ok(next)
+}

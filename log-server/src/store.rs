@@ -1,0 +1,461 @@
+//! Log storage: the contract every backend keeps, and the sqlite backend.
+//!
+//! # Contract
+//!
+//! * **Durable when a call returns.** A successful [`LogStore::commit`] has
+//!   reached stable storage (sqlite: WAL with `synchronous=FULL`).
+//! * **Atomic.** A commit writes its entries, stored hashes, bindings, used
+//!   tokens, finished operator requests and the new checkpoint together, or
+//!   nothing at all.
+//! * **Compare-and-swap of the checkpoint.** A commit names the checkpoint it
+//!   extends (`None` for the very first); if the stored checkpoint is another,
+//!   nothing is written and [`StoreError::Conflict`] is returned. Two writers
+//!   can therefore never both extend the same checkpoint.
+//! * **Read-after-write.** Once a commit returns, every read, on any handle of
+//!   the same store, sees it.
+//!
+//! The conformance suite in `tests/` checks all four for every backend.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use ank_proofs::{Entry, Hash};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stored checkpoint is not the one a commit expected to extend.
+    #[error(
+        "checkpoint compare-and-swap failed: expected size {expected:?}, found size {found:?}; another writer is using this log"
+    )]
+    Conflict {
+        expected: Option<u64>,
+        found: Option<u64>,
+    },
+    /// Stored data that cannot be what ank wrote.
+    #[error("corrupt log store: {0}")]
+    Corrupt(String),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The latest signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The signed note, as served at `/checkpoint`.
+    pub note: String,
+}
+
+/// One entry to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub entry: Entry,
+    /// The canonical key-set encoding whose hash is `entry.keys_hash`.
+    pub key_set: Vec<u8>,
+    /// The enrollment token (its SHA-256) this entry uses up.
+    pub token: Option<Hash>,
+    /// The operator request this entry carries out.
+    pub operator_request: Option<i64>,
+}
+
+/// A batch of entries with the stored hashes they add.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// Index of the first entry: the size of the tree being extended.
+    pub first_index: u64,
+    pub entries: Vec<NewEntry>,
+    /// The stored hashes the entries add, in stored-hash order, starting at
+    /// `stored_hash_count(first_index)`.
+    pub hashes: Vec<Hash>,
+}
+
+/// The state of an enrollment token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenState {
+    pub label: Hash,
+    pub expires_ms: u64,
+    /// The index of the entry that used it.
+    pub used_by: Option<u64>,
+}
+
+/// An entry's encoding and its key set's encoding.
+pub type StoredEntry = (Vec<u8>, Vec<u8>);
+
+/// A request by the operator to replace an address's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRequest {
+    pub id: i64,
+    pub label: Hash,
+    pub key_set: Vec<u8>,
+}
+
+/// Storage of one log. See the module docs for the contract.
+pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
+    /// The latest checkpoint, if any was ever committed.
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+    /// Appends `batch` and replaces the checkpoint `expected` (its size and
+    /// root) by `next`, atomically and durably.
+    fn commit(
+        &self,
+        expected: Option<(u64, Hash)>,
+        batch: &Batch,
+        next: &StoredCheckpoint,
+    ) -> Result<(), StoreError>;
+    /// Stored hashes by stored-hash index.
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
+    /// The encoded entries `start..end`.
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// One entry and its key-set encoding.
+    fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError>;
+    /// The current (version, index) of a label.
+    fn binding(&self, label: &Hash) -> Result<Option<(u64, u64)>, StoreError>;
+    /// Stores an enrollment token by its SHA-256.
+    fn put_token(&self, token_hash: &Hash, label: &Hash, expires_ms: u64)
+    -> Result<(), StoreError>;
+    /// An enrollment token by its SHA-256.
+    fn token(&self, token_hash: &Hash) -> Result<Option<TokenState>, StoreError>;
+    /// Queues an operator request; returns its id.
+    fn add_operator_request(&self, label: &Hash, key_set: &[u8]) -> Result<i64, StoreError>;
+    /// Operator requests not yet carried out, oldest first.
+    fn pending_operator_requests(&self) -> Result<Vec<OperatorRequest>, StoreError>;
+    /// The index of the entry that carried out an operator request.
+    fn operator_request_done(&self, id: i64) -> Result<Option<u64>, StoreError>;
+    /// A configuration value.
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a configuration value.
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, key_set BLOB NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS bindings (label BLOB PRIMARY KEY, version INTEGER NOT NULL, idx INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS tokens (hash BLOB PRIMARY KEY, label BLOB NOT NULL, expires_ms INTEGER NOT NULL, used_by INTEGER) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS operator_requests (id INTEGER PRIMARY KEY, label BLOB NOT NULL, key_set BLOB NOT NULL, done_idx INTEGER) STRICT;
+";
+
+/// The sqlite backend: one writer connection, a small pool of readers.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: std::path::PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "FULL")?;
+    Ok(c)
+}
+
+fn hash_col(b: Vec<u8>) -> Result<Hash, StoreError> {
+    Hash::from_slice(&b).map_err(|_| StoreError::Corrupt(format!("{}-byte hash", b.len())))
+}
+
+fn u64_col(v: i64) -> u64 {
+    // Every integer ank stores is a u64 below 2^63.
+    v as u64
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`].
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let w = open_conn(path)?;
+        w.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer: Mutex::new(w),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .readers
+            .lock()
+            .map_err(|_| StoreError::Corrupt("reader pool poisoned".into()))?
+            .pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_conn(&self.path)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 16
+        {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut c = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Corrupt("writer poisoned".into()))?;
+        f(&mut c)
+    }
+}
+
+impl LogStore for SqliteStore {
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.read(|c| {
+            let row = c
+                .query_row(
+                    "SELECT size, root, note FROM checkpoint WHERE id = 1",
+                    [],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            row.map(|(size, root, note)| {
+                Ok(StoredCheckpoint {
+                    size: u64_col(size),
+                    root: hash_col(root)?,
+                    note,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn commit(
+        &self,
+        expected: Option<(u64, Hash)>,
+        batch: &Batch,
+        next: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        self.write(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let swapped = match expected {
+                None => tx.execute(
+                    "INSERT OR IGNORE INTO checkpoint (id, size, root, note) VALUES (1, ?1, ?2, ?3)",
+                    params![next.size as i64, next.root.0.as_slice(), next.note],
+                )?,
+                Some((size, root)) => tx.execute(
+                    "UPDATE checkpoint SET size = ?1, root = ?2, note = ?3 WHERE id = 1 AND size = ?4 AND root = ?5",
+                    params![next.size as i64, next.root.0.as_slice(), next.note, size as i64, root.0.as_slice()],
+                )?,
+            };
+            if swapped != 1 {
+                let found: Option<i64> = tx
+                    .query_row("SELECT size FROM checkpoint WHERE id = 1", [], |r| r.get(0))
+                    .optional()?;
+                return Err(StoreError::Conflict {
+                    expected: expected.map(|(s, _)| s),
+                    found: found.map(u64_col),
+                });
+            }
+            {
+                let mut ins_entry = tx.prepare_cached("INSERT INTO entries (idx, entry, key_set) VALUES (?1, ?2, ?3)")?;
+                let mut ins_binding = tx.prepare_cached(
+                    "INSERT INTO bindings (label, version, idx) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(label) DO UPDATE SET version = excluded.version, idx = excluded.idx",
+                )?;
+                let mut use_token = tx.prepare_cached("UPDATE tokens SET used_by = ?2 WHERE hash = ?1 AND used_by IS NULL")?;
+                let mut done_req = tx.prepare_cached("UPDATE operator_requests SET done_idx = ?2 WHERE id = ?1")?;
+                for (i, e) in batch.entries.iter().enumerate() {
+                    let idx = (batch.first_index + i as u64) as i64;
+                    ins_entry.execute(params![idx, e.entry.encode().as_slice(), e.key_set])?;
+                    ins_binding.execute(params![e.entry.label.0.as_slice(), e.entry.version as i64, idx])?;
+                    if let Some(t) = &e.token
+                        && use_token.execute(params![t.0.as_slice(), idx])? != 1
+                    {
+                        return Err(StoreError::Corrupt("enrollment token used twice".into()));
+                    }
+                    if let Some(id) = e.operator_request {
+                        done_req.execute(params![id, idx])?;
+                    }
+                }
+                let first = ank_proofs::tree::stored_hash_count(batch.first_index);
+                let mut ins_hash = tx.prepare_cached("INSERT INTO hashes (idx, hash) VALUES (?1, ?2)")?;
+                for (i, h) in batch.hashes.iter().enumerate() {
+                    ins_hash.execute(params![(first + i as u64) as i64, h.0.as_slice()])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT hash FROM hashes WHERE idx = ?1")?;
+            indexes
+                .iter()
+                .map(|&i| {
+                    let b: Option<Vec<u8>> = st.query_row([i as i64], |r| r.get(0)).optional()?;
+                    hash_col(
+                        b.ok_or_else(|| StoreError::Corrupt(format!("stored hash {i} missing")))?,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT entry FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+            )?;
+            let rows = st.query_map([start as i64, end as i64], |r| r.get::<_, Vec<u8>>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT entry, key_set FROM entries WHERE idx = ?1")?
+                    .query_row([index as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn binding(&self, label: &Hash) -> Result<Option<(u64, u64)>, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT version, idx FROM bindings WHERE label = ?1")?
+                    .query_row([label.0.as_slice()], |r| {
+                        Ok((u64_col(r.get(0)?), u64_col(r.get(1)?)))
+                    })
+                    .optional()?,
+            )
+        })
+    }
+
+    fn put_token(
+        &self,
+        token_hash: &Hash,
+        label: &Hash,
+        expires_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO tokens (hash, label, expires_ms) VALUES (?1, ?2, ?3)",
+                params![
+                    token_hash.0.as_slice(),
+                    label.0.as_slice(),
+                    expires_ms as i64
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn token(&self, token_hash: &Hash) -> Result<Option<TokenState>, StoreError> {
+        self.read(|c| {
+            let row = c
+                .prepare_cached("SELECT label, expires_ms, used_by FROM tokens WHERE hash = ?1")?
+                .query_row([token_hash.0.as_slice()], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(label, exp, used)| {
+                Ok(TokenState {
+                    label: hash_col(label)?,
+                    expires_ms: u64_col(exp),
+                    used_by: used.map(u64_col),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn add_operator_request(&self, label: &Hash, key_set: &[u8]) -> Result<i64, StoreError> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO operator_requests (label, key_set) VALUES (?1, ?2)",
+                params![label.0.as_slice(), key_set],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn pending_operator_requests(&self) -> Result<Vec<OperatorRequest>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, label, key_set FROM operator_requests WHERE done_idx IS NULL ORDER BY id",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+            rows.map(|row| {
+                let (id, label, key_set) = row?;
+                Ok(OperatorRequest { id, label: hash_col(label)?, key_set })
+            })
+            .collect()
+        })
+    }
+
+    fn operator_request_done(&self, id: i64) -> Result<Option<u64>, StoreError> {
+        self.read(|c| {
+            let v: Option<Option<i64>> = c
+                .query_row(
+                    "SELECT done_idx FROM operator_requests WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(v.flatten().map(u64_col))
+        })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Reads stored hashes from a [`LogStore`] for the proof functions.
+#[derive(Debug)]
+pub struct StoreHashReader<'a, S: ?Sized>(pub &'a S);
+
+impl<S: LogStore + ?Sized> ank_proofs::HashReader for StoreHashReader<'_, S> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ank_proofs::Error> {
+        // A store failure surfaces as a missing hash; callers report it as an internal error.
+        self.0
+            .read_hashes(indexes)
+            .map_err(|_| ank_proofs::Error::MissingHash {
+                index: indexes.first().copied().unwrap_or(0),
+            })
+    }
+}

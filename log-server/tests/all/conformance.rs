@@ -1,0 +1,215 @@
+//! The storage contract (see `ank_log_server::store`), checked for every
+//! backend. Each backend provides `open(path)`; the suite reopens stores to
+//! check durability.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ank_log_server::store::{Batch, LogStore, NewEntry, SqliteStore, StoreError, StoredCheckpoint};
+use ank_proofs::{Authority, Entry, Hash, KeySet, TreeBuilder, leaf_hash};
+
+use crate::common::TempDir;
+
+fn entry(label: u8, version: u64) -> NewEntry {
+    let ks = KeySet::empty();
+    NewEntry {
+        entry: Entry {
+            label: leaf_hash(&[label]),
+            version,
+            timestamp_ms: 1000 + version,
+            authority: Authority::KeyHolder,
+            keys_hash: ks.hash(),
+        },
+        key_set: ks.encode(),
+        token: None,
+        operator_request: None,
+    }
+}
+
+fn batch(tree: &mut TreeBuilder, entries: Vec<NewEntry>) -> (Batch, StoredCheckpoint) {
+    let first = tree.size();
+    let mut hashes = Vec::new();
+    for e in &entries {
+        hashes.extend(tree.push_stored(e.entry.leaf_hash()));
+    }
+    let cp = StoredCheckpoint {
+        size: tree.size(),
+        root: tree.root(),
+        note: format!("note {}\n", tree.size()),
+    };
+    (
+        Batch {
+            first_index: first,
+            entries,
+            hashes,
+        },
+        cp,
+    )
+}
+
+/// Runs the whole contract against the backend opened by `open`.
+fn conformance<S: LogStore>(open: impl Fn(&Path) -> S) {
+    let dir = TempDir::new("conf");
+    let path = dir.0.join("store");
+    let s = open(&path);
+    assert_eq!(s.checkpoint().unwrap(), None);
+    let mut tree = TreeBuilder::new();
+    let (b0, cp0) = batch(&mut tree, vec![]);
+    s.commit(None, &b0, &cp0).unwrap();
+    // CAS: a second "first" commit fails and changes nothing.
+    let err = s.commit(None, &b0, &cp0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: None,
+                found: Some(0)
+            }
+        ),
+        "{err}"
+    );
+
+    // Token and operator request bookkeeping.
+    let th = leaf_hash(b"token");
+    s.put_token(&th, &leaf_hash(&[1]), 5000).unwrap();
+    let op = s
+        .add_operator_request(&leaf_hash(&[2]), &KeySet::empty().encode())
+        .unwrap();
+    assert_eq!(s.pending_operator_requests().unwrap().len(), 1);
+
+    let mut e1 = entry(1, 1);
+    e1.token = Some(th);
+    let mut e2 = entry(2, 1);
+    e2.operator_request = Some(op);
+    let (b1, cp1) = batch(&mut tree, vec![e1, e2, entry(3, 1)]);
+    s.commit(Some((cp0.size, cp0.root)), &b1, &cp1).unwrap();
+    // Read-after-write on the same handle.
+    assert_eq!(s.checkpoint().unwrap(), Some(cp1.clone()));
+    assert_eq!(s.binding(&leaf_hash(&[2])).unwrap(), Some((1, 1)));
+    assert_eq!(s.token(&th).unwrap().unwrap().used_by, Some(0));
+    assert_eq!(s.operator_request_done(op).unwrap(), Some(1));
+    assert!(s.pending_operator_requests().unwrap().is_empty());
+
+    // A commit against a stale checkpoint fails and writes nothing.
+    let mut stale_tree = tree.clone();
+    let (bad, bad_cp) = batch(&mut stale_tree, vec![entry(9, 1)]);
+    let err = s
+        .commit(Some((cp0.size, cp0.root)), &bad, &bad_cp)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: Some(0),
+                found: Some(3)
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(s.binding(&leaf_hash(&[9])).unwrap(), None);
+    assert_eq!(s.entries(0, 10).unwrap().len(), 3);
+
+    // A failing commit (a duplicate token use) is atomic: nothing of it lands.
+    let mut reuse = entry(4, 1);
+    reuse.token = Some(th);
+    let mut t2 = tree.clone();
+    let (b_fail, cp_fail) = batch(&mut t2, vec![entry(5, 1), reuse]);
+    assert!(
+        s.commit(Some((cp1.size, cp1.root)), &b_fail, &cp_fail)
+            .is_err()
+    );
+    assert_eq!(s.checkpoint().unwrap(), Some(cp1.clone()));
+    assert_eq!(s.binding(&leaf_hash(&[5])).unwrap(), None);
+
+    let (b2, cp2) = batch(&mut tree, vec![entry(1, 2)]);
+    s.commit(Some((cp1.size, cp1.root)), &b2, &cp2).unwrap();
+    drop(s);
+
+    // Durable: a new handle sees everything, and the hashes prove it.
+    let s = open(&path);
+    assert_eq!(s.checkpoint().unwrap(), Some(cp2.clone()));
+    assert_eq!(s.binding(&leaf_hash(&[1])).unwrap(), Some((2, 3)));
+    let entries = s.entries(0, 100).unwrap();
+    assert_eq!(entries.len(), 4);
+    assert_eq!(Entry::decode(&entries[3]).unwrap(), entry(1, 2).entry);
+    assert_eq!(s.entry(3).unwrap().unwrap().1, KeySet::empty().encode());
+    assert_eq!(s.entry(4).unwrap(), None);
+    let reader = ank_log_server::store::StoreHashReader(&s);
+    assert_eq!(ank_proofs::tree_hash(4, &reader).unwrap(), cp2.root);
+    for i in 0..4 {
+        let p = ank_proofs::prove_inclusion(i, 4, &reader).unwrap();
+        let leaf = leaf_hash(&entries[i as usize]);
+        ank_proofs::verify_inclusion(&leaf, i, 4, &p, &cp2.root).unwrap();
+    }
+    assert!(
+        s.read_hashes(&[ank_proofs::tree::stored_hash_count(4)])
+            .is_err()
+    );
+    s.set_meta("k", "v").unwrap();
+    s.set_meta("k", "w").unwrap();
+    assert_eq!(s.meta("k").unwrap().as_deref(), Some("w"));
+    assert_eq!(s.meta("absent").unwrap(), None);
+    let _: Hash = cp2.root;
+}
+
+#[test]
+fn sqlite_store_conforms() {
+    conformance(|p| SqliteStore::open(p).unwrap());
+}
+
+/// Two handles on one database: only one can extend a checkpoint.
+#[test]
+fn two_writers_cannot_fork_the_log() {
+    let dir = TempDir::new("fork");
+    let path = dir.0.join("store");
+    let a = SqliteStore::open(&path).unwrap();
+    let b = SqliteStore::open(&path).unwrap();
+    let mut tree = TreeBuilder::new();
+    let (b0, cp0) = batch(&mut tree, vec![]);
+    a.commit(None, &b0, &cp0).unwrap();
+    let mut ta = tree.clone();
+    let mut tb = tree.clone();
+    let (ba, cpa) = batch(&mut ta, vec![entry(1, 1)]);
+    let (bb, cpb) = batch(&mut tb, vec![entry(2, 1)]);
+    a.commit(Some((cp0.size, cp0.root)), &ba, &cpa).unwrap();
+    let err = b.commit(Some((cp0.size, cp0.root)), &bb, &cpb).unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Conflict {
+            expected: Some(0),
+            found: Some(1)
+        }
+    ));
+    assert_eq!(b.checkpoint().unwrap(), Some(cpa));
+    assert_eq!(b.binding(&leaf_hash(&[2])).unwrap(), None);
+}
+
+/// The data directory lock: a second server on the same directory refuses to start.
+#[test]
+fn second_log_on_a_directory_is_refused() {
+    let dir = TempDir::new("lock");
+    let (log, _, created) = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap();
+    assert!(created);
+    let second = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
+    assert!(
+        matches!(second, ank_log_server::LogError::Locked { .. }),
+        "{second}"
+    );
+    drop(log);
+    // Once the first is gone the directory opens again, and refuses another domain.
+    let (_, _, created) = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap();
+    assert!(!created);
+}
+
+#[test]
+fn reopening_with_another_domain_is_refused() {
+    let dir = TempDir::new("domain");
+    drop(ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap());
+    let err = ank_log_server::Log::open(&dir.0, "other.example/ank").unwrap_err();
+    assert!(
+        matches!(err, ank_log_server::LogError::Mismatch(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("\"example.org/ank\""), "{err}");
+    let _ = Arc::new(());
+}
