@@ -7,5 +7,7 @@
     reason = "test code"
 )]
 
+mod procs;
 mod readme;
+mod serve;
 mod verify;

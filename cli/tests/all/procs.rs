@@ -1,0 +1,126 @@
+//! Helpers for tests that run real `ank serve` processes.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ank")
+}
+
+/// A running `ank serve`.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub vkey: String,
+    pub addr: String,
+    pub first_lines: Vec<String>,
+}
+
+impl Server {
+    /// Starts `ank serve` on a free loopback port and waits until it listens.
+    pub fn start(data: &Path, extra: &[&str]) -> Result<Server, String> {
+        let mut child = Command::new(bin())
+            .args(["serve", "--domain", "example.org", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut first_lines = Vec::new();
+        let (mut url, mut vkey) = (None, None);
+        // The startup report ends with the `size:` line.
+        while !first_lines.last().is_some_and(|l: &String| l.trim().starts_with("size:")) {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(v) = l.trim().strip_prefix("vkey: ") {
+                        vkey = Some(v.to_owned());
+                    }
+                    if let Some(u) = l.trim().strip_prefix("url: ") {
+                        url = Some(u.trim().to_owned());
+                    }
+                    first_lines.push(l);
+                }
+                _ => {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    let _ = child.wait();
+                    return Err(err);
+                }
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let url = url.unwrap_or_default();
+        let addr = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        Ok(Server { child, url, vkey: vkey.unwrap_or_default(), addr, first_lines })
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `ank ARGS` with `$ANK_HOME` set; returns (success, stdout, stderr).
+pub fn ank_in(home: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin()).args(args).env("ANK_HOME", home).output().expect("run ank");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A minimal HTTP/1.1 exchange (one request per connection).
+pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    Ok((status, rest.to_owned()))
+}
+
+/// A scratch directory removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("ank-proc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,107 @@
+//! `ank serve` with real processes: the operator and user flow end to end.
+
+use std::path::Path;
+
+use crate::procs::{Scratch, Server, ank_in};
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let (success, out, err) = ank_in(home, args);
+    assert!(success, "ank {args:?} failed: {err}{out}");
+    out
+}
+
+#[test]
+fn hundred_addresses_rotate_revoke_recover_restart() {
+    let dir = Scratch::new("e2e");
+    let data = dir.0.join("data");
+    let data_s = data.to_str().unwrap().to_owned();
+    let home = dir.0.join("home");
+    let mut server = Server::start(&data, &["--interval", "20ms"]).unwrap();
+    assert!(server.first_lines.iter().any(|l| l.contains("(created)")), "{:?}", server.first_lines);
+    assert_eq!(ok(&home, &["log", "vkey", "--data", &data_s]).trim(), server.vkey);
+
+    // A second server on the same data directory refuses to start.
+    let second = Server::start(&data, &[]).err().expect("second server must refuse");
+    assert!(second.contains("in use by another ank serve"), "{second}");
+
+    ok(&home, &["trust", "add", "example.org", &server.url, &server.vkey]);
+    let addresses: Vec<String> = (0..100).map(|i| format!("user{i}@example.org")).collect();
+    // Register from four threads at once.
+    std::thread::scope(|s| {
+        for chunk in addresses.chunks(25) {
+            let (home, data_s) = (&home, &data_s);
+            s.spawn(move || {
+                for a in chunk {
+                    let token = ok(home, &["log", "enroll", a, "--data", data_s]);
+                    ok(home, &["init", a, "--device", "laptop"]);
+                    let out = ok(home, &["register", &a.replace('@', "!"), "--token", token.trim()]);
+                    assert!(out.starts_with(&format!("registered {a}: version 1 at index")), "{out}");
+                }
+            });
+        }
+    });
+    for a in &addresses[..10] {
+        let out = ok(&home, &["rotate", a]);
+        assert!(out.starts_with(&format!("rotated {a}: version 2")), "{out}");
+    }
+    let revoked = &addresses[99];
+    ok(&home, &["revoke", revoked]);
+    let (success, _, err) = ank_in(&home, &["rotate", revoked]);
+    assert!(!success && err.contains("403 revoked"), "{err}");
+
+    for (i, a) in addresses.iter().enumerate() {
+        let out = ok(&home, &["lookup", a, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let want = if i < 10 || i == 99 { 2 } else { 1 };
+        assert_eq!(v["version"], want, "{a}: {v}");
+        assert_eq!(v["revoked"], i == 99, "{a}");
+        if i != 99 {
+            // The logged key is this device's current key.
+            let keys: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(home.join(format!("keys/{a}.json"))).unwrap()).unwrap();
+            let seed: [u8; 32] = base64_decode(keys["ed25519_seed"].as_str().unwrap()).try_into().unwrap();
+            let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+            assert_eq!(base64_decode(v["devices"][0]["ed25519"].as_str().unwrap()), public.to_vec(), "{a}");
+        }
+    }
+    let (success, _, err) = ank_in(&home, &["lookup", "nobody@example.org"]);
+    assert!(!success && err.contains("404 not_found"), "{err}");
+
+    // The operator recovers the revoked address with a new device's keys.
+    let other_home = dir.0.join("other-home");
+    let init = ok(&other_home, &["init", revoked, "--device", "phone"]);
+    let key = |name: &str| init.lines().find_map(|l| l.trim().strip_prefix(name)).unwrap().trim().to_owned();
+    let out = ok(&home, &["log", "recover", revoked, "--data", &data_s, "--device", "phone", "--ed25519", &key("ed25519:"), "--x25519", &key("x25519:")]);
+    assert!(out.contains("operator binding logged at index"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&ok(&home, &["lookup", revoked, "--json"])).unwrap();
+    assert_eq!((v["version"].as_u64(), v["authority"].as_str()), (Some(3), Some("operator")));
+
+    let out = ok(&home, &["verify", "tiles", &server.url, "--vkey", &server.vkey]);
+    assert!(out.contains("size 112"), "{out}");
+
+    // Restart: the same log, the same key, nothing lost.
+    server.kill();
+    let server = Server::start(&data, &["--interval", "20ms"]).unwrap();
+    assert!(server.first_lines.iter().any(|l| l.contains("(reused)")));
+    assert!(server.first_lines.iter().any(|l| l.trim() == "size: 112"), "{:?}", server.first_lines);
+    ok(&home, &["trust", "add", "example.org", &server.url, &server.vkey]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&home, &["lookup", &addresses[5], "--json"])).unwrap();
+    assert_eq!(v["version"], 2);
+    let (success, _, err) = ank_in(&home, &["serve", "--domain", "other.example", "--listen", "127.0.0.1:0", "--data", &data_s]);
+    assert!(!success && err.contains("in use"), "{err}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+#[test]
+fn another_domain_on_a_used_directory_is_refused() {
+    let dir = Scratch::new("domain");
+    let data = dir.0.join("data");
+    drop(Server::start(&data, &[]).unwrap());
+    let (success, _, err) = ank_in(&dir.0, &["serve", "--domain", "other.example", "--listen", "127.0.0.1:0", "--data", data.to_str().unwrap()]);
+    assert!(!success, "must refuse");
+    assert!(err.contains("this data directory's log is \"example.org/ank\", not \"other.example/ank\""), "{err}");
+}
