@@ -7,6 +7,7 @@
     reason = "test code"
 )]
 
+mod crash;
 mod procs;
 mod readme;
 mod serve;
