@@ -35,7 +35,11 @@ struct UserState {
 }
 
 fn device_json(key: &ed25519_dalek::SigningKey) -> (KeySet, Value) {
-    let d = ank_proofs::Device { name: "d".into(), signing_key: key.verifying_key().to_bytes(), encryption_key: [7; 32] };
+    let d = ank_proofs::Device {
+        name: "d".into(),
+        signing_key: key.verifying_key().to_bytes(),
+        encryption_key: [7; 32],
+    };
     let ks = KeySet::new(vec![d]).unwrap();
     let j = serde_json::to_value(ank_proofs::api::key_set_to_json(&ks)).unwrap();
     (ks, j)
@@ -44,7 +48,15 @@ fn device_json(key: &ed25519_dalek::SigningKey) -> (KeySet, Value) {
 /// (address, version, index, entry) of each acknowledged publish.
 type Acks = Mutex<Vec<(String, u64, u64, String)>>;
 
-fn publisher(addr: &str, data: &std::path::Path, seed: u64, stop: &AtomicBool, users: &Mutex<Vec<UserState>>, acks: &Acks, cps: &Mutex<Vec<String>>) {
+fn publisher(
+    addr: &str,
+    data: &std::path::Path,
+    seed: u64,
+    stop: &AtomicBool,
+    users: &Mutex<Vec<UserState>>,
+    acks: &Acks,
+    cps: &Mutex<Vec<String>>,
+) {
     let store = DataDir(data.to_owned()).open_store().unwrap();
     let mut rng = Rng(seed | 1);
     let mut n = 0;
@@ -58,7 +70,9 @@ fn publisher(addr: &str, data: &std::path::Path, seed: u64, stop: &AtomicBool, u
         } else {
             None
         };
-        let new_key = ed25519_dalek::SigningKey::from_bytes(&rng.next().to_le_bytes().repeat(4).try_into().unwrap());
+        let new_key = ed25519_dalek::SigningKey::from_bytes(
+            &rng.next().to_le_bytes().repeat(4).try_into().unwrap(),
+        );
         let (ks, devices) = device_json(&new_key);
         let (address, version, body) = match &picked {
             Some(u) => {
@@ -72,7 +86,14 @@ fn publisher(addr: &str, data: &std::path::Path, seed: u64, stop: &AtomicBool, u
             None => {
                 let address = Address::parse(&format!("s{seed}-{n}@example.org")).unwrap();
                 let token = format!("t-{seed}-{n}");
-                if store.put_token(&ank_proofs::hash::sha256(token.as_bytes()), &address.label(), ank_log_server::now_ms() + 600_000).is_err() {
+                if store
+                    .put_token(
+                        &ank_proofs::hash::sha256(token.as_bytes()),
+                        &address.label(),
+                        ank_log_server::now_ms() + 600_000,
+                    )
+                    .is_err()
+                {
                     break;
                 }
                 let body = json!({"address": address.to_string(), "version": 1, "devices": devices, "token": token});
@@ -82,10 +103,20 @@ fn publisher(addr: &str, data: &std::path::Path, seed: u64, stop: &AtomicBool, u
         match http(addr, "POST", "/v1/publish", Some(&body.to_string())) {
             Ok((200, text)) => {
                 let v: Value = serde_json::from_str(&text).unwrap();
-                acks.lock().unwrap().push((address.to_string(), version, v["index"].as_u64().unwrap(), v["entry"].as_str().unwrap().to_owned()));
-                let bundle = ank_proofs::TlogProof::parse(v["tlog_proof"].as_str().unwrap()).unwrap();
+                acks.lock().unwrap().push((
+                    address.to_string(),
+                    version,
+                    v["index"].as_u64().unwrap(),
+                    v["entry"].as_str().unwrap().to_owned(),
+                ));
+                let bundle =
+                    ank_proofs::TlogProof::parse(v["tlog_proof"].as_str().unwrap()).unwrap();
                 cps.lock().unwrap().push(bundle.checkpoint);
-                users.lock().unwrap().push(UserState { address, key: new_key, version });
+                users.lock().unwrap().push(UserState {
+                    address,
+                    key: new_key,
+                    version,
+                });
             }
             // Refused (e.g. the queue during shutdown): the user's state is unchanged.
             Ok((_, _)) => {
@@ -101,7 +132,10 @@ fn publisher(addr: &str, data: &std::path::Path, seed: u64, stop: &AtomicBool, u
 
 #[test]
 fn sigkill_while_publishing_loses_nothing_acknowledged() {
-    let cycles: u64 = std::env::var("ANK_CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(20);
+    let cycles: u64 = std::env::var("ANK_CRASH_CYCLES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(20);
     let dir = Scratch::new("crash");
     let data = dir.0.join("data");
     let users = Mutex::new(Vec::new());
@@ -116,7 +150,8 @@ fn sigkill_while_publishing_loses_nothing_acknowledged() {
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
             for t in 0..3 {
-                let (addr, data, stop, users, acks, cps) = (&server_addr, &data, &stop, &users, &acks, &cps);
+                let (addr, data, stop, users, acks, cps) =
+                    (&server_addr, &data, &stop, &users, &acks, &cps);
                 s.spawn(move || publisher(addr, data, cycle * 10 + t + 1, stop, users, acks, cps));
             }
             let (addr, stop, cps) = (&server_addr, &stop, &cps);
@@ -139,17 +174,36 @@ fn sigkill_while_publishing_loses_nothing_acknowledged() {
     assert_eq!(server.vkey, vkey, "the key must survive every crash");
     let log_key = ank_proofs::VerifierKey::parse(&vkey).unwrap();
     let store = DataDir(data.clone()).open_store().unwrap();
-    let final_cp = ank_proofs::verify_checkpoint(store.checkpoint().unwrap().unwrap().note.as_bytes(), &log_key, &[]).unwrap();
+    let final_cp = ank_proofs::verify_checkpoint(
+        store.checkpoint().unwrap().unwrap().note.as_bytes(),
+        &log_key,
+        &[],
+    )
+    .unwrap();
     let size = final_cp.size();
 
     let acks = acks.into_inner().unwrap();
-    assert!(acks.len() as u64 >= cycles, "too few publishes acknowledged to mean anything: {}", acks.len());
+    assert!(
+        acks.len() as u64 >= cycles,
+        "too few publishes acknowledged to mean anything: {}",
+        acks.len()
+    );
     let entries = store.entries(0, size).unwrap();
     assert_eq!(entries.len() as u64, size);
     for (address, version, index, entry) in &acks {
-        assert!(*index < size, "{address} v{version} acknowledged at {index} beyond the log ({size})");
-        assert_eq!(STANDARD.encode(&entries[*index as usize]), *entry, "{address} v{version} at {index}");
-        let (current, _) = store.binding(&Address::parse(address).unwrap().label()).unwrap().unwrap();
+        assert!(
+            *index < size,
+            "{address} v{version} acknowledged at {index} beyond the log ({size})"
+        );
+        assert_eq!(
+            STANDARD.encode(&entries[*index as usize]),
+            *entry,
+            "{address} v{version} at {index}"
+        );
+        let (current, _) = store
+            .binding(&Address::parse(address).unwrap().label())
+            .unwrap()
+            .unwrap();
         assert!(current >= *version);
     }
 
@@ -165,17 +219,40 @@ fn sigkill_while_publishing_loses_nothing_acknowledged() {
             continue;
         }
         if cp.size() == size {
-            assert_eq!(cp.root(), final_cp.root(), "two checkpoints of size {size} differ");
+            assert_eq!(
+                cp.root(),
+                final_cp.root(),
+                "two checkpoints of size {size} differ"
+            );
             continue;
         }
-        let (status, body) = http(&server.addr, "GET", &format!("/v1/proof/consistency?from={}&to={size}", cp.size()), None).unwrap();
+        let (status, body) = http(
+            &server.addr,
+            "GET",
+            &format!("/v1/proof/consistency?from={}&to={size}", cp.size()),
+            None,
+        )
+        .unwrap();
         assert_eq!(status, 200, "{body}");
         let p: ank_proofs::api::ProofResponse = serde_json::from_str(&body).unwrap();
-        let proof: Vec<Hash> = p.proof.iter().map(|h| Hash::from_base64(h).unwrap()).collect();
+        let proof: Vec<Hash> = p
+            .proof
+            .iter()
+            .map(|h| Hash::from_base64(h).unwrap())
+            .collect();
         ank_proofs::verify_consistency(cp.size(), size, &proof, cp.root(), final_cp.root())
-            .unwrap_or_else(|e| panic!("checkpoint of size {} is inconsistent with the final one: {e}", cp.size()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "checkpoint of size {} is inconsistent with the final one: {e}",
+                    cp.size()
+                )
+            });
         checked += 1;
     }
     assert!(checked > 0, "no checkpoint was compared");
-    eprintln!("{cycles} SIGKILL cycles: {} acknowledged publishes, {} checkpoints, final size {size}", acks.len(), cps.len());
+    eprintln!(
+        "{cycles} SIGKILL cycles: {} acknowledged publishes, {} checkpoints, final size {size}",
+        acks.len(),
+        cps.len()
+    );
 }

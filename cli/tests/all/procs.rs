@@ -23,7 +23,14 @@ impl Server {
     /// Starts `ank serve` on a free loopback port and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(bin())
-            .args(["serve", "--domain", "example.org", "--listen", "127.0.0.1:0", "--data"])
+            .args([
+                "serve",
+                "--domain",
+                "example.org",
+                "--listen",
+                "127.0.0.1:0",
+                "--data",
+            ])
             .arg(data)
             .args(extra)
             .stdout(Stdio::piped())
@@ -35,7 +42,10 @@ impl Server {
         let mut first_lines = Vec::new();
         let (mut url, mut vkey) = (None, None);
         // The startup report ends with the `size:` line.
-        while !first_lines.last().is_some_and(|l: &String| l.trim().starts_with("size:")) {
+        while !first_lines
+            .last()
+            .is_some_and(|l: &String| l.trim().starts_with("size:"))
+        {
             match lines.next() {
                 Some(Ok(l)) => {
                     if let Some(v) = l.trim().strip_prefix("vkey: ") {
@@ -59,8 +69,17 @@ impl Server {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let url = url.unwrap_or_default();
-        let addr = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        Ok(Server { child, url, vkey: vkey.unwrap_or_default(), addr, first_lines })
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Server {
+            child,
+            url,
+            vkey: vkey.unwrap_or_default(),
+            addr,
+            first_lines,
+        })
     }
 
     pub fn kill(&mut self) {
@@ -77,7 +96,11 @@ impl Drop for Server {
 
 /// Runs `ank ARGS` with `$ANK_HOME` set; returns (success, stdout, stderr).
 pub fn ank_in(home: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin()).args(args).env("ANK_HOME", home).output().expect("run ank");
+    let out = Command::new(bin())
+        .args(args)
+        .env("ANK_HOME", home)
+        .output()
+        .expect("run ank");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -86,7 +109,12 @@ pub fn ank_in(home: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 /// A minimal HTTP/1.1 exchange (one request per connection).
-pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
@@ -98,7 +126,9 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> std::io
     let mut resp = Vec::new();
     s.read_to_end(&mut resp)?;
     let text = String::from_utf8_lossy(&resp).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
     let status = head
         .split(' ')
         .nth(1)

@@ -30,3 +30,67 @@ fn readme_examples_run() {
     assert!(readme.contains("\ncargo test --workspace\n"));
     assert!(ci.lines().any(|l| l.starts_with("cargo test --workspace")));
 }
+
+/// The README's operator quick start runs as written (on a free port instead of 8080).
+#[test]
+fn readme_quick_start_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- quickstart:begin -->")
+        .nth(1)
+        .and_then(|r| r.split("<!-- quickstart:end -->").next())
+        .expect("README has a quick start block");
+    let script = block
+        .trim()
+        .trim_start_matches("```sh")
+        .trim_end_matches("```");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = script
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+        .replace(
+            "ank serve --domain",
+            &format!("ank serve --listen 127.0.0.1:{port} --domain"),
+        );
+    let dir = std::env::temp_dir().join(format!("ank-quickstart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_ank")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let full =
+        format!("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{script}");
+    let out = Command::new("timeout")
+        .args(["120", "bash", "-c", &full])
+        .env("PATH", path)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "quick start failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "registered alice@example.org: version 1 at index 0",
+        "alice@example.org: keys, version 1 at index 0, authorised by enrollment",
+        "rotated alice@example.org: version 2 at index 1",
+        "\"authority\":\"key holder\"",
+        "ok: tiled log example.org/ank size 2",
+        "\"error\":\"missing_token\"",
+    ] {
+        assert!(
+            stdout.contains(want),
+            "quick start output lacks {want:?}:\n{stdout}"
+        );
+    }
+}

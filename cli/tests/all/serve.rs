@@ -17,14 +17,26 @@ fn hundred_addresses_rotate_revoke_recover_restart() {
     let data_s = data.to_str().unwrap().to_owned();
     let home = dir.0.join("home");
     let mut server = Server::start(&data, &["--interval", "20ms"]).unwrap();
-    assert!(server.first_lines.iter().any(|l| l.contains("(created)")), "{:?}", server.first_lines);
-    assert_eq!(ok(&home, &["log", "vkey", "--data", &data_s]).trim(), server.vkey);
+    assert!(
+        server.first_lines.iter().any(|l| l.contains("(created)")),
+        "{:?}",
+        server.first_lines
+    );
+    assert_eq!(
+        ok(&home, &["log", "vkey", "--data", &data_s]).trim(),
+        server.vkey
+    );
 
     // A second server on the same data directory refuses to start.
-    let second = Server::start(&data, &[]).err().expect("second server must refuse");
+    let second = Server::start(&data, &[])
+        .err()
+        .expect("second server must refuse");
     assert!(second.contains("in use by another ank serve"), "{second}");
 
-    ok(&home, &["trust", "add", "example.org", &server.url, &server.vkey]);
+    ok(
+        &home,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
     let addresses: Vec<String> = (0..100).map(|i| format!("user{i}@example.org")).collect();
     // Register from four threads at once.
     std::thread::scope(|s| {
@@ -34,8 +46,14 @@ fn hundred_addresses_rotate_revoke_recover_restart() {
                 for a in chunk {
                     let token = ok(home, &["log", "enroll", a, "--data", data_s]);
                     ok(home, &["init", a, "--device", "laptop"]);
-                    let out = ok(home, &["register", &a.replace('@', "!"), "--token", token.trim()]);
-                    assert!(out.starts_with(&format!("registered {a}: version 1 at index")), "{out}");
+                    let out = ok(
+                        home,
+                        &["register", &a.replace('@', "!"), "--token", token.trim()],
+                    );
+                    assert!(
+                        out.starts_with(&format!("registered {a}: version 1 at index")),
+                        "{out}"
+                    );
                 }
             });
         }
@@ -57,11 +75,21 @@ fn hundred_addresses_rotate_revoke_recover_restart() {
         assert_eq!(v["revoked"], i == 99, "{a}");
         if i != 99 {
             // The logged key is this device's current key.
-            let keys: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(home.join(format!("keys/{a}.json"))).unwrap()).unwrap();
-            let seed: [u8; 32] = base64_decode(keys["ed25519_seed"].as_str().unwrap()).try_into().unwrap();
-            let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
-            assert_eq!(base64_decode(v["devices"][0]["ed25519"].as_str().unwrap()), public.to_vec(), "{a}");
+            let keys: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(home.join(format!("keys/{a}.json"))).unwrap(),
+            )
+            .unwrap();
+            let seed: [u8; 32] = base64_decode(keys["ed25519_seed"].as_str().unwrap())
+                .try_into()
+                .unwrap();
+            let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+                .verifying_key()
+                .to_bytes();
+            assert_eq!(
+                base64_decode(v["devices"][0]["ed25519"].as_str().unwrap()),
+                public.to_vec(),
+                "{a}"
+            );
         }
     }
     let (success, _, err) = ank_in(&home, &["lookup", "nobody@example.org"]);
@@ -70,24 +98,71 @@ fn hundred_addresses_rotate_revoke_recover_restart() {
     // The operator recovers the revoked address with a new device's keys.
     let other_home = dir.0.join("other-home");
     let init = ok(&other_home, &["init", revoked, "--device", "phone"]);
-    let key = |name: &str| init.lines().find_map(|l| l.trim().strip_prefix(name)).unwrap().trim().to_owned();
-    let out = ok(&home, &["log", "recover", revoked, "--data", &data_s, "--device", "phone", "--ed25519", &key("ed25519:"), "--x25519", &key("x25519:")]);
+    let key = |name: &str| {
+        init.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let out = ok(
+        &home,
+        &[
+            "log",
+            "recover",
+            revoked,
+            "--data",
+            &data_s,
+            "--device",
+            "phone",
+            "--ed25519",
+            &key("ed25519:"),
+            "--x25519",
+            &key("x25519:"),
+        ],
+    );
     assert!(out.contains("operator binding logged at index"), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&ok(&home, &["lookup", revoked, "--json"])).unwrap();
-    assert_eq!((v["version"].as_u64(), v["authority"].as_str()), (Some(3), Some("operator")));
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&home, &["lookup", revoked, "--json"])).unwrap();
+    assert_eq!(
+        (v["version"].as_u64(), v["authority"].as_str()),
+        (Some(3), Some("operator"))
+    );
 
-    let out = ok(&home, &["verify", "tiles", &server.url, "--vkey", &server.vkey]);
+    let out = ok(
+        &home,
+        &["verify", "tiles", &server.url, "--vkey", &server.vkey],
+    );
     assert!(out.contains("size 112"), "{out}");
 
     // Restart: the same log, the same key, nothing lost.
     server.kill();
     let server = Server::start(&data, &["--interval", "20ms"]).unwrap();
     assert!(server.first_lines.iter().any(|l| l.contains("(reused)")));
-    assert!(server.first_lines.iter().any(|l| l.trim() == "size: 112"), "{:?}", server.first_lines);
-    ok(&home, &["trust", "add", "example.org", &server.url, &server.vkey]);
-    let v: serde_json::Value = serde_json::from_str(&ok(&home, &["lookup", &addresses[5], "--json"])).unwrap();
+    assert!(
+        server.first_lines.iter().any(|l| l.trim() == "size: 112"),
+        "{:?}",
+        server.first_lines
+    );
+    ok(
+        &home,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&home, &["lookup", &addresses[5], "--json"])).unwrap();
     assert_eq!(v["version"], 2);
-    let (success, _, err) = ank_in(&home, &["serve", "--domain", "other.example", "--listen", "127.0.0.1:0", "--data", &data_s]);
+    let (success, _, err) = ank_in(
+        &home,
+        &[
+            "serve",
+            "--domain",
+            "other.example",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            &data_s,
+        ],
+    );
     assert!(!success && err.contains("in use"), "{err}");
 }
 
@@ -101,7 +176,21 @@ fn another_domain_on_a_used_directory_is_refused() {
     let dir = Scratch::new("domain");
     let data = dir.0.join("data");
     drop(Server::start(&data, &[]).unwrap());
-    let (success, _, err) = ank_in(&dir.0, &["serve", "--domain", "other.example", "--listen", "127.0.0.1:0", "--data", data.to_str().unwrap()]);
+    let (success, _, err) = ank_in(
+        &dir.0,
+        &[
+            "serve",
+            "--domain",
+            "other.example",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    );
     assert!(!success, "must refuse");
-    assert!(err.contains("this data directory's log is \"example.org/ank\", not \"other.example/ank\""), "{err}");
+    assert!(
+        err.contains("this data directory's log is \"example.org/ank\", not \"other.example/ank\""),
+        "{err}"
+    );
 }

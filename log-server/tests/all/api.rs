@@ -265,7 +265,14 @@ async fn publish_rotate_lookup_and_proofs() {
 }
 
 /// method, path, content type, body, expected status, expected error code.
-type Case<'a> = (&'a str, &'a str, Option<&'a str>, Vec<u8>, StatusCode, &'a str);
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Vec<u8>,
+    StatusCode,
+    &'a str,
+);
 
 #[tokio::test]
 async fn bad_requests_are_refused_and_change_nothing() {
