@@ -62,7 +62,7 @@ fn publisher(
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
-        let rotate = rng.next() % 2 == 0;
+        let rotate = rng.next().is_multiple_of(2);
         let picked = if rotate {
             let mut u = users.lock().unwrap();
             let len = u.len();
