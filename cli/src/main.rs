@@ -41,7 +41,7 @@ enum Command {
     Register {
         address: String,
         /// The operator's enrollment token (`ank log enroll`).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         token: String,
         #[command(flatten)]
         log: user::LogFlags,

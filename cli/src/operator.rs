@@ -170,7 +170,8 @@ pub fn log(cmd: LogCmd) -> Result<()> {
         LogCmd::Enroll { address, data, ttl } => {
             let address = Address::parse(&address)?;
             let store = DataDir(data).open_store()?;
-            let token = URL_SAFE_NO_PAD.encode(random32()?);
+            // A fixed prefix: never mistaken for a flag, and recognisable in logs and chats.
+            let token = format!("ank1-{}", URL_SAFE_NO_PAD.encode(random32()?));
             let expires = now_ms() + ttl.as_millis() as u64;
             store.put_token(
                 &ank_proofs::hash::sha256(token.as_bytes()),
