@@ -8,6 +8,47 @@ use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
 pub enum Bench {
+    /// Durable appends through the sequencer and sqlite, against batch size.
+    Sequencer {
+        #[arg(long, default_value_t = 200_000)]
+        entries: u64,
+        #[arg(long, value_delimiter = ',', default_value = "256,1024,4096,16384")]
+        batch: Vec<usize>,
+        #[arg(long, default_value = "target/bench-sequencer")]
+        dir: PathBuf,
+    },
+    /// Fill a data directory with N bindings (users u<i>@bench.example) for the HTTP benchmarks.
+    Populate {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        bindings: u64,
+        /// How many users get keys of their own (for `bench publish`).
+        #[arg(long, default_value_t = 50_000)]
+        keyed: u64,
+        #[arg(long, default_value_t = 16384)]
+        batch: usize,
+    },
+    /// Random lookups over HTTP against a running `ank serve` of a populated directory.
+    Lookup {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        bindings: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value = "10s", value_parser = crate::operator::parse_duration)]
+        duration: std::time::Duration,
+    },
+    /// Signed key rotations over HTTP against a running `ank serve` of a populated directory.
+    Publish {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 50_000)]
+        users: u64,
+        #[arg(long, default_value_t = 512)]
+        concurrency: usize,
+    },
     /// Write a local tiled log of N entries (once) and time `ank verify tiles` on it.
     VerifyTiles {
         #[arg(long, default_value_t = 1_000_000)]
@@ -23,6 +64,28 @@ pub enum Bench {
 pub fn run(b: Bench) -> Result<()> {
     match b {
         Bench::VerifyTiles { entries, dir, runs } => verify_tiles(entries, &dir, runs),
+        Bench::Sequencer {
+            entries,
+            batch,
+            dir,
+        } => crate::bench_log::sequencer(entries, &batch, &dir),
+        Bench::Populate {
+            data,
+            bindings,
+            keyed,
+            batch,
+        } => crate::bench_log::populate(&data, bindings, keyed, batch),
+        Bench::Lookup {
+            url,
+            bindings,
+            concurrency,
+            duration,
+        } => crate::bench_log::lookup(&url, bindings, concurrency, duration),
+        Bench::Publish {
+            url,
+            users,
+            concurrency,
+        } => crate::bench_log::publish(&url, users, concurrency),
     }
 }
 

@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod bench_log;
 mod operator;
 mod user;
 

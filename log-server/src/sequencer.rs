@@ -168,24 +168,33 @@ fn sequence(
     ops: Vec<crate::store::OperatorRequest>,
 ) -> Result<TreeBuilder, StoreError> {
     let now = now_ms();
-    let mut versions: HashMap<Hash, u64> = HashMap::new();
-    let mut tokens: HashSet<Hash> = HashSet::new();
-    let current = |label: &Hash, versions: &HashMap<Hash, u64>| -> Result<u64, StoreError> {
-        match versions.get(label) {
-            Some(v) => Ok(*v),
-            None => Ok(log.store.binding(label)?.map_or(0, |(v, _)| v)),
+    // Every label's current version, read once for the whole batch.
+    let mut labels: Vec<Hash> = jobs
+        .iter()
+        .map(|j| j.label)
+        .chain(ops.iter().map(|o| o.label))
+        .collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let stored = match log.store.bindings(&labels) {
+        Ok(b) => b,
+        Err(e) => {
+            for job in jobs {
+                reject(job, Rejected::Internal(e.to_string()));
+            }
+            return Ok(tree);
         }
     };
+    let mut versions: HashMap<Hash, u64> = labels
+        .iter()
+        .zip(stored)
+        .map(|(l, b)| (*l, b.map_or(0, |(v, _)| v)))
+        .collect();
+    let mut tokens: HashSet<Hash> = HashSet::new();
     let mut entries = Vec::new();
     let mut waiting = Vec::new();
     for job in jobs {
-        let cur = match current(&job.label, &versions) {
-            Ok(c) => c,
-            Err(e) => {
-                reject(job, Rejected::Internal(e.to_string()));
-                continue;
-            }
-        };
+        let cur = versions.get(&job.label).copied().unwrap_or(0);
         if job.version != cur + 1 {
             let got = job.version;
             reject(job, Rejected::StaleVersion { got, current: cur });
@@ -231,7 +240,7 @@ fn sequence(
         let Ok(ks) = KeySet::decode(&op.key_set) else {
             continue; // `ank log recover` validated it; a corrupt row is skipped, not signed.
         };
-        let cur = current(&op.label, &versions)?;
+        let cur = versions.get(&op.label).copied().unwrap_or(0);
         versions.insert(op.label, cur + 1);
         entries.push(NewEntry {
             entry: Entry {

@@ -112,6 +112,8 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError>;
     /// The current (version, index) of a label.
     fn binding(&self, label: &Hash) -> Result<Option<(u64, u64)>, StoreError>;
+    /// [`LogStore::binding`] of many labels, from one consistent read.
+    fn bindings(&self, labels: &[Hash]) -> Result<Vec<Option<(u64, u64)>>, StoreError>;
     /// Stores an enrollment token by its SHA-256.
     fn put_token(&self, token_hash: &Hash, label: &Hash, expires_ms: u64)
     -> Result<(), StoreError>;
@@ -132,7 +134,7 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, key_set BLOB NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS hashes (leaf INTEGER PRIMARY KEY, hashes BLOB NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS bindings (label BLOB PRIMARY KEY, version INTEGER NOT NULL, idx INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS tokens (hash BLOB PRIMARY KEY, label BLOB NOT NULL, expires_ms INTEGER NOT NULL, used_by INTEGER) STRICT, WITHOUT ROWID;
@@ -147,13 +149,18 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+fn open_conn(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let c = Connection::open(path)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "FULL")?;
+    c.pragma_update(None, "cache_size", -cache_kib)?;
     Ok(c)
 }
+
+/// Page cache of the writer and of each reader, KiB.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+const READER_CACHE_KIB: i64 = 4 * 1024;
 
 fn hash_col(b: Vec<u8>) -> Result<Hash, StoreError> {
     Hash::from_slice(&b).map_err(|_| StoreError::Corrupt(format!("{}-byte hash", b.len())))
@@ -170,12 +177,25 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Sqlite`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let w = open_conn(path)?;
+        let w = open_conn(path, WRITER_CACHE_KIB)?;
         w.execute_batch(SCHEMA)?;
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(w),
             readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` inside one read transaction: one lock acquisition for many queries.
+    fn read_tx<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
         })
     }
 
@@ -190,7 +210,7 @@ impl SqliteStore {
             .pop();
         let conn = match conn {
             Some(c) => c,
-            None => open_conn(&self.path)?,
+            None => open_conn(&self.path, READER_CACHE_KIB)?,
         };
         let out = f(&conn);
         if let Ok(mut pool) = self.readers.lock()
@@ -288,10 +308,23 @@ impl LogStore for SqliteStore {
                         done_req.execute(params![id, idx])?;
                     }
                 }
-                let first = ank_proofs::tree::stored_hash_count(batch.first_index);
-                let mut ins_hash = tx.prepare_cached("INSERT INTO hashes (idx, hash) VALUES (?1, ?2)")?;
-                for (i, h) in batch.hashes.iter().enumerate() {
-                    ins_hash.execute(params![(first + i as u64) as i64, h.0.as_slice()])?;
+                // One row per leaf: the hashes stored when it was appended
+                // (its leaf hash, then the subtrees it completed).
+                let mut ins_hash =
+                    tx.prepare_cached("INSERT INTO hashes (leaf, hashes) VALUES (?1, ?2)")?;
+                let mut at = 0usize;
+                for i in 0..batch.entries.len() as u64 {
+                    let leaf = batch.first_index + i;
+                    let n = 1 + leaf.trailing_ones() as usize;
+                    let chunk = batch.hashes.get(at..at + n).ok_or_else(|| {
+                        StoreError::Corrupt("batch has too few stored hashes".into())
+                    })?;
+                    let blob: Vec<u8> = chunk.iter().flat_map(|h| h.0).collect();
+                    ins_hash.execute(params![leaf as i64, blob])?;
+                    at += n;
+                }
+                if at != batch.hashes.len() {
+                    return Err(StoreError::Corrupt("batch has too many stored hashes".into()));
                 }
             }
             tx.commit()?;
@@ -300,15 +333,20 @@ impl LogStore for SqliteStore {
     }
 
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
-        self.read(|c| {
-            let mut st = c.prepare_cached("SELECT hash FROM hashes WHERE idx = ?1")?;
+        self.read_tx(|c| {
+            let mut st = c.prepare_cached("SELECT hashes FROM hashes WHERE leaf = ?1")?;
             indexes
                 .iter()
                 .map(|&i| {
-                    let b: Option<Vec<u8>> = st.query_row([i as i64], |r| r.get(0)).optional()?;
-                    hash_col(
-                        b.ok_or_else(|| StoreError::Corrupt(format!("stored hash {i} missing")))?,
-                    )
+                    // Stored hash (level, n) was stored right after leaf ((n+1) << level) - 1.
+                    let (level, n) = ank_proofs::tree::split_stored_hash_index(i);
+                    let leaf = ((n + 1) << level) - 1;
+                    let missing = || StoreError::Corrupt(format!("stored hash {i} missing"));
+                    let b: Option<Vec<u8>> =
+                        st.query_row([leaf as i64], |r| r.get(0)).optional()?;
+                    let b = b.ok_or_else(missing)?;
+                    let at = usize::from(level) * 32;
+                    hash_col(b.get(at..at + 32).ok_or_else(missing)?.to_vec())
                 })
                 .collect()
         })
@@ -343,6 +381,22 @@ impl LogStore for SqliteStore {
                     })
                     .optional()?,
             )
+        })
+    }
+
+    fn bindings(&self, labels: &[Hash]) -> Result<Vec<Option<(u64, u64)>>, StoreError> {
+        self.read_tx(|c| {
+            let mut st = c.prepare_cached("SELECT version, idx FROM bindings WHERE label = ?1")?;
+            labels
+                .iter()
+                .map(|l| {
+                    Ok(st
+                        .query_row([l.0.as_slice()], |r| {
+                            Ok((u64_col(r.get(0)?), u64_col(r.get(1)?)))
+                        })
+                        .optional()?)
+                })
+                .collect()
         })
     }
 

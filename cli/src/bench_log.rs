@@ -1,0 +1,321 @@
+//! Log-server benchmarks (`ank bench sequencer|populate|lookup|publish`).
+//! The figures and commands are recorded in docs/benchmarks.md.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ank_log_server::Log;
+use ank_log_server::sequencer::{Job, Settings, start};
+use ank_proofs::api::{PublishRequest, key_set_to_json};
+use ank_proofs::{Address, Authority, Device, KeySet};
+use anyhow::{Result, bail};
+use tokio::sync::oneshot;
+
+/// The deterministic signing key of bench user `i` (for users below `keyed`).
+pub fn user_key(i: u64) -> ed25519_dalek::SigningKey {
+    let seed = ank_proofs::hash::sha256(format!("ank bench user {i}").as_bytes());
+    ed25519_dalek::SigningKey::from_bytes(&seed.0)
+}
+
+pub fn user_address(i: u64) -> Address {
+    Address::parse(&format!("u{i}@bench.example")).unwrap_or_else(|_| unreachable!())
+}
+
+fn key_set_for(signing: &ed25519_dalek::SigningKey) -> KeySet {
+    KeySet::new(vec![Device {
+        name: "bench".into(),
+        signing_key: signing.verifying_key().to_bytes(),
+        encryption_key: [9; 32],
+    }])
+    .unwrap_or_default()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Appends `n` pre-authorised bindings (users `start..start+n`) through the
+/// real sequencer; returns (elapsed, per-publish latencies).
+fn append(
+    log: &Arc<Log>,
+    tree: ank_proofs::TreeBuilder,
+    first: u64,
+    n: u64,
+    keyed: u64,
+    batch: usize,
+    interval: Duration,
+) -> Result<(Duration, Vec<Duration>)> {
+    let settings = Settings {
+        interval,
+        max_batch: batch,
+        queue: 1 << 20,
+    };
+    let (queue, seq) = start(Arc::clone(log), tree, settings)?;
+    let shared = key_set_for(&user_key(u64::MAX));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(Instant, oneshot::Receiver<_>)>();
+    let collector = std::thread::spawn(move || {
+        let mut lat = Vec::new();
+        for (t, rx) in done_rx {
+            match rx.blocking_recv() {
+                Ok(Ok(_)) => lat.push(t.elapsed()),
+                other => return Err(format!("append failed: {other:?}")),
+            }
+        }
+        Ok(lat)
+    });
+    let t0 = Instant::now();
+    for i in first..first + n {
+        let ks = if i < keyed {
+            key_set_for(&user_key(i))
+        } else {
+            shared.clone()
+        };
+        let (tx, rx) = oneshot::channel();
+        let mut job = Job {
+            label: user_address(i).label(),
+            version: 1,
+            key_set: ks,
+            authority: Authority::Enrollment,
+            token: None,
+            reply: tx,
+        };
+        loop {
+            match queue.submit(job) {
+                Ok(()) => break,
+                Err(j) => {
+                    job = j;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+        let _ = done_tx.send((Instant::now(), rx));
+    }
+    drop(done_tx);
+    let lat = collector
+        .join()
+        .map_err(|_| anyhow::anyhow!("collector panicked"))?
+        .map_err(anyhow::Error::msg)?;
+    let elapsed = t0.elapsed();
+    drop(queue);
+    let _ = seq.join();
+    Ok((elapsed, lat))
+}
+
+/// `ank bench sequencer`: durable appends/s and latency against batch size.
+pub fn sequencer(entries: u64, batches: &[usize], dir: &Path) -> Result<()> {
+    for &batch in batches {
+        let d = dir.join(format!("seq-{batch}"));
+        let _ = std::fs::remove_dir_all(&d);
+        let (log, tree, _) = Log::open(&d, "bench.example/ank")?;
+        let (elapsed, mut lat) =
+            append(&log, tree, 0, entries, 0, batch, Duration::from_millis(5))?;
+        lat.sort();
+        println!(
+            "batch {batch:>6}: {entries} appends in {:.2} s = {:>8.0} appends/s; latency p50 {:.1} ms, p99 {:.1} ms; {} checkpoints",
+            elapsed.as_secs_f64(),
+            entries as f64 / elapsed.as_secs_f64(),
+            percentile(&lat, 0.5).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            log.metrics
+                .batches
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        drop(log);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+    Ok(())
+}
+
+/// `ank bench populate`: a data directory with `bindings` users, the first
+/// `keyed` of them with their own keys (for `bench publish`).
+pub fn populate(data: &Path, bindings: u64, keyed: u64, batch: usize) -> Result<()> {
+    let (log, tree, _) = Log::open(data, "bench.example/ank")?;
+    let have = log.latest().size;
+    if have >= bindings {
+        println!("{} already holds {have} bindings", data.display());
+        return Ok(());
+    }
+    if have > 0 {
+        bail!(
+            "{} holds {have} bindings, fewer than {bindings}; remove it first",
+            data.display()
+        );
+    }
+    let (elapsed, _) = append(
+        &log,
+        tree,
+        0,
+        bindings,
+        keyed,
+        batch,
+        Duration::from_millis(5),
+    )?;
+    let db = std::fs::metadata(data.join("log.sqlite"))?.len()
+        + std::fs::metadata(data.join("log.sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    println!(
+        "populated {bindings} bindings in {:.1} s ({:.0}/s); database {} bytes = {:.0} bytes per binding",
+        elapsed.as_secs_f64(),
+        bindings as f64 / elapsed.as_secs_f64(),
+        db,
+        db as f64 / bindings as f64
+    );
+    Ok(())
+}
+
+async fn load<F, Fut>(
+    concurrency: usize,
+    duration: Duration,
+    total: Option<u64>,
+    f: F,
+) -> Result<(u64, Duration, Vec<Duration>)>
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (f, next) = (Arc::clone(&f), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if total.is_some_and(|t| i >= t) || (total.is_none() && t0.elapsed() >= duration) {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                let t = Instant::now();
+                f(i).await?;
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = t0.elapsed();
+    all.sort();
+    Ok((all.len() as u64, elapsed, all))
+}
+
+fn report(what: &str, n: u64, elapsed: Duration, lat: &[Duration]) {
+    println!(
+        "{what}: {n} in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        percentile(lat, 0.5).as_secs_f64() * 1e3,
+        percentile(lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+}
+
+fn http() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?)
+}
+
+/// `ank bench lookup`: random lookups among `bindings` users over HTTP.
+pub fn lookup(url: &str, bindings: u64, concurrency: usize, duration: Duration) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = http()?;
+    let base = url.trim_end_matches('/').to_owned();
+    let (n, elapsed, lat) = rt.block_on(load(concurrency, duration, None, move |i| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            // A cheap scramble spreads lookups over the whole keyspace.
+            let user = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % bindings;
+            let r = client
+                .get(format!("{base}/v1/lookup/{}", user_address(user)))
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("lookup of user {user}: HTTP {}", r.status());
+            }
+            r.bytes().await?;
+            Ok(())
+        }
+    }))?;
+    report(
+        &format!("lookups ({concurrency} concurrent)"),
+        n,
+        elapsed,
+        &lat,
+    );
+    Ok(())
+}
+
+/// `ank bench publish`: signed key rotations (version 1 → 2) of `users` keyed users over HTTP.
+pub fn publish(url: &str, users: u64, concurrency: usize) -> Result<()> {
+    // Sign everything first: the load generator should not compete with the server for CPU while measuring.
+    let requests: Arc<Vec<String>> = Arc::new(
+        (0..users)
+            .map(|i| {
+                let address = user_address(i);
+                let next = key_set_for(&user_key(i + 1_000_000_000));
+                let req = PublishRequest {
+                    address: address.to_string(),
+                    version: 2,
+                    devices: key_set_to_json(&next),
+                    token: None,
+                    signature: Some({
+                        use base64::Engine as _;
+                        use ed25519_dalek::Signer as _;
+                        let k = user_key(i);
+                        let msg = ank_proofs::api::publish_message(&address, 2, &next.hash());
+                        ank_proofs::api::RequestSignature {
+                            public_key: base64::engine::general_purpose::STANDARD
+                                .encode(k.verifying_key().to_bytes()),
+                            signature: base64::engine::general_purpose::STANDARD
+                                .encode(k.sign(&msg).to_bytes()),
+                        }
+                    }),
+                };
+                serde_json::to_string(&req).unwrap_or_default()
+            })
+            .collect(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = http()?;
+    let base = url.trim_end_matches('/').to_owned();
+    let (n, elapsed, lat) =
+        rt.block_on(load(concurrency, Duration::MAX, Some(users), move |i| {
+            let (client, base, requests) = (client.clone(), base.clone(), Arc::clone(&requests));
+            async move {
+                let r = client
+                    .post(format!("{base}/v1/publish"))
+                    .header("content-type", "application/json")
+                    .body(requests[i as usize].clone())
+                    .send()
+                    .await?;
+                if !r.status().is_success() {
+                    bail!(
+                        "publish {i}: HTTP {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
+                }
+                r.bytes().await?;
+                Ok(())
+            }
+        }))?;
+    report(
+        &format!("signed publishes ({concurrency} concurrent)"),
+        n,
+        elapsed,
+        &lat,
+    );
+    Ok(())
+}
