@@ -46,6 +46,9 @@ pub enum Bench {
         url: String,
         #[arg(long, default_value_t = 50_000)]
         users: u64,
+        /// First user to rotate (each user can be rotated from version 1 once).
+        #[arg(long, default_value_t = 0)]
+        first: u64,
         #[arg(long, default_value_t = 512)]
         concurrency: usize,
     },
@@ -84,8 +87,9 @@ pub fn run(b: Bench) -> Result<()> {
         Bench::Publish {
             url,
             users,
+            first,
             concurrency,
-        } => crate::bench_log::publish(&url, users, concurrency),
+        } => crate::bench_log::publish(&url, first, users, concurrency),
     }
 }
 

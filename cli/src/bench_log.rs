@@ -256,10 +256,10 @@ pub fn lookup(url: &str, bindings: u64, concurrency: usize, duration: Duration) 
 }
 
 /// `ank bench publish`: signed key rotations (version 1 → 2) of `users` keyed users over HTTP.
-pub fn publish(url: &str, users: u64, concurrency: usize) -> Result<()> {
+pub fn publish(url: &str, first: u64, users: u64, concurrency: usize) -> Result<()> {
     // Sign everything first: the load generator should not compete with the server for CPU while measuring.
     let requests: Arc<Vec<String>> = Arc::new(
-        (0..users)
+        (first..first + users)
             .map(|i| {
                 let address = user_address(i);
                 let next = key_set_for(&user_key(i + 1_000_000_000));
