@@ -813,3 +813,86 @@ async fn full_queue_is_503_with_retry_after() {
     assert_eq!(retry.as_deref(), Some("1"));
     assert_eq!(snapshot(&t), before);
 }
+
+struct ServedTiles(std::collections::HashMap<(u8, u64, u32), Vec<u8>>);
+
+impl tlog_tiles::TileReader for ServedTiles {
+    fn height(&self) -> u8 {
+        8
+    }
+    fn read_tiles(&self, tiles: &[tlog_tiles::Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+        Ok(tiles
+            .iter()
+            .map(|t| self.0[&(t.level(), t.level_index(), t.width())].clone())
+            .collect())
+    }
+    fn save_tiles(&self, _: &[tlog_tiles::Tile], _: &[Vec<u8>]) {}
+}
+
+/// What the server serves is checked by independent C2SP code: the checkpoint
+/// by cloudflare/azul's signed_note, every record proof by tlog_tiles reading
+/// our tiles (its TileHashReader authenticates each tile against the root).
+#[tokio::test]
+async fn independent_client_verifies_the_served_log() {
+    let t = start_log("indep");
+    let mut handles = Vec::new();
+    for i in 0..300u32 {
+        let app = t.app.clone();
+        let u = user(&format!("user{i}@example.org"), (i % 250) as u8 + 1);
+        let token = enroll(&t.log, &u.address, 60_000);
+        let ks = KeySet::new(vec![u.device.clone()]).unwrap();
+        let body = json!({"address": u.address.to_string(), "version": 1, "devices": devices_json(&ks), "token": token});
+        handles.push(tokio::spawn(async move { post_json(&app, &body).await.0 }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), StatusCode::OK);
+    }
+    let (_, note, _) = call(&t.app, "GET", "/checkpoint", None, vec![]).await;
+    let verifier = signed_note::StandardVerifier::new(&t.log.vkey.to_text()).unwrap();
+    let opened = signed_note::Note::from_bytes(&note).unwrap();
+    let (verified, _) = opened
+        .verify(&signed_note::VerifierList::new(vec![Box::new(verifier)]))
+        .unwrap();
+    assert_eq!(verified.len(), 1);
+    let text = String::from_utf8(opened.text().to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "example.org/ank");
+    let size: u64 = lines[1].parse().unwrap();
+    assert_eq!(size, 300);
+    let root: [u8; 32] = STANDARD.decode(lines[2]).unwrap().try_into().unwrap();
+
+    let mut served = std::collections::HashMap::new();
+    for tile in ank_proofs::tile::tiles_for_size(size) {
+        let (s, data, _) = call(&t.app, "GET", &format!("/{}", tile.path()), None, vec![]).await;
+        assert_eq!(s, StatusCode::OK, "{}", tile.path());
+        let ank_proofs::tile::TileKind::Hashes { level } = tile.kind else {
+            unreachable!()
+        };
+        served.insert((level, tile.index, u32::from(tile.width)), data);
+    }
+    let mut entries = Vec::new();
+    for b in ank_proofs::tile::entry_bundles_for_size(size) {
+        let (s, data, _) = call(&t.app, "GET", &format!("/{}", b.path()), None, vec![]).await;
+        assert_eq!(s, StatusCode::OK);
+        entries.extend(
+            ank_proofs::tile::decode_entry_bundle(&data, usize::from(b.width))
+                .unwrap()
+                .into_iter()
+                .map(<[u8]>::to_vec),
+        );
+    }
+    let reader = ServedTiles(served);
+    let thr = tlog_tiles::TileHashReader::new(size, tlog_tiles::Hash(root), &reader);
+    assert_eq!(tlog_tiles::tree_hash(size, &thr).unwrap().0, root);
+    for i in [0u64, 1, 17, 255, 256, 299] {
+        let proof = tlog_tiles::prove_record(size, i, &thr).unwrap();
+        tlog_tiles::check_record(
+            &proof,
+            size,
+            tlog_tiles::Hash(root),
+            i,
+            tlog_tiles::record_hash(&entries[i as usize]),
+        )
+        .unwrap();
+    }
+}
