@@ -69,15 +69,18 @@ impl LogClient {
         &self.vkey
     }
 
-    async fn answer<T: serde::de::DeserializeOwned>(
+    /// Sends a request and decodes a JSON answer, or the log's JSON refusal.
+    async fn exchange<T: serde::de::DeserializeOwned>(
         url: &str,
-        resp: reqwest::Response,
+        req: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| ClientError::Transport {
+        let transport = |e: reqwest::Error| ClientError::Transport {
             url: url.to_owned(),
             message: e.to_string(),
-        })?;
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(transport)?;
         if !status.is_success() {
             return Err(match serde_json::from_slice::<ErrorResponse>(&body) {
                 Ok(e) => ClientError::Api {
@@ -104,17 +107,7 @@ impl LogClient {
     /// [`ClientError::Mismatch`] when the answer does not prove the request.
     pub async fn publish(&self, req: &PublishRequest) -> Result<Published, ClientError> {
         let url = format!("{}/v1/publish", self.base);
-        let resp =
-            self.http
-                .post(&url)
-                .json(req)
-                .send()
-                .await
-                .map_err(|e| ClientError::Transport {
-                    url: url.clone(),
-                    message: e.to_string(),
-                })?;
-        let ans: PublishResponse = Self::answer(&url, resp).await?;
+        let ans: PublishResponse = Self::exchange(&url, self.http.post(&url).json(req)).await?;
         let address = Address::parse(&req.address)?;
         let key_set = ank_proofs::api::key_set_from_json(&req.devices)?;
         let raw = STANDARD
@@ -150,16 +143,7 @@ impl LogClient {
     /// [`ClientError::Proof`] when the answer does not verify.
     pub async fn lookup(&self, address: &Address) -> Result<VerifiedLookup, ClientError> {
         let url = format!("{}/v1/lookup/{address}", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-        let ans: LookupResponse = Self::answer(&url, resp).await?;
+        let ans: LookupResponse = Self::exchange(&url, self.http.get(&url)).await?;
         Ok(verify_lookup(&ans, address, &self.vkey)?)
     }
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine as _;
+
+use crate::procs::Scratch;
 use base64::engine::general_purpose::STANDARD;
 
 const TESSERA_VKEY: &str =
@@ -62,31 +64,6 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// A scratch directory removed when dropped, also when a test fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("ank-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -125,7 +102,7 @@ fn tiles_tessera_directory_and_tampered_copy() {
     ]));
     assert!(out.contains("size 15"), "{out}");
 
-    let copy = TempDir::new("tessera");
+    let copy = Scratch::new("tessera");
     copy_dir(&log, &copy);
     let bundle = copy.join("tile/entries/000.p/15");
     let mut b = std::fs::read(&bundle).unwrap();
@@ -312,7 +289,7 @@ fn inclusion_and_consistency_proofgen_literals() {
 #[test]
 fn note_checkpoint_policy_and_tlog_proof() {
     let Some(v) = shared() else { return };
-    let dir = TempDir::new("notes");
+    let dir = Scratch::new("notes");
     let ex = json(&v.join("c2sp/extracted/spec-examples.json"));
     let note = dir.join("note");
     std::fs::write(&note, ex["signed_note_example"]["note"].as_str().unwrap()).unwrap();
