@@ -213,3 +213,30 @@ fn reopening_with_another_domain_is_refused() {
     assert!(err.to_string().contains("\"example.org/ank\""), "{err}");
     let _ = Arc::new(());
 }
+
+#[test]
+fn reopening_with_another_key_is_refused() {
+    let dir = TempDir::new("key");
+    drop(ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap());
+    let other =
+        ank_proofs::SignerKey::from_seed("example.org/ank", ank_proofs::note::ALG_ED25519, [7; 32])
+            .unwrap();
+    std::fs::write(dir.0.join("log.key"), format!("{}\n", other.to_text())).unwrap();
+    let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
+    assert!(
+        matches!(err, ank_log_server::LogError::Mismatch(_)),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("is not the key this log was created with"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.0.join("log.key")).unwrap();
+    let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("has a log database but no log.key"),
+        "{err}"
+    );
+}
