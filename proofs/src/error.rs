@@ -128,6 +128,18 @@ pub enum Error {
     /// A key set that is not in canonical form.
     #[error("invalid key set: {0}")]
     KeySet(KeySetError),
+    /// A map proof that is not in canonical form.
+    #[error("malformed map proof: {0}")]
+    MapProof(MapProofError),
+    /// A map proof that leads to another root.
+    #[error("map root mismatch: expected {expected}, computed {computed}")]
+    MapRootMismatch { expected: Hash, computed: Hash },
+    /// A map proof whose path the label's lookup would leave.
+    #[error("the label's lookup does not follow this map proof's path")]
+    MapPathMismatch,
+    /// A map proof ending at a node below which the label's lookup continues.
+    #[error("the map proof stops at a node the label's lookup would descend into")]
+    MapNotTerminal,
     /// A lookup answer whose field disagrees with the entry or the request.
     #[error("lookup answer's {field} does not match its entry or the address asked for")]
     LookupMismatch { field: &'static str },
@@ -254,6 +266,25 @@ pub enum AddressError {
     Domain,
     #[error("address longer than 254 bytes")]
     TooLong,
+}
+
+/// Why a map proof encoding was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MapProofError {
+    #[error("unknown map proof format 0x{0:02x}")]
+    Format(u8),
+    #[error("unknown terminal kind 0x{0:02x}")]
+    TerminalKind(u8),
+    #[error("truncated at byte {offset}")]
+    Truncated { offset: usize },
+    #[error("trailing bytes")]
+    TrailingBytes,
+    #[error("node prefix has bits set at or after its depth")]
+    PrefixNotMasked,
+    #[error("depths do not decrease from the terminal upward")]
+    DepthOrder,
+    #[error("an empty-tree terminal with a path")]
+    EmptyWithPath,
 }
 
 /// Why a binding entry was rejected.

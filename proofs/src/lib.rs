@@ -13,6 +13,7 @@
 //! | [`checkpoint`] | checkpoint bodies, [`VerifiedCheckpoint`] | C2SP tlog-checkpoint |
 //! | [`tlog_proof`] | offline inclusion proof bundles | C2SP tlog-proof |
 //! | [`policy`] | `log` / `witness` / `group` / `quorum` policies | C2SP tlog-policy |
+//! | [`map`] | the verifiable map (compressed prefix tree), lookup proofs | ank (this crate) |
 //! | [`binding`] | the 82-byte binding entry and the key-set encoding | ank (this crate) |
 //! | [`address`] | canonical addresses and their labels | ank (this crate) |
 //! | [`api`] | JSON wire format, the signed publish message, lookup verification | ank (this crate) |
@@ -46,6 +47,7 @@
 //! | `TlogProof` | malformed tlog-proof bundle |
 //! | `Policy`, `UnknownLog`, `QuorumNotMet` | policy parse and evaluation |
 //! | `Address`, `Entry`, `KeySet` | ank formats |
+//! | `MapProof`, `MapRootMismatch`, `MapPathMismatch`, `MapNotTerminal` | map proofs |
 //! | `LookupMismatch` | a lookup answer's fields disagree with its entry or the address |
 
 pub mod address;
@@ -54,6 +56,7 @@ pub mod binding;
 pub mod checkpoint;
 pub mod error;
 pub mod hash;
+pub mod map;
 pub mod note;
 pub mod policy;
 pub mod tile;

@@ -12,4 +12,5 @@ mod common;
 mod differential;
 mod exhaustive;
 mod formats;
+mod map;
 mod vectors;

@@ -1,0 +1,613 @@
+//! The verifiable map: from label to the current (version, entry index, entry hash).
+//!
+//! A compressed binary prefix tree (a Merkle Patricia trie) over 256-bit
+//! labels, bits numbered from the most significant bit of byte 0 (bit 0) to
+//! the least significant bit of byte 31 (bit 255).
+//!
+//! # Definition
+//!
+//! For a set S of (label, value) pairs with distinct labels, `H(S)` is:
+//!
+//! * S empty: `SHA-256(0x12)`;
+//! * one pair: the leaf hash
+//!   `SHA-256(0x10 || label || version (u64 BE) || index (u64 BE) || entry_hash)`;
+//! * otherwise, with `d` the first bit position at which the labels of S
+//!   differ and `p` the first `d` bits of those labels followed by zero bits
+//!   (32 bytes): `SHA-256(0x11 || d (1 byte) || p || H(S₀) || H(S₁))`, where
+//!   `S_b` holds the pairs whose label has bit `d` equal to `b`.
+//!
+//! Every internal node commits to its split position and to the whole prefix
+//! above it, and every leaf to its whole label, so no hash can be read as a
+//! node at another depth or for another label; the three tags keep leaves,
+//! nodes and the empty tree apart.
+//!
+//! # Proofs
+//!
+//! Looking a label `L` up walks from the root: at a node of depth `d` and
+//! prefix `p`, if the first `d` bits of `L` are not `p` the walk stops (L is
+//! absent); otherwise it goes to child `bit(L, d)`. It ends at the *terminal*:
+//! the empty tree, a leaf, or a node whose prefix `L` leaves. A proof is the
+//! terminal and the sibling hashes on the way up, each with its node's depth:
+//!
+//! ```text
+//! 0x01                                              format
+//! terminal: 0x00                                     empty tree
+//!         | 0x01 label(32) version(8) index(8) entry_hash(32)   a leaf
+//!         | 0x02 depth(1) prefix(32) left(32) right(32)         a node
+//! n (1 byte), then n × (depth(1) sibling(32))        from the terminal upward
+//! ```
+//!
+//! Depths strictly decrease upward; a node terminal is deeper than every
+//! depth on its path; prefixes have zero bits from their depth on; nothing
+//! follows the last sibling. Verification recomputes the root from the
+//! terminal (directions and prefixes come from the terminal's key: its label,
+//! or its prefix), compares it, and then checks that `L`'s walk really ends at
+//! that terminal: `L` agrees with the terminal's key on every bit before each
+//! path depth (and on the bit itself). The answer is `Present(value)` for a
+//! leaf labelled `L`; `Absent` for the empty tree, a leaf with another label,
+//! or a node whose prefix `L` leaves before the node's depth.
+//! Proofs hold O(log n) hashes: 33 bytes per level plus the terminal.
+
+use crate::Error;
+use crate::error::MapProofError;
+use crate::hash::{Hash, sha256, sha256_parts};
+
+/// What the map holds for a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MapValue {
+    pub version: u64,
+    pub index: u64,
+    /// The RFC 9162 leaf hash of the binding entry.
+    pub entry_hash: Hash,
+}
+
+/// The root of the empty map.
+pub fn empty_root() -> Hash {
+    sha256(&[0x12])
+}
+
+/// Hash of a leaf.
+pub fn leaf_hash(label: &Hash, v: &MapValue) -> Hash {
+    sha256_parts(&[
+        &[0x10],
+        &label.0,
+        &v.version.to_be_bytes(),
+        &v.index.to_be_bytes(),
+        &v.entry_hash.0,
+    ])
+}
+
+/// Hash of an internal node splitting at `depth` under `prefix` (masked).
+pub fn node_hash(depth: u8, prefix: &[u8; 32], left: &Hash, right: &Hash) -> Hash {
+    sha256_parts(&[&[0x11, depth], prefix, &left.0, &right.0])
+}
+
+/// Bit `i` of a key (bit 0 is the most significant bit of byte 0).
+pub fn bit(key: &[u8; 32], i: u8) -> bool {
+    key[usize::from(i / 8)] & (0x80 >> (i % 8)) != 0
+}
+
+/// The first `d` bits of `key`, then zeros.
+pub fn prefix(key: &[u8; 32], d: u8) -> [u8; 32] {
+    let mut p = [0u8; 32];
+    let full = usize::from(d / 8);
+    p[..full].copy_from_slice(&key[..full]);
+    if d % 8 != 0 {
+        p[full] = key[full] & (0xffu8 << (8 - d % 8));
+    }
+    p
+}
+
+/// The first bit at which two keys differ; `None` when they are equal.
+pub fn first_difference(a: &[u8; 32], b: &[u8; 32]) -> Option<u8> {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .map(|i| (i * 8) as u8 + (a[i] ^ b[i]).leading_zeros() as u8)
+}
+
+/// Where a lookup ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Terminal {
+    Empty,
+    Leaf {
+        label: Hash,
+        value: MapValue,
+    },
+    Node {
+        depth: u8,
+        prefix: [u8; 32],
+        left: Hash,
+        right: Hash,
+    },
+}
+
+/// A lookup proof for one label (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapProof {
+    pub terminal: Terminal,
+    /// (depth, sibling hash), from the terminal upward.
+    pub path: Vec<(u8, Hash)>,
+}
+
+/// What a verified proof says about a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapLookup {
+    Present(MapValue),
+    Absent,
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize, at: usize) -> Result<&'a [u8], Error> {
+    if b.len() < n {
+        return Err(Error::MapProof(MapProofError::Truncated { offset: at }));
+    }
+    let (h, t) = b.split_at(n);
+    *b = t;
+    Ok(h)
+}
+
+fn arr32(s: &[u8]) -> [u8; 32] {
+    let mut a = [0u8; 32];
+    a.copy_from_slice(s);
+    a
+}
+
+fn u64_be(s: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(s);
+    u64::from_be_bytes(a)
+}
+
+impl MapProof {
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(2 + 97 + 33 * self.path.len());
+        b.push(0x01);
+        match &self.terminal {
+            Terminal::Empty => b.push(0x00),
+            Terminal::Leaf { label, value } => {
+                b.push(0x01);
+                b.extend_from_slice(&label.0);
+                b.extend_from_slice(&value.version.to_be_bytes());
+                b.extend_from_slice(&value.index.to_be_bytes());
+                b.extend_from_slice(&value.entry_hash.0);
+            }
+            Terminal::Node {
+                depth,
+                prefix,
+                left,
+                right,
+            } => {
+                b.push(0x02);
+                b.push(*depth);
+                b.extend_from_slice(prefix);
+                b.extend_from_slice(&left.0);
+                b.extend_from_slice(&right.0);
+            }
+        }
+        b.push(self.path.len() as u8);
+        for (d, h) in &self.path {
+            b.push(*d);
+            b.extend_from_slice(&h.0);
+        }
+        b
+    }
+
+    /// Decodes a canonical encoding.
+    ///
+    /// # Errors
+    /// [`Error::MapProof`] with the reason.
+    pub fn decode(bytes: &[u8]) -> Result<MapProof, Error> {
+        let e = |r| Error::MapProof(r);
+        let mut b = bytes;
+        let at = |b: &[u8]| bytes.len() - b.len();
+        let format = take(&mut b, 1, 0)?[0];
+        if format != 0x01 {
+            return Err(e(MapProofError::Format(format)));
+        }
+        let kind = take(&mut b, 1, 1)?[0];
+        let terminal = match kind {
+            0x00 => Terminal::Empty,
+            0x01 => {
+                let o = at(b);
+                let t = take(&mut b, 80, o)?;
+                Terminal::Leaf {
+                    label: Hash(arr32(&t[..32])),
+                    value: MapValue {
+                        version: u64_be(&t[32..40]),
+                        index: u64_be(&t[40..48]),
+                        entry_hash: Hash(arr32(&t[48..80])),
+                    },
+                }
+            }
+            0x02 => {
+                let o = at(b);
+                let t = take(&mut b, 97, o)?;
+                let depth = t[0];
+                let p = arr32(&t[1..33]);
+                if prefix(&p, depth) != p {
+                    return Err(e(MapProofError::PrefixNotMasked));
+                }
+                Terminal::Node {
+                    depth,
+                    prefix: p,
+                    left: Hash(arr32(&t[33..65])),
+                    right: Hash(arr32(&t[65..97])),
+                }
+            }
+            k => return Err(e(MapProofError::TerminalKind(k))),
+        };
+        let o = at(b);
+        let n = take(&mut b, 1, o)?[0];
+        let mut path = Vec::with_capacity(usize::from(n));
+        for _ in 0..n {
+            let o = at(b);
+            let t = take(&mut b, 33, o)?;
+            path.push((t[0], Hash(arr32(&t[1..]))));
+        }
+        if !b.is_empty() {
+            return Err(e(MapProofError::TrailingBytes));
+        }
+        let proof = MapProof { terminal, path };
+        proof.check_shape()?;
+        Ok(proof)
+    }
+
+    /// Depth order and terminal rules that every valid proof obeys.
+    fn check_shape(&self) -> Result<(), Error> {
+        let e = |r| Error::MapProof(r);
+        if matches!(self.terminal, Terminal::Empty) && !self.path.is_empty() {
+            return Err(e(MapProofError::EmptyWithPath));
+        }
+        let mut below = match self.terminal {
+            Terminal::Node { depth, .. } => Some(depth),
+            _ => None,
+        };
+        for (d, _) in &self.path {
+            if below.is_some_and(|b| *d >= b) {
+                return Err(e(MapProofError::DepthOrder));
+            }
+            below = Some(*d);
+        }
+        Ok(())
+    }
+
+    /// The terminal's key: its label or its prefix.
+    fn key(&self) -> Option<[u8; 32]> {
+        match &self.terminal {
+            Terminal::Empty => None,
+            Terminal::Leaf { label, .. } => Some(label.0),
+            Terminal::Node { prefix, .. } => Some(*prefix),
+        }
+    }
+
+    /// The root this proof implies.
+    ///
+    /// # Errors
+    /// [`Error::MapProof`] for a proof of impossible shape.
+    pub fn root(&self) -> Result<Hash, Error> {
+        self.check_shape()?;
+        let mut h = match &self.terminal {
+            Terminal::Empty => return Ok(empty_root()),
+            Terminal::Leaf { label, value } => leaf_hash(label, value),
+            Terminal::Node {
+                depth,
+                prefix,
+                left,
+                right,
+            } => node_hash(*depth, prefix, left, right),
+        };
+        let key = self.key().unwrap_or([0; 32]);
+        for (d, sib) in &self.path {
+            let p = prefix(&key, *d);
+            h = if bit(&key, *d) {
+                node_hash(*d, &p, sib, &h)
+            } else {
+                node_hash(*d, &p, &h, sib)
+            };
+        }
+        Ok(h)
+    }
+}
+
+/// Verifies a lookup proof for `label` against a map `root`.
+///
+/// # Errors
+/// [`Error::MapProof`] (shape), [`Error::MapRootMismatch`],
+/// [`Error::MapPathMismatch`] (the label's walk leaves this path),
+/// [`Error::MapNotTerminal`] (the label's walk would go on below the node).
+pub fn verify_map_proof(label: &Hash, proof: &MapProof, root: &Hash) -> Result<MapLookup, Error> {
+    let computed = proof.root()?;
+    if computed != *root {
+        return Err(Error::MapRootMismatch {
+            expected: *root,
+            computed,
+        });
+    }
+    let Some(key) = proof.key() else {
+        return Ok(MapLookup::Absent);
+    };
+    // The label's walk follows the path iff it agrees with the terminal's key
+    // up to and including every path depth.
+    let diff = first_difference(&label.0, &key);
+    if let Some(f) = diff
+        && proof.path.iter().any(|(d, _)| f <= *d)
+    {
+        return Err(Error::MapPathMismatch);
+    }
+    match &proof.terminal {
+        Terminal::Leaf { value, .. } if diff.is_none() => Ok(MapLookup::Present(*value)),
+        Terminal::Leaf { .. } => Ok(MapLookup::Absent),
+        Terminal::Node { depth, .. } => match diff {
+            Some(f) if f < *depth => Ok(MapLookup::Absent),
+            _ => Err(Error::MapNotTerminal),
+        },
+        Terminal::Empty => Ok(MapLookup::Absent),
+    }
+}
+
+/// An in-memory map: build, update, root, prove. Hashes are computed
+/// lazily, so a batch of updates costs one pass over the changed paths.
+#[derive(Debug, Clone, Default)]
+pub struct Map {
+    nodes: Vec<Node>,
+    root: Option<u32>,
+    len: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Leaf {
+        label: Hash,
+        value: MapValue,
+        hash: Option<Hash>,
+    },
+    Inner {
+        depth: u8,
+        key: [u8; 32],
+        children: [u32; 2],
+        hash: Option<Hash>,
+    },
+}
+
+impl Map {
+    /// An empty map.
+    pub fn new() -> Map {
+        Map::default()
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, n: Node) -> u32 {
+        self.nodes.push(n);
+        (self.nodes.len() - 1) as u32
+    }
+
+    fn key_of(&self, id: u32) -> [u8; 32] {
+        match &self.nodes[id as usize] {
+            Node::Leaf { label, .. } => label.0,
+            Node::Inner { key, .. } => *key,
+        }
+    }
+
+    /// Sets the value of `label`; returns the previous one.
+    pub fn insert(&mut self, label: Hash, value: MapValue) -> Option<MapValue> {
+        let Some(mut cur) = self.root else {
+            let id = self.push(Node::Leaf {
+                label,
+                value,
+                hash: None,
+            });
+            self.root = Some(id);
+            self.len = 1;
+            return None;
+        };
+        // Walk down, remembering the path to invalidate hashes.
+        let mut path: Vec<(u32, usize)> = Vec::new();
+        loop {
+            let key = self.key_of(cur);
+            let depth = match &self.nodes[cur as usize] {
+                Node::Inner { depth, .. } => Some(*depth),
+                Node::Leaf { .. } => None,
+            };
+            let diff = first_difference(&label.0, &key);
+            let stays = match (depth, diff) {
+                (Some(d), Some(f)) => f >= d,
+                (Some(_), None) => true,
+                (None, None) => {
+                    // Same label: replace the value.
+                    let old =
+                        if let Node::Leaf { value: v, hash, .. } = &mut self.nodes[cur as usize] {
+                            *hash = None;
+                            Some(std::mem::replace(v, value))
+                        } else {
+                            None
+                        };
+                    self.invalidate(&path);
+                    return old;
+                }
+                (None, Some(_)) => false,
+            };
+            if stays {
+                let d = depth.unwrap_or(0);
+                let side = usize::from(bit(&label.0, d));
+                path.push((cur, side));
+                if let Node::Inner { children, .. } = &self.nodes[cur as usize] {
+                    cur = children[side];
+                }
+                continue;
+            }
+            // Split above `cur` at the first differing bit.
+            let f = diff.unwrap_or(0);
+            let leaf = self.push(Node::Leaf {
+                label,
+                value,
+                hash: None,
+            });
+            let children = if bit(&label.0, f) {
+                [cur, leaf]
+            } else {
+                [leaf, cur]
+            };
+            let inner = self.push(Node::Inner {
+                depth: f,
+                key: prefix(&label.0, f),
+                children,
+                hash: None,
+            });
+            match path.last() {
+                None => self.root = Some(inner),
+                Some(&(parent, side)) => {
+                    if let Node::Inner { children, .. } = &mut self.nodes[parent as usize] {
+                        children[side] = inner;
+                    }
+                }
+            }
+            self.invalidate(&path);
+            self.len += 1;
+            return None;
+        }
+    }
+
+    fn invalidate(&mut self, path: &[(u32, usize)]) {
+        for &(id, _) in path {
+            if let Node::Inner { hash, .. } = &mut self.nodes[id as usize] {
+                *hash = None;
+            }
+        }
+    }
+
+    /// The hash of a node, computing stale hashes below it.
+    fn hash(&mut self, id: u32) -> Hash {
+        // Iterative post-order so deep trees cannot overflow the stack.
+        let mut stack = vec![(id, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            match &self.nodes[n as usize] {
+                Node::Leaf { hash: Some(_), .. } | Node::Inner { hash: Some(_), .. } => {}
+                Node::Leaf {
+                    label,
+                    value,
+                    hash: None,
+                } => {
+                    let h = leaf_hash(label, value);
+                    if let Node::Leaf { hash, .. } = &mut self.nodes[n as usize] {
+                        *hash = Some(h);
+                    }
+                }
+                Node::Inner {
+                    children,
+                    hash: None,
+                    ..
+                } if !expanded => {
+                    let c = *children;
+                    stack.push((n, true));
+                    stack.push((c[1], false));
+                    stack.push((c[0], false));
+                }
+                Node::Inner {
+                    depth,
+                    key,
+                    children,
+                    hash: None,
+                } => {
+                    let (l, r) = (self.cached(children[0]), self.cached(children[1]));
+                    let h = node_hash(*depth, key, &l, &r);
+                    if let Node::Inner { hash, .. } = &mut self.nodes[n as usize] {
+                        *hash = Some(h);
+                    }
+                }
+            }
+        }
+        self.cached(id)
+    }
+
+    fn cached(&self, id: u32) -> Hash {
+        match &self.nodes[id as usize] {
+            Node::Leaf { hash, .. } | Node::Inner { hash, .. } => hash.unwrap_or_default(),
+        }
+    }
+
+    /// The map's root.
+    pub fn root(&mut self) -> Hash {
+        match self.root {
+            None => empty_root(),
+            Some(r) => self.hash(r),
+        }
+    }
+
+    /// The current value of `label`.
+    pub fn get(&self, label: &Hash) -> Option<MapValue> {
+        let mut cur = self.root?;
+        loop {
+            match &self.nodes[cur as usize] {
+                Node::Leaf {
+                    label: l, value, ..
+                } => return (l == label).then_some(*value),
+                Node::Inner {
+                    depth,
+                    key,
+                    children,
+                    ..
+                } => {
+                    if first_difference(&label.0, key).is_some_and(|f| f < *depth) {
+                        return None;
+                    }
+                    cur = children[usize::from(bit(&label.0, *depth))];
+                }
+            }
+        }
+    }
+
+    /// The lookup proof for `label` (membership or absence).
+    pub fn prove(&mut self, label: &Hash) -> MapProof {
+        let Some(root) = self.root else {
+            return MapProof {
+                terminal: Terminal::Empty,
+                path: Vec::new(),
+            };
+        };
+        self.hash(root);
+        let mut cur = root;
+        let mut path = Vec::new();
+        let terminal = loop {
+            match &self.nodes[cur as usize] {
+                Node::Leaf {
+                    label: l, value, ..
+                } => {
+                    break Terminal::Leaf {
+                        label: *l,
+                        value: *value,
+                    };
+                }
+                Node::Inner {
+                    depth,
+                    key,
+                    children,
+                    ..
+                } => {
+                    if first_difference(&label.0, key).is_some_and(|f| f < *depth) {
+                        break Terminal::Node {
+                            depth: *depth,
+                            prefix: *key,
+                            left: self.cached(children[0]),
+                            right: self.cached(children[1]),
+                        };
+                    }
+                    let side = usize::from(bit(&label.0, *depth));
+                    path.push((*depth, self.cached(children[1 - side])));
+                    cur = children[side];
+                }
+            }
+        };
+        path.reverse();
+        MapProof { terminal, path }
+    }
+}
