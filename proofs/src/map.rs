@@ -92,7 +92,7 @@ pub fn prefix(key: &[u8; 32], d: u8) -> [u8; 32] {
     let mut p = [0u8; 32];
     let full = usize::from(d / 8);
     p[..full].copy_from_slice(&key[..full]);
-    if d % 8 != 0 {
+    if !d.is_multiple_of(8) {
         p[full] = key[full] & (0xffu8 << (8 - d % 8));
     }
     p
