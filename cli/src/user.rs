@@ -179,6 +179,7 @@ fn lookup_json(l: &VerifiedLookup) -> serde_json::Value {
         Some((index, entry, ks)) => serde_json::json!({
             "address": l.address().to_string(),
             "found": true,
+            "state": "current",
             "version": entry.version,
             "index": index,
             "timestamp_ms": entry.timestamp_ms,
@@ -187,7 +188,12 @@ fn lookup_json(l: &VerifiedLookup) -> serde_json::Value {
             "devices": key_set_to_json(ks),
             "checkpoint": {"origin": cp.origin(), "size": cp.size(), "root": cp.root().to_base64()},
         }),
-        None => serde_json::json!({"address": l.address().to_string(), "found": false}),
+        None => serde_json::json!({
+            "address": l.address().to_string(),
+            "found": false,
+            "state": "absent",
+            "checkpoint": {"origin": cp.origin(), "size": cp.size(), "root": cp.root().to_base64()},
+        }),
     }
 }
 
@@ -203,9 +209,9 @@ pub fn lookup(address: &str, log: &LogFlags, json: bool) -> Result<()> {
     match l.binding() {
         Some((index, entry, ks)) => {
             let state = if entry.is_revocation() {
-                "revoked (no keys)"
+                "current: revoked (no keys)"
             } else {
-                "keys"
+                "current"
             };
             println!(
                 "{address}: {state}, version {} at index {}, authorised by {} (verified against {} size {})",
@@ -224,7 +230,11 @@ pub fn lookup(address: &str, log: &LogFlags, json: bool) -> Result<()> {
                 );
             }
         }
-        None => println!("{address}: no keys"),
+        None => println!(
+            "{address}: absent (the map of {} size {} proves it was never bound)",
+            cp.origin(),
+            cp.size()
+        ),
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! | `GET /checkpoint` | the latest signed checkpoint (text) |
 //! | `GET /tile/<L>/<N>[.p/<W>]`, `GET /tile/entries/<N>[.p/<W>]` | C2SP tiles and entry bundles |
 //! | `POST /v1/publish` | [`ank_proofs::api::PublishRequest`] → [`ank_proofs::api::PublishResponse`] once the entry is in a signed checkpoint |
-//! | `GET /v1/lookup/{address}` | [`ank_proofs::api::LookupResponse`]; 404 for an address with no binding |
+//! | `GET /v1/lookup/{address}` | [`ank_proofs::api::LookupResponse`]: the current binding with map and inclusion proofs, or `found: false` with a map proof of absence |
 //! | `GET /v1/proof/inclusion?index=&size=` | [`ank_proofs::api::ProofResponse`] (`size` defaults to the latest) |
 //! | `GET /v1/proof/consistency?from=&to=` | [`ank_proofs::api::ProofResponse`] |
 //! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
@@ -447,32 +447,41 @@ async fn lookup(
     s.log.metrics.lookups.fetch_add(1, Ordering::Relaxed);
     let address = Address::parse(&address)
         .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
-    let Some((version, index)) = s.log.store.binding(&address.label())? else {
-        return Err(err(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{address} has no keys in this log"),
-        ));
+    let label = address.label();
+    // Map and checkpoint are read together, under the map's lock.
+    let (cp, proof, value) = {
+        let mut map = s.log.map();
+        (s.log.latest(), map.prove(&label), map.get(&label))
     };
-    let cp = checkpoint_covering(&s.log, index)?;
+    let map_proof = STANDARD.encode(proof.encode());
+    let Some(value) = value else {
+        return Ok(Json(LookupResponse {
+            address: address.to_string(),
+            found: false,
+            checkpoint: cp.note.clone(),
+            map_proof,
+            binding: None,
+        }));
+    };
     // Served as stored: the client verifies every byte against the checkpoint.
     let (raw, ks_raw) = s
         .log
         .store
-        .entry(index)?
-        .ok_or_else(|| internal(format!("entry {index} missing")))?;
-    let proof =
-        prove_inclusion(index, cp.size, &StoreHashReader(&*s.log.store)).map_err(internal)?;
+        .entry(value.index)?
+        .ok_or_else(|| internal(format!("entry {} missing", value.index)))?;
+    let inclusion =
+        prove_inclusion(value.index, cp.size, &StoreHashReader(&*s.log.store)).map_err(internal)?;
     Ok(Json(LookupResponse {
         address: address.to_string(),
         found: true,
         checkpoint: cp.note.clone(),
+        map_proof,
         binding: Some(BindingJson {
-            index,
-            version,
+            index: value.index,
+            version: value.version,
             entry: STANDARD.encode(raw),
             key_set: STANDARD.encode(ks_raw),
-            inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+            inclusion_proof: inclusion.iter().map(Hash::to_base64).collect(),
         }),
     }))
 }

@@ -31,10 +31,12 @@ pub mod store;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use ank_proofs::api::MAP_ROOT_PREFIX;
+use ank_proofs::map::{Map, MapValue};
 use ank_proofs::note::ALG_ED25519;
-use ank_proofs::{Checkpoint, SignerKey, TreeBuilder, VerifierKey};
+use ank_proofs::{Checkpoint, Hash, SignerKey, TreeBuilder, VerifierKey};
 
 use crate::store::{Batch, LogStore, SqliteStore, StoreError, StoredCheckpoint};
 
@@ -157,6 +159,10 @@ pub struct Log {
     pub signer: SignerKey,
     pub vkey: VerifierKey,
     latest: RwLock<Arc<StoredCheckpoint>>,
+    /// The verifiable map at the latest checkpoint. The sequencer holds this
+    /// lock from updating the map until the new checkpoint is the latest, so a
+    /// holder always sees a map and a checkpoint that belong together.
+    map: Mutex<Map>,
     pub metrics: Metrics,
     _lock: Option<File>,
 }
@@ -241,7 +247,7 @@ impl Log {
                     origin: origin.to_owned(),
                     size: 0,
                     root: ank_proofs::empty_root(),
-                    extensions: vec![],
+                    extensions: vec![map_line(&ank_proofs::map::empty_root())],
                 };
                 let note = empty
                     .sign(&signer)
@@ -267,15 +273,49 @@ impl Log {
             ))
             .into());
         }
+        let map = rebuild_map(&*store)?;
         let log = Log {
             store,
             signer,
             vkey,
             latest: RwLock::new(Arc::new(cp)),
+            map: Mutex::new(map),
             metrics: Metrics::default(),
             _lock: lock,
         };
+        log.check_map_root()?;
         Ok((Arc::new(log), tree))
+    }
+
+    /// The map, locked (see the field's docs).
+    pub fn map(&self) -> MutexGuard<'_, Map> {
+        match self.map.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Checks that the map's root is the one the latest checkpoint signs.
+    fn check_map_root(&self) -> Result<(), LogError> {
+        let cp = self.latest();
+        let signed = signed_map_root(&cp.note);
+        let rebuilt = self.map().root();
+        if signed != Some(rebuilt) {
+            return Err(StoreError::Corrupt(format!(
+                "the map rebuilt from the stored bindings has root {rebuilt}, but the latest checkpoint signs {signed:?}"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the map from storage (after a failed commit left it ahead).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn reload_map(&self, map: &mut Map) -> Result<(), StoreError> {
+        *map = rebuild_map(&*self.store)?;
+        Ok(())
     }
 
     /// The origin (the log key's name).
@@ -297,6 +337,42 @@ impl Log {
             Err(p) => *p.into_inner() = cp,
         }
     }
+}
+
+/// The checkpoint extension line carrying a map root.
+pub fn map_line(root: &Hash) -> String {
+    format!("{MAP_ROOT_PREFIX}{root}")
+}
+
+/// The map root signed in a checkpoint note (not verified: our own note).
+pub fn signed_map_root(note: &str) -> Option<Hash> {
+    let n = ank_proofs::Note::parse(note.as_bytes()).ok()?;
+    let c = Checkpoint::parse(n.text()).ok()?;
+    let line = c
+        .extensions
+        .iter()
+        .find_map(|l| l.strip_prefix(MAP_ROOT_PREFIX))?;
+    Hash::from_base64(line).ok()
+}
+
+/// The map of a store's current bindings.
+///
+/// # Errors
+/// Store errors.
+pub fn rebuild_map(store: &dyn LogStore) -> Result<Map, StoreError> {
+    let mut map = Map::new();
+    store.current_bindings(&mut |label, version, index, entry| {
+        map.insert(
+            label,
+            MapValue {
+                version,
+                index,
+                entry_hash: ank_proofs::leaf_hash(entry),
+            },
+        );
+    })?;
+    map.root();
+    Ok(map)
 }
 
 /// Settings of `ank serve` (the log half).

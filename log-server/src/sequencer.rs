@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
+use ank_proofs::map::MapValue;
 use ank_proofs::{Authority, Checkpoint, Entry, Hash, KeySet, TreeBuilder};
 use tokio::sync::oneshot;
 
@@ -261,21 +262,40 @@ fn sequence(
     }
     let mut next = tree.clone();
     let mut hashes = Vec::with_capacity(entries.len() * 2);
-    for e in &entries {
-        hashes.extend(next.push_stored(e.entry.leaf_hash()));
+    // The map is locked from its update until the new checkpoint is the
+    // latest: lookups never see a map ahead of (or behind) the checkpoint.
+    let mut map = log.map();
+    for (i, e) in entries.iter().enumerate() {
+        let leaf = e.entry.leaf_hash();
+        hashes.extend(next.push_stored(leaf));
+        map.insert(
+            e.entry.label,
+            MapValue {
+                version: e.entry.version,
+                index: tree.size() + i as u64,
+                entry_hash: leaf,
+            },
+        );
     }
     let body = Checkpoint {
         origin: log.origin().to_owned(),
         size: next.size(),
         root: next.root(),
-        extensions: vec![],
+        extensions: vec![crate::map_line(&map.root())],
+    };
+    let fail = |map: &mut ank_proofs::map::Map,
+                waiting: Vec<Option<oneshot::Sender<Result<Committed, Rejected>>>>,
+                why: String| {
+        for r in waiting.into_iter().flatten() {
+            let _ = r.send(Err(Rejected::Internal(why.clone())));
+        }
+        // The map took this batch's updates; bring it back to the stored state.
+        log.reload_map(map)
     };
     let note = match body.sign(&log.signer) {
         Ok(n) => n.to_text(),
         Err(e) => {
-            for r in waiting.into_iter().flatten() {
-                let _ = r.send(Err(Rejected::Internal(e.to_string())));
-            }
+            fail(&mut map, waiting, e.to_string())?;
             return Ok(tree);
         }
     };
@@ -289,21 +309,17 @@ fn sequence(
         entries,
         hashes,
     };
-    match log
+    if let Err(e) = log
         .store
         .commit(Some((tree.size(), tree.root())), &batch, &cp)
     {
-        Ok(()) => {}
-        Err(e) => {
-            let fatal = matches!(e, StoreError::Conflict { .. });
-            for r in waiting.into_iter().flatten() {
-                let _ = r.send(Err(Rejected::Internal(e.to_string())));
-            }
-            return if fatal { Err(e) } else { Ok(tree) };
-        }
+        let fatal = matches!(e, StoreError::Conflict { .. });
+        fail(&mut map, waiting, e.to_string())?;
+        return if fatal { Err(e) } else { Ok(tree) };
     }
     let cp = Arc::new(cp);
     log.set_latest(Arc::clone(&cp));
+    drop(map);
     log.metrics.batches.fetch_add(1, Ordering::Relaxed);
     for (i, (e, reply)) in batch.entries.iter().zip(waiting).enumerate() {
         if let Some(r) = reply {

@@ -81,6 +81,9 @@ pub struct TokenState {
     pub used_by: Option<u64>,
 }
 
+/// Called with (label, version, index, entry encoding) of each current binding.
+pub type BindingVisitor<'a> = &'a mut dyn FnMut(Hash, u64, u64, &[u8]);
+
 /// An entry's encoding and its key set's encoding.
 pub type StoredEntry = (Vec<u8>, Vec<u8>);
 
@@ -114,6 +117,8 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     fn binding(&self, label: &Hash) -> Result<Option<(u64, u64)>, StoreError>;
     /// [`LogStore::binding`] of many labels, from one consistent read.
     fn bindings(&self, labels: &[Hash]) -> Result<Vec<Option<(u64, u64)>>, StoreError>;
+    /// Every label's current (version, index, entry encoding), for rebuilding the map.
+    fn current_bindings(&self, each: BindingVisitor<'_>) -> Result<(), StoreError>;
     /// Stores an enrollment token by its SHA-256.
     fn put_token(&self, token_hash: &Hash, label: &Hash, expires_ms: u64)
     -> Result<(), StoreError>;
@@ -397,6 +402,21 @@ impl LogStore for SqliteStore {
                         .optional()?)
                 })
                 .collect()
+        })
+    }
+
+    fn current_bindings(&self, each: BindingVisitor<'_>) -> Result<(), StoreError> {
+        self.read_tx(|c| {
+            let mut st = c.prepare(
+                "SELECT b.label, b.version, b.idx, e.entry FROM bindings b JOIN entries e ON e.idx = b.idx",
+            )?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let label = hash_col(r.get(0)?)?;
+                let entry: Vec<u8> = r.get(3)?;
+                each(label, u64_col(r.get(1)?), u64_col(r.get(2)?), &entry);
+            }
+            Ok(())
         })
     }
 

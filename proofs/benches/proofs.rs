@@ -60,6 +60,82 @@ fn tree_hashing(c: &mut Criterion) {
     g.finish();
 }
 
+fn map_at_1m(c: &mut Criterion) {
+    use ank_proofs::map::{Map, MapValue, verify_map_proof};
+    let n = 1u64 << 20;
+    let mut map = Map::new();
+    for i in 0..n {
+        let label = ank_proofs::hash::sha256(&i.to_be_bytes());
+        map.insert(
+            label,
+            MapValue {
+                version: 1,
+                index: i,
+                entry_hash: leaf_hash(&i.to_le_bytes()),
+            },
+        );
+    }
+    let root = map.root();
+    let present = ank_proofs::hash::sha256(&12345u64.to_be_bytes());
+    let absent = ank_proofs::hash::sha256(b"nobody");
+    let proof = map.prove(&present);
+    let absent_proof = map.prove(&absent);
+    println!(
+        "map proof size at 2^20 labels: {} bytes (member), {} bytes (absent)",
+        proof.encode().len(),
+        absent_proof.encode().len()
+    );
+    c.bench_function("map_prove/labels=2^20", |b| {
+        b.iter(|| map.prove(black_box(&present)))
+    });
+    c.bench_function("map_verify/labels=2^20", |b| {
+        b.iter(|| verify_map_proof(black_box(&present), &proof, &root).unwrap())
+    });
+    // A whole current-key check: the checkpoint's signature plus the map proof.
+    let log = SignerKey::from_seed("example.org/ank", ALG_ED25519, [1; 32]).unwrap();
+    let cp = Checkpoint {
+        origin: "example.org/ank".into(),
+        size: n,
+        root: leaf_hash(b"root"),
+        extensions: vec![format!("ank-map/v1 {root}")],
+    };
+    let note = cp.sign(&log).unwrap().to_text();
+    let vkey = log.verifier();
+    c.bench_function("lookup_verify/checkpoint+map/labels=2^20", |b| {
+        b.iter(|| {
+            let v = verify_checkpoint(black_box(note.as_bytes()), &vkey, &[]).unwrap();
+            let r =
+                ank_proofs::Hash::from_base64(&v.checkpoint().extensions[0]["ank-map/v1 ".len()..])
+                    .unwrap();
+            verify_map_proof(&present, &proof, &r).unwrap()
+        })
+    });
+    let mut g = c.benchmark_group("map_update");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(4096));
+    g.bench_function("4096 new labels into 2^20, then root", |b| {
+        b.iter_batched(
+            || map.clone(),
+            |mut m| {
+                for i in 0..4096u64 {
+                    let label = ank_proofs::hash::sha256(&(n + i).to_be_bytes());
+                    m.insert(
+                        label,
+                        MapValue {
+                            version: 1,
+                            index: n + i,
+                            entry_hash: root,
+                        },
+                    );
+                }
+                m.root()
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
 fn tile_paths(c: &mut Criterion) {
     c.bench_function("tile_path_parse", |b| {
         b.iter(|| Tile::parse_path(black_box("tile/1/x123/x456/789.p/41")).unwrap())
@@ -71,6 +147,7 @@ criterion_group!(
     inclusion_2_30,
     checkpoint,
     tree_hashing,
-    tile_paths
+    tile_paths,
+    map_at_1m
 );
 criterion_main!(benches);

@@ -13,6 +13,9 @@
 //!
 //! Because it names the new version, a request can be applied at most once:
 //! a replay names a version that is no longer next.
+//!
+//! Every checkpoint of an ank log carries the map root as the extension line
+//! `ank-map/v1 <base64 root>` (see [`crate::map`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -23,6 +26,7 @@ use crate::address::Address;
 use crate::binding::{Device, Entry, KeySet};
 use crate::checkpoint::{VerifiedCheckpoint, verify_checkpoint};
 use crate::hash::Hash;
+use crate::map::{MapLookup, MapProof, verify_map_proof};
 use crate::note::VerifierKey;
 use crate::tree::verify_inclusion;
 
@@ -122,8 +126,12 @@ pub struct LookupResponse {
     /// The canonical address.
     pub address: String,
     pub found: bool,
-    /// The signed checkpoint everything is proven against.
+    /// The signed checkpoint everything is proven against; its
+    /// `ank-map/v1 <root>` extension line is the map root.
     pub checkpoint: String,
+    /// The map proof for the address's label (presence or absence), base64
+    /// of [`crate::map::MapProof::encode`].
+    pub map_proof: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<BindingJson>,
 }
@@ -163,6 +171,22 @@ pub fn publish_message(address: &Address, version: u64, keys_hash: &Hash) -> Vec
     format!("ank-publish-v1\n{address}\n{version}\n{keys_hash}\n").into_bytes()
 }
 
+/// The checkpoint extension line that carries the map root.
+pub const MAP_ROOT_PREFIX: &str = "ank-map/v1 ";
+
+/// The map root a checkpoint signs, from its `ank-map/v1 <base64>` line.
+///
+/// # Errors
+/// [`Error::LookupMismatch`] (`map root`) when the line is absent or not a hash.
+pub fn map_root(cp: &VerifiedCheckpoint) -> Result<Hash, Error> {
+    cp.checkpoint()
+        .extensions
+        .iter()
+        .find_map(|l| l.strip_prefix(MAP_ROOT_PREFIX))
+        .and_then(|r| Hash::from_base64(r).ok())
+        .ok_or(Error::LookupMismatch { field: "map root" })
+}
+
 /// A lookup answer that verified. Only [`verify_lookup`] makes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedLookup {
@@ -182,21 +206,22 @@ impl VerifiedLookup {
         &self.checkpoint
     }
 
-    /// The binding's index, entry and key set, if the server claimed one.
+    /// The address's current binding (index, entry, key set), or `None`
+    /// when the map proves the address has never been bound.
     pub fn binding(&self) -> Option<(u64, &Entry, &KeySet)> {
         self.binding.as_ref().map(|(i, e, k)| (*i, e, k))
     }
 }
 
 /// Verifies a lookup answer for `address` against the log key: the
-/// checkpoint's signature, that the entry names the address's label, that the
-/// key set hashes to the entry's keys_hash, that the JSON fields agree with
-/// the entry, and the entry's inclusion in the checkpoint. (Whether the
-/// binding is the *current* one, or an absence is real, needs the map.)
+/// checkpoint's signature; the map proof against the checkpoint's map root,
+/// which says whether the address is bound and to which (version, index,
+/// entry hash); and, when bound, that the entry is that one, names the
+/// address's label, has the served key set, and is included in the log.
 ///
 /// # Errors
 /// [`Error::LookupMismatch`] naming the field, [`Error::Base64`], and the
-/// checkpoint, entry, key-set and inclusion errors.
+/// checkpoint, map-proof, entry, key-set and inclusion errors.
 pub fn verify_lookup(
     resp: &LookupResponse,
     address: &Address,
@@ -206,17 +231,26 @@ pub fn verify_lookup(
     if resp.address != address.to_string() {
         return Err(Error::LookupMismatch { field: "address" });
     }
-    let binding = match (&resp.binding, resp.found) {
-        (None, false) => None,
-        (Some(b), true) => {
+    let root = map_root(&checkpoint)?;
+    let proof_bytes = STANDARD
+        .decode(&resp.map_proof)
+        .map_err(|_| Error::Base64 { what: "map proof" })?;
+    let proof = MapProof::decode(&proof_bytes)?;
+    let label = address.label();
+    let binding = match (verify_map_proof(&label, &proof, &root)?, &resp.binding) {
+        (MapLookup::Absent, None) if !resp.found => None,
+        (MapLookup::Present(v), Some(b)) if resp.found => {
             let raw = STANDARD
                 .decode(&b.entry)
                 .map_err(|_| Error::Base64 { what: "entry" })?;
             let entry = Entry::decode(&raw)?;
-            if entry.label != address.label() {
+            if entry.label != label {
                 return Err(Error::LookupMismatch { field: "label" });
             }
-            if entry.version != b.version {
+            if entry.leaf_hash() != v.entry_hash || b.index != v.index {
+                return Err(Error::LookupMismatch { field: "entry" });
+            }
+            if entry.version != b.version || entry.version != v.version {
                 return Err(Error::LookupMismatch { field: "version" });
             }
             let ks_raw = STANDARD

@@ -140,6 +140,13 @@ pub enum Error {
     /// A map proof ending at a node below which the label's lookup continues.
     #[error("the map proof stops at a node the label's lookup would descend into")]
     MapNotTerminal,
+    /// A log entry whose version is not its label's next.
+    #[error("entry {index} has version {actual}, but its label's next version is {expected}")]
+    ReplayVersion {
+        index: u64,
+        expected: u64,
+        actual: u64,
+    },
     /// A lookup answer whose field disagrees with the entry or the request.
     #[error("lookup answer's {field} does not match its entry or the address asked for")]
     LookupMismatch { field: &'static str },

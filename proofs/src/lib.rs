@@ -48,6 +48,7 @@
 //! | `Policy`, `UnknownLog`, `QuorumNotMet` | policy parse and evaluation |
 //! | `Address`, `Entry`, `KeySet` | ank formats |
 //! | `MapProof`, `MapRootMismatch`, `MapPathMismatch`, `MapNotTerminal` | map proofs |
+//! | `ReplayVersion` | replaying a log finds a version that is not its label's next |
 //! | `LookupMismatch` | a lookup answer's fields disagree with its entry or the address |
 
 pub mod address;

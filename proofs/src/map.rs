@@ -611,3 +611,60 @@ impl Map {
         MapProof { terminal, path }
     }
 }
+
+/// Recomputes the map from a log's entries alone, in order, checking the
+/// log's one rule on them: each label's versions go 1, 2, 3, …
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    map: Map,
+    size: u64,
+}
+
+impl Replay {
+    /// Before the first entry.
+    pub fn new() -> Replay {
+        Replay::default()
+    }
+
+    /// Entries replayed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Replays the next entry (the one at index [`Replay::size`]).
+    ///
+    /// # Errors
+    /// [`Error::Entry`] for an entry that does not decode;
+    /// [`Error::ReplayVersion`] for a version that is not the label's next.
+    pub fn push(&mut self, entry: &[u8]) -> Result<(), Error> {
+        let e = crate::binding::Entry::decode(entry)?;
+        let expected = self.map.get(&e.label).map_or(0, |v| v.version) + 1;
+        if e.version != expected {
+            return Err(Error::ReplayVersion {
+                index: self.size,
+                expected,
+                actual: e.version,
+            });
+        }
+        self.map.insert(
+            e.label,
+            MapValue {
+                version: e.version,
+                index: self.size,
+                entry_hash: crate::hash::leaf_hash(entry),
+            },
+        );
+        self.size += 1;
+        Ok(())
+    }
+
+    /// The map root after the entries replayed so far.
+    pub fn root(&mut self) -> Hash {
+        self.map.root()
+    }
+
+    /// The map built so far.
+    pub fn into_map(self) -> Map {
+        self.map
+    }
+}

@@ -82,7 +82,8 @@ fn readme_quick_start_runs() {
     );
     for want in [
         "registered alice@example.org: version 1 at index 0",
-        "alice@example.org: keys, version 1 at index 0, authorised by enrollment",
+        "alice@example.org: current, version 1 at index 0, authorised by enrollment",
+        "bob@example.org: absent",
         "rotated alice@example.org: version 2 at index 1",
         "\"authority\":\"key holder\"",
         "ok: tiled log example.org/ank size 2",

@@ -208,6 +208,22 @@ async fn publish_rotate_lookup_and_proofs() {
     let (index, e, ks) = verified.binding().unwrap();
     assert_eq!((index, e.version, ks), (1, 2, &ks2));
 
+    // An address never bound: 200, found false, and the map proves the absence.
+    let (s, body, _) = call(&t.app, "GET", "/v1/lookup/nobody@example.org", None, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let absent: LookupResponse = serde_json::from_slice(&body).unwrap();
+    let nobody = Address::parse("nobody@example.org").unwrap();
+    assert!(
+        verify_lookup(&absent, &nobody, &vkey)
+            .unwrap()
+            .binding()
+            .is_none()
+    );
+    // Claiming alice is absent with nobody's proof does not verify.
+    let mut lie = absent.clone();
+    lie.address = "alice@example.org".into();
+    assert!(verify_lookup(&lie, &alice.address, &vkey).is_err());
+
     // A tampered key set in the answer is caught by the client.
     let mut forged = lookup.clone();
     forged.binding.as_mut().unwrap().key_set =
@@ -639,14 +655,6 @@ async fn bad_requests_are_refused_and_change_nothing() {
         ),
         (
             "GET",
-            "/v1/lookup/nobody@example.org",
-            None,
-            vec![],
-            StatusCode::NOT_FOUND,
-            "not_found",
-        ),
-        (
-            "GET",
             "/tile/0/0001",
             None,
             vec![],
@@ -894,5 +902,60 @@ async fn independent_client_verifies_the_served_log() {
             tlog_tiles::record_hash(&entries[i as usize]),
         )
         .unwrap();
+    }
+}
+
+/// Answers cannot be stitched together: another label's map proof, another
+/// address's binding, or an absence claim for a bound address all fail.
+#[tokio::test]
+async fn lookup_answers_cannot_be_mixed() {
+    let t = start_log("mixed");
+    let vkey = t.log.vkey.clone();
+    let users: Vec<User> = (0..6)
+        .map(|i| user(&format!("m{i}@example.org"), 40 + i))
+        .collect();
+    for u in &users {
+        register(&t, u).await;
+    }
+    let mut answers = Vec::new();
+    for u in &users {
+        let (s, body, _) = call(
+            &t.app,
+            "GET",
+            &format!("/v1/lookup/{}", u.address),
+            None,
+            vec![],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let a: LookupResponse = serde_json::from_slice(&body).unwrap();
+        verify_lookup(&a, &u.address, &vkey).unwrap();
+        answers.push(a);
+    }
+    for i in 0..users.len() {
+        for j in 0..users.len() {
+            if i == j {
+                continue;
+            }
+            let mut proof_swapped = answers[i].clone();
+            proof_swapped.map_proof = answers[j].map_proof.clone();
+            assert!(
+                verify_lookup(&proof_swapped, &users[i].address, &vkey).is_err(),
+                "{i} with {j}'s map proof"
+            );
+            let mut binding_swapped = answers[i].clone();
+            binding_swapped.binding = answers[j].binding.clone();
+            assert!(
+                verify_lookup(&binding_swapped, &users[i].address, &vkey).is_err(),
+                "{i} with {j}'s binding"
+            );
+        }
+        let mut denied = answers[i].clone();
+        denied.found = false;
+        denied.binding = None;
+        assert_eq!(
+            verify_lookup(&denied, &users[i].address, &vkey).unwrap_err(),
+            ank_proofs::Error::LookupMismatch { field: "found" }
+        );
     }
 }
