@@ -132,6 +132,19 @@ enum Verify {
         leaf_hash: String,
         file: PathBuf,
     },
+    /// A saved lookup answer (JSON, as `GET /v1/lookup/{address}` returns it).
+    Lookup {
+        #[arg(long)]
+        vkey: String,
+        file: PathBuf,
+    },
+    /// Replay a served ank log (directory or URL): verify every tile, re-apply
+    /// every entry to the map, and check the map root its checkpoint signs.
+    Replay {
+        source: String,
+        #[arg(long)]
+        vkey: String,
+    },
     /// A whole C2SP tiled log: every bundle, every tile, the root, the signature.
     Tiles {
         /// A directory or an http(s):// prefix.
@@ -316,6 +329,50 @@ fn verify(v: Verify) -> Result<()> {
                 "ok: leaf {leaf} is at index {} of checkpoint {}",
                 bundle.index,
                 describe(&cp)
+            );
+        }
+        Verify::Lookup { vkey, file } => {
+            let vkey = vkey_arg(&vkey)?;
+            let resp: ank_proofs::api::LookupResponse =
+                serde_json::from_slice(&read(&file)?).context("the file is not a lookup answer")?;
+            let address = ank_proofs::Address::parse(&resp.address)?;
+            let l = ank_proofs::api::verify_lookup(&resp, &address, &vkey)?;
+            match l.binding() {
+                Some((index, entry, ks)) => println!(
+                    "ok: {address} is current at version {} (index {}, {} device(s)) in checkpoint {}",
+                    entry.version,
+                    index,
+                    ks.devices().len(),
+                    describe(l.checkpoint())
+                ),
+                None => println!(
+                    "ok: {address} is absent from checkpoint {}",
+                    describe(l.checkpoint())
+                ),
+            }
+        }
+        Verify::Replay { source, vkey } => {
+            let vkey = vkey_arg(&vkey)?;
+            let source = ank_client::Source::parse(&source)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let mut replay = ank_proofs::map::Replay::new();
+            let report = rt.block_on(ank_client::verify_tiles_with(
+                source,
+                &vkey,
+                |_, _| {},
+                |e| replay.push(e),
+            ))?;
+            let signed = ank_proofs::api::map_root(&report.checkpoint)?;
+            let computed = replay.root();
+            if computed != signed {
+                bail!("the replayed map root {computed} differs from the signed one {signed}");
+            }
+            println!(
+                "ok: replayed {} entries of {}; map root {computed} matches the checkpoint",
+                replay.size(),
+                describe(&report.checkpoint)
             );
         }
         Verify::Tiles { source, vkey } => {

@@ -208,7 +208,21 @@ fn compare(tile: &Tile, fetched: &[u8], computed: &[Hash]) -> Result<(), ClientE
 pub async fn verify_tiles(
     source: Source,
     vkey: &VerifierKey,
+    progress: impl FnMut(u64, u64),
+) -> Result<TilesReport, ClientError> {
+    verify_tiles_with(source, vkey, progress, |_| Ok(())).await
+}
+
+/// As [`verify_tiles`], also handing every entry, in order, to `on_entry`
+/// (an auditor's replay); its first error stops the walk.
+///
+/// # Errors
+/// As [`verify_tiles`], and the errors of `on_entry`.
+pub async fn verify_tiles_with(
+    source: Source,
+    vkey: &VerifierKey,
     mut progress: impl FnMut(u64, u64),
+    mut on_entry: impl FnMut(&[u8]) -> Result<(), ank_proofs::Error>,
 ) -> Result<TilesReport, ClientError> {
     let source = Arc::new(source);
     let note = source.get("checkpoint").await?;
@@ -232,6 +246,7 @@ pub async fn verify_tiles(
         let entries = decode_entry_bundle(&data, usize::from(b.width))?;
         let mut leaves = Vec::with_capacity(entries.len());
         for e in entries {
+            on_entry(e)?;
             let h = leaf_hash(e);
             leaves.push(h);
             checker.push_leaf(h);

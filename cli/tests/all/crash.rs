@@ -212,6 +212,30 @@ fn sigkill_while_publishing_loses_nothing_acknowledged() {
     assert!(out.contains(&format!("size {size} ")), "{out}");
 
     let cps = cps.into_inner().unwrap();
+    // The map replayed from the entries alone has the signed root at every checkpoint.
+    let mut by_size: Vec<(u64, ank_proofs::Hash)> = cps
+        .iter()
+        .map(|n| {
+            let cp = ank_proofs::verify_checkpoint(n.as_bytes(), &log_key, &[]).unwrap();
+            (cp.size(), ank_proofs::api::map_root(&cp).unwrap())
+        })
+        .collect();
+    by_size.push((size, ank_proofs::api::map_root(&final_cp).unwrap()));
+    by_size.sort();
+    by_size.dedup();
+    let mut replay = ank_proofs::map::Replay::new();
+    let mut replayed_checks = 0;
+    for (s, signed) in &by_size {
+        while replay.size() < *s {
+            replay.push(&entries[replay.size() as usize]).unwrap();
+        }
+        assert_eq!(replay.root(), *signed, "map root at checkpoint size {s}");
+        replayed_checks += 1;
+    }
+    assert!(
+        replayed_checks > cycles as usize,
+        "too few checkpoints replayed: {replayed_checks}"
+    );
     let mut checked = 0;
     for note in &cps {
         let cp = ank_proofs::verify_checkpoint(note.as_bytes(), &log_key, &[]).unwrap();

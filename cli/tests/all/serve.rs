@@ -134,6 +134,48 @@ fn hundred_addresses_rotate_revoke_recover_restart() {
         &["verify", "tiles", &server.url, "--vkey", &server.vkey],
     );
     assert!(out.contains("size 112"), "{out}");
+    let out = ok(
+        &home,
+        &["verify", "replay", &server.url, "--vkey", &server.vkey],
+    );
+    assert!(out.starts_with("ok: replayed 112 entries"), "{out}");
+
+    // A saved lookup answer verifies offline; a tampered one does not.
+    for (who, want) in [
+        (&addresses[50], "is current at version 1"),
+        (&"stranger@example.org".to_owned(), "is absent"),
+    ] {
+        let (status, body) =
+            crate::procs::http(&server.addr, "GET", &format!("/v1/lookup/{who}"), None).unwrap();
+        assert_eq!(status, 200);
+        let saved = dir.0.join("answer.json");
+        std::fs::write(&saved, &body).unwrap();
+        let out = ok(
+            &home,
+            &[
+                "verify",
+                "lookup",
+                "--vkey",
+                &server.vkey,
+                saved.to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains(want), "{out}");
+        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["found"] = serde_json::Value::Bool(!v["found"].as_bool().unwrap());
+        std::fs::write(&saved, v.to_string()).unwrap();
+        let (success, _, err) = ank_in(
+            &home,
+            &[
+                "verify",
+                "lookup",
+                "--vkey",
+                &server.vkey,
+                saved.to_str().unwrap(),
+            ],
+        );
+        assert!(!success && err.contains("found"), "{err}");
+    }
 
     // Restart: the same log, the same key, nothing lost.
     server.kill();
