@@ -371,6 +371,7 @@ pub fn rebuild_map(store: &dyn LogStore) -> Result<Map, StoreError> {
             },
         );
     })?;
+    map.shrink_to_fit();
     map.root();
     Ok(map)
 }

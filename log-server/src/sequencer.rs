@@ -262,64 +262,85 @@ fn sequence(
     }
     let mut next = tree.clone();
     let mut hashes = Vec::with_capacity(entries.len() * 2);
-    // The map is locked from its update until the new checkpoint is the
-    // latest: lookups never see a map ahead of (or behind) the checkpoint.
-    let mut map = log.map();
+    let mut updates = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let leaf = e.entry.leaf_hash();
         hashes.extend(next.push_stored(leaf));
-        map.insert(
+        updates.push((
             e.entry.label,
             MapValue {
                 version: e.entry.version,
                 index: tree.size() + i as u64,
                 entry_hash: leaf,
             },
-        );
+        ));
     }
-    let body = Checkpoint {
-        origin: log.origin().to_owned(),
-        size: next.size(),
-        root: next.root(),
-        extensions: vec![crate::map_line(&map.root())],
-    };
-    let fail = |map: &mut ank_proofs::map::Map,
-                waiting: Vec<Option<oneshot::Sender<Result<Committed, Rejected>>>>,
-                why: String| {
-        for r in waiting.into_iter().flatten() {
-            let _ = r.send(Err(Rejected::Internal(why.clone())));
-        }
-        // The map took this batch's updates; bring it back to the stored state.
-        log.reload_map(map)
-    };
-    let note = match body.sign(&log.signer) {
-        Ok(n) => n.to_text(),
-        Err(e) => {
-            fail(&mut map, waiting, e.to_string())?;
-            return Ok(tree);
-        }
-    };
-    let cp = StoredCheckpoint {
-        size: next.size(),
-        root: next.root(),
-        note,
-    };
     let batch = Batch {
         first_index: tree.size(),
         entries,
         hashes,
     };
-    if let Err(e) = log
-        .store
-        .commit(Some((tree.size(), tree.root())), &batch, &cp)
-    {
-        let fatal = matches!(e, StoreError::Conflict { .. });
-        fail(&mut map, waiting, e.to_string())?;
-        return if fatal { Err(e) } else { Ok(tree) };
-    }
+    // The map is locked from its update until the new checkpoint is the
+    // latest: lookups never see a map ahead of (or behind) the checkpoint.
+    let mut guard = log.map();
+    let map: &mut ank_proofs::map::Map = &mut guard;
+    // The map's update runs beside sqlite's writes; the checkpoint, which
+    // signs both roots, is made when the writes are done.
+    let committed = std::thread::scope(|scope| {
+        let mut job = Some(scope.spawn(move || {
+            for (label, value) in updates {
+                map.insert(label, value);
+            }
+            map.root()
+        }));
+        let mut finish = || -> Result<StoredCheckpoint, StoreError> {
+            let map_root = job
+                .take()
+                .ok_or_else(|| StoreError::Corrupt("checkpoint asked for twice".into()))?
+                .join()
+                .map_err(|_| StoreError::Corrupt("map update panicked".into()))?;
+            let body = Checkpoint {
+                origin: log.origin().to_owned(),
+                size: next.size(),
+                root: next.root(),
+                extensions: vec![crate::map_line(&map_root)],
+            };
+            let note = body
+                .sign(&log.signer)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .to_text();
+            Ok(StoredCheckpoint {
+                size: next.size(),
+                root: next.root(),
+                note,
+            })
+        };
+        let r = log
+            .store
+            .commit_with(Some((tree.size(), tree.root())), &batch, &mut finish);
+        // A commit that failed before asking for the checkpoint leaves the job running.
+        if let Some(j) = job.take() {
+            let _ = j.join();
+        }
+        r
+    });
+    let cp = match committed {
+        Ok(cp) => cp,
+        Err(e) => {
+            for r in waiting.into_iter().flatten() {
+                let _ = r.send(Err(Rejected::Internal(e.to_string())));
+            }
+            // The map may hold this batch's updates; bring it back to the stored state.
+            log.reload_map(&mut guard)?;
+            return match e {
+                StoreError::Conflict { .. } => Err(e),
+                _ => Ok(tree),
+            };
+        }
+    };
     let cp = Arc::new(cp);
     log.set_latest(Arc::clone(&cp));
-    drop(map);
+    drop(guard);
     log.metrics.batches.fetch_add(1, Ordering::Relaxed);
     for (i, (e, reply)) in batch.entries.iter().zip(waiting).enumerate() {
         if let Some(r) = reply {

@@ -106,7 +106,20 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         expected: Option<(u64, Hash)>,
         batch: &Batch,
         next: &StoredCheckpoint,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.commit_with(expected, batch, &mut || Ok(next.clone()))
+            .map(|_| ())
+    }
+    /// As [`LogStore::commit`], with the new checkpoint made by `finish`
+    /// once the batch is written (still inside the transaction, after the
+    /// compare-and-swap's precondition held), so that signing it can overlap
+    /// with the writes. An error from `finish` writes nothing.
+    fn commit_with(
+        &self,
+        expected: Option<(u64, Hash)>,
+        batch: &Batch,
+        finish: &mut dyn FnMut() -> Result<StoredCheckpoint, StoreError>,
+    ) -> Result<StoredCheckpoint, StoreError>;
     /// Stored hashes by stored-hash index.
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
     /// The encoded entries `start..end`.
@@ -164,7 +177,7 @@ fn open_conn(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
 }
 
 /// Page cache of the writer and of each reader, KiB.
-const WRITER_CACHE_KIB: i64 = 64 * 1024;
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 const READER_CACHE_KIB: i64 = 4 * 1024;
 
 fn hash_col(b: Vec<u8>) -> Result<Hash, StoreError> {
@@ -265,31 +278,30 @@ impl LogStore for SqliteStore {
         })
     }
 
-    fn commit(
+    fn commit_with(
         &self,
         expected: Option<(u64, Hash)>,
         batch: &Batch,
-        next: &StoredCheckpoint,
-    ) -> Result<(), StoreError> {
+        finish: &mut dyn FnMut() -> Result<StoredCheckpoint, StoreError>,
+    ) -> Result<StoredCheckpoint, StoreError> {
         self.write(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let swapped = match expected {
-                None => tx.execute(
-                    "INSERT OR IGNORE INTO checkpoint (id, size, root, note) VALUES (1, ?1, ?2, ?3)",
-                    params![next.size as i64, next.root.0.as_slice(), next.note],
-                )?,
-                Some((size, root)) => tx.execute(
-                    "UPDATE checkpoint SET size = ?1, root = ?2, note = ?3 WHERE id = 1 AND size = ?4 AND root = ?5",
-                    params![next.size as i64, next.root.0.as_slice(), next.note, size as i64, root.0.as_slice()],
-                )?,
+            // The write lock is held from here on: check the precondition first,
+            // so a conflict writes nothing and costs nothing.
+            let stored: Option<(i64, Vec<u8>)> = tx
+                .query_row("SELECT size, root FROM checkpoint WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let matches = match (&stored, expected) {
+                (None, None) => true,
+                (Some((size, root)), Some((es, er))) => u64_col(*size) == es && root.as_slice() == er.0.as_slice(),
+                _ => false,
             };
-            if swapped != 1 {
-                let found: Option<i64> = tx
-                    .query_row("SELECT size FROM checkpoint WHERE id = 1", [], |r| r.get(0))
-                    .optional()?;
+            if !matches {
                 return Err(StoreError::Conflict {
                     expected: expected.map(|(s, _)| s),
-                    found: found.map(u64_col),
+                    found: stored.map(|(s, _)| u64_col(s)),
                 });
             }
             {
@@ -332,8 +344,28 @@ impl LogStore for SqliteStore {
                     return Err(StoreError::Corrupt("batch has too many stored hashes".into()));
                 }
             }
+            let next = finish()?;
+            let swapped = match expected {
+                None => tx.execute(
+                    "INSERT OR IGNORE INTO checkpoint (id, size, root, note) VALUES (1, ?1, ?2, ?3)",
+                    params![next.size as i64, next.root.0.as_slice(), next.note],
+                )?,
+                Some((size, root)) => tx.execute(
+                    "UPDATE checkpoint SET size = ?1, root = ?2, note = ?3 WHERE id = 1 AND size = ?4 AND root = ?5",
+                    params![next.size as i64, next.root.0.as_slice(), next.note, size as i64, root.0.as_slice()],
+                )?,
+            };
+            if swapped != 1 {
+                let found: Option<i64> = tx
+                    .query_row("SELECT size FROM checkpoint WHERE id = 1", [], |r| r.get(0))
+                    .optional()?;
+                return Err(StoreError::Conflict {
+                    expected: expected.map(|(s, _)| s),
+                    found: found.map(u64_col),
+                });
+            }
             tx.commit()?;
-            Ok(())
+            Ok(next)
         })
     }
 

@@ -346,28 +346,35 @@ pub fn verify_map_proof(label: &Hash, proof: &MapProof, root: &Hash) -> Result<M
     }
 }
 
-/// An in-memory map: build, update, root, prove. Hashes are computed
-/// lazily, so a batch of updates costs one pass over the changed paths.
+/// An in-memory map: build, update, root, prove. Compact: a leaf is its
+/// label and value (80 bytes, its hash computed when needed); an inner node
+/// is its cached hash, children, split depth and one leaf below it, from whose
+/// label its prefix follows (48 bytes). Hashes are recomputed lazily, so a
+/// batch of updates costs one pass over the changed paths.
 #[derive(Debug, Clone, Default)]
 pub struct Map {
-    nodes: Vec<Node>,
+    leaves: Vec<LeafNode>,
+    inners: Vec<InnerNode>,
     root: Option<u32>,
-    len: usize,
+}
+
+/// Child references: the high bit marks a leaf.
+const LEAF: u32 = 1 << 31;
+
+#[derive(Debug, Clone)]
+struct LeafNode {
+    label: [u8; 32],
+    value: MapValue,
 }
 
 #[derive(Debug, Clone)]
-enum Node {
-    Leaf {
-        label: Hash,
-        value: MapValue,
-        hash: Option<Hash>,
-    },
-    Inner {
-        depth: u8,
-        key: [u8; 32],
-        children: [u32; 2],
-        hash: Option<Hash>,
-    },
+struct InnerNode {
+    hash: Hash,
+    children: [u32; 2],
+    /// A leaf below this node; the node's prefix is that leaf's label cut at `depth`.
+    key_leaf: u32,
+    depth: u8,
+    dirty: bool,
 }
 
 impl Map {
@@ -378,160 +385,136 @@ impl Map {
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.len
+        self.leaves.len()
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.leaves.is_empty()
     }
 
-    fn push(&mut self, n: Node) -> u32 {
-        self.nodes.push(n);
-        (self.nodes.len() - 1) as u32
+    /// Frees spare capacity (after a bulk build).
+    pub fn shrink_to_fit(&mut self) {
+        self.leaves.shrink_to_fit();
+        self.inners.shrink_to_fit();
     }
 
-    fn key_of(&self, id: u32) -> [u8; 32] {
-        match &self.nodes[id as usize] {
-            Node::Leaf { label, .. } => label.0,
-            Node::Inner { key, .. } => *key,
+    fn leaf(&self, r: u32) -> &LeafNode {
+        &self.leaves[(r & !LEAF) as usize]
+    }
+
+    fn inner(&self, r: u32) -> &InnerNode {
+        &self.inners[r as usize]
+    }
+
+    /// The node's key: a leaf's label, an inner node's prefix.
+    fn key_of(&self, r: u32) -> [u8; 32] {
+        if r & LEAF != 0 {
+            self.leaf(r).label
+        } else {
+            let n = self.inner(r);
+            prefix(&self.leaves[n.key_leaf as usize].label, n.depth)
+        }
+    }
+
+    /// A node's hash; inner hashes must be current.
+    fn hash_of(&self, r: u32) -> Hash {
+        if r & LEAF != 0 {
+            let l = self.leaf(r);
+            leaf_hash(&Hash(l.label), &l.value)
+        } else {
+            self.inner(r).hash
         }
     }
 
     /// Sets the value of `label`; returns the previous one.
     pub fn insert(&mut self, label: Hash, value: MapValue) -> Option<MapValue> {
-        let Some(mut cur) = self.root else {
-            let id = self.push(Node::Leaf {
-                label,
+        let new_leaf = |m: &mut Map| {
+            m.leaves.push(LeafNode {
+                label: label.0,
                 value,
-                hash: None,
             });
-            self.root = Some(id);
-            self.len = 1;
+            (m.leaves.len() - 1) as u32
+        };
+        let Some(mut cur) = self.root else {
+            let l = new_leaf(self);
+            self.root = Some(l | LEAF);
             return None;
         };
-        // Walk down, remembering the path to invalidate hashes.
         let mut path: Vec<(u32, usize)> = Vec::new();
-        loop {
-            let key = self.key_of(cur);
-            let depth = match &self.nodes[cur as usize] {
-                Node::Inner { depth, .. } => Some(*depth),
-                Node::Leaf { .. } => None,
-            };
-            let diff = first_difference(&label.0, &key);
-            let stays = match (depth, diff) {
-                (Some(d), Some(f)) => f >= d,
-                (Some(_), None) => true,
-                (None, None) => {
-                    // Same label: replace the value.
-                    let old =
-                        if let Node::Leaf { value: v, hash, .. } = &mut self.nodes[cur as usize] {
-                            *hash = None;
-                            Some(std::mem::replace(v, value))
-                        } else {
-                            None
-                        };
-                    self.invalidate(&path);
-                    return old;
+        let split_at = loop {
+            if cur & LEAF != 0 {
+                let idx = (cur & !LEAF) as usize;
+                match first_difference(&label.0, &self.leaves[idx].label) {
+                    None => {
+                        let old = std::mem::replace(&mut self.leaves[idx].value, value);
+                        self.dirty(&path);
+                        return Some(old);
+                    }
+                    Some(f) => break f,
                 }
-                (None, Some(_)) => false,
-            };
-            if stays {
-                let d = depth.unwrap_or(0);
-                let side = usize::from(bit(&label.0, d));
-                path.push((cur, side));
-                if let Node::Inner { children, .. } = &self.nodes[cur as usize] {
-                    cur = children[side];
+            }
+            let depth = self.inner(cur).depth;
+            match first_difference(&label.0, &self.key_of(cur)) {
+                Some(f) if f < depth => break f,
+                _ => {
+                    let side = usize::from(bit(&label.0, depth));
+                    path.push((cur, side));
+                    cur = self.inner(cur).children[side];
+                }
+            }
+        };
+        let leaf = new_leaf(self);
+        let children = if bit(&label.0, split_at) {
+            [cur, leaf | LEAF]
+        } else {
+            [leaf | LEAF, cur]
+        };
+        self.inners.push(InnerNode {
+            hash: Hash::default(),
+            children,
+            key_leaf: leaf,
+            depth: split_at,
+            dirty: true,
+        });
+        let node = (self.inners.len() - 1) as u32;
+        match path.last() {
+            None => self.root = Some(node),
+            Some(&(parent, side)) => self.inners[parent as usize].children[side] = node,
+        }
+        self.dirty(&path);
+        None
+    }
+
+    fn dirty(&mut self, path: &[(u32, usize)]) {
+        for &(r, _) in path {
+            self.inners[r as usize].dirty = true;
+        }
+    }
+
+    /// Recomputes every stale inner hash under `r` (iteratively: no recursion depth).
+    fn rehash(&mut self, r: u32) {
+        if r & LEAF != 0 || !self.inner(r).dirty {
+            return;
+        }
+        let mut stack = vec![(r, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            let node = &self.inners[n as usize];
+            if !expanded {
+                stack.push((n, true));
+                for c in node.children {
+                    if c & LEAF == 0 && self.inner(c).dirty {
+                        stack.push((c, false));
+                    }
                 }
                 continue;
             }
-            // Split above `cur` at the first differing bit.
-            let f = diff.unwrap_or(0);
-            let leaf = self.push(Node::Leaf {
-                label,
-                value,
-                hash: None,
-            });
-            let children = if bit(&label.0, f) {
-                [cur, leaf]
-            } else {
-                [leaf, cur]
-            };
-            let inner = self.push(Node::Inner {
-                depth: f,
-                key: prefix(&label.0, f),
-                children,
-                hash: None,
-            });
-            match path.last() {
-                None => self.root = Some(inner),
-                Some(&(parent, side)) => {
-                    if let Node::Inner { children, .. } = &mut self.nodes[parent as usize] {
-                        children[side] = inner;
-                    }
-                }
-            }
-            self.invalidate(&path);
-            self.len += 1;
-            return None;
-        }
-    }
-
-    fn invalidate(&mut self, path: &[(u32, usize)]) {
-        for &(id, _) in path {
-            if let Node::Inner { hash, .. } = &mut self.nodes[id as usize] {
-                *hash = None;
-            }
-        }
-    }
-
-    /// The hash of a node, computing stale hashes below it.
-    fn hash(&mut self, id: u32) -> Hash {
-        // Iterative post-order so deep trees cannot overflow the stack.
-        let mut stack = vec![(id, false)];
-        while let Some((n, expanded)) = stack.pop() {
-            match &self.nodes[n as usize] {
-                Node::Leaf { hash: Some(_), .. } | Node::Inner { hash: Some(_), .. } => {}
-                Node::Leaf {
-                    label,
-                    value,
-                    hash: None,
-                } => {
-                    let h = leaf_hash(label, value);
-                    if let Node::Leaf { hash, .. } = &mut self.nodes[n as usize] {
-                        *hash = Some(h);
-                    }
-                }
-                Node::Inner {
-                    children,
-                    hash: None,
-                    ..
-                } if !expanded => {
-                    let c = *children;
-                    stack.push((n, true));
-                    stack.push((c[1], false));
-                    stack.push((c[0], false));
-                }
-                Node::Inner {
-                    depth,
-                    key,
-                    children,
-                    hash: None,
-                } => {
-                    let (l, r) = (self.cached(children[0]), self.cached(children[1]));
-                    let h = node_hash(*depth, key, &l, &r);
-                    if let Node::Inner { hash, .. } = &mut self.nodes[n as usize] {
-                        *hash = Some(h);
-                    }
-                }
-            }
-        }
-        self.cached(id)
-    }
-
-    fn cached(&self, id: u32) -> Hash {
-        match &self.nodes[id as usize] {
-            Node::Leaf { hash, .. } | Node::Inner { hash, .. } => hash.unwrap_or_default(),
+            let (depth, [c0, c1]) = (node.depth, node.children);
+            let key = self.key_of(n);
+            let h = node_hash(depth, &key, &self.hash_of(c0), &self.hash_of(c1));
+            let node = &mut self.inners[n as usize];
+            node.hash = h;
+            node.dirty = false;
         }
     }
 
@@ -539,7 +522,10 @@ impl Map {
     pub fn root(&mut self) -> Hash {
         match self.root {
             None => empty_root(),
-            Some(r) => self.hash(r),
+            Some(r) => {
+                self.rehash(r);
+                self.hash_of(r)
+            }
         }
     }
 
@@ -547,22 +533,15 @@ impl Map {
     pub fn get(&self, label: &Hash) -> Option<MapValue> {
         let mut cur = self.root?;
         loop {
-            match &self.nodes[cur as usize] {
-                Node::Leaf {
-                    label: l, value, ..
-                } => return (l == label).then_some(*value),
-                Node::Inner {
-                    depth,
-                    key,
-                    children,
-                    ..
-                } => {
-                    if first_difference(&label.0, key).is_some_and(|f| f < *depth) {
-                        return None;
-                    }
-                    cur = children[usize::from(bit(&label.0, *depth))];
-                }
+            if cur & LEAF != 0 {
+                let l = self.leaf(cur);
+                return (l.label == label.0).then_some(l.value);
             }
+            let depth = self.inner(cur).depth;
+            if first_difference(&label.0, &self.key_of(cur)).is_some_and(|f| f < depth) {
+                return None;
+            }
+            cur = self.inner(cur).children[usize::from(bit(&label.0, depth))];
         }
     }
 
@@ -574,38 +553,30 @@ impl Map {
                 path: Vec::new(),
             };
         };
-        self.hash(root);
+        self.rehash(root);
         let mut cur = root;
         let mut path = Vec::new();
         let terminal = loop {
-            match &self.nodes[cur as usize] {
-                Node::Leaf {
-                    label: l, value, ..
-                } => {
-                    break Terminal::Leaf {
-                        label: *l,
-                        value: *value,
-                    };
-                }
-                Node::Inner {
-                    depth,
-                    key,
-                    children,
-                    ..
-                } => {
-                    if first_difference(&label.0, key).is_some_and(|f| f < *depth) {
-                        break Terminal::Node {
-                            depth: *depth,
-                            prefix: *key,
-                            left: self.cached(children[0]),
-                            right: self.cached(children[1]),
-                        };
-                    }
-                    let side = usize::from(bit(&label.0, *depth));
-                    path.push((*depth, self.cached(children[1 - side])));
-                    cur = children[side];
-                }
+            if cur & LEAF != 0 {
+                let l = self.leaf(cur);
+                break Terminal::Leaf {
+                    label: Hash(l.label),
+                    value: l.value,
+                };
             }
+            let (depth, children) = (self.inner(cur).depth, self.inner(cur).children);
+            let key = self.key_of(cur);
+            if first_difference(&label.0, &key).is_some_and(|f| f < depth) {
+                break Terminal::Node {
+                    depth,
+                    prefix: key,
+                    left: self.hash_of(children[0]),
+                    right: self.hash_of(children[1]),
+                };
+            }
+            let side = usize::from(bit(&label.0, depth));
+            path.push((depth, self.hash_of(children[1 - side])));
+            cur = children[side];
         };
         path.reverse();
         MapProof { terminal, path }
