@@ -404,5 +404,163 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
         }))
         .into_bytes(),
     ));
+    files.push((
+        "map-proofs.json".to_owned(),
+        pretty(&map_vectors()).into_bytes(),
+    ));
     files
+}
+
+fn map_json(p: &ank_proofs::map::MapProof) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, p.encode())
+}
+
+/// Map proofs: members, absent labels (ending at a leaf and at a node), the
+/// empty map, the same labels after updates, and proofs that must fail.
+fn map_vectors() -> Value {
+    use ank_proofs::map::{Map, MapLookup, MapValue, verify_map_proof};
+    let value = |i: u64, version: u64| MapValue {
+        version,
+        index: i,
+        entry_hash: leaf_hash(format!("entry {i} v{version}").as_bytes()),
+    };
+    let labels: Vec<(String, Hash)> = (0..64)
+        .map(|i| {
+            let a =
+                Address::parse(&format!("user{i}@example.org")).unwrap_or_else(|_| unreachable!());
+            (a.to_string(), a.label())
+        })
+        .collect();
+    let mut map = Map::new();
+    let empty = map.prove(&labels[0].1);
+    let empty_root = map.root();
+    for (i, (_, l)) in labels.iter().enumerate() {
+        map.insert(*l, value(i as u64, 1));
+    }
+    let root1 = map.root();
+    let lookups = |map: &mut Map, root: &Hash, which: &[usize], extra: &[&str]| -> Vec<Value> {
+        let mut out: Vec<Value> = which
+            .iter()
+            .map(|&i| (labels[i].0.clone(), labels[i].1))
+            .chain(extra.iter().map(|a| {
+                let addr = Address::parse(a).unwrap_or_else(|_| unreachable!());
+                (addr.to_string(), addr.label())
+            }))
+            .map(|(address, label)| {
+                let p = map.prove(&label);
+                let result = match verify_map_proof(&label, &p, root) {
+                    Ok(MapLookup::Present(v)) => json!({"present": {"version": v.version, "index": v.index, "entry_hash": v.entry_hash.to_base64()}}),
+                    Ok(MapLookup::Absent) => json!("absent"),
+                    Err(e) => panic!("vector proof does not verify: {e:?}"),
+                };
+                json!({"address": address, "label": label.to_base64(), "proof": map_json(&p), "result": result})
+            })
+            .collect();
+        out.sort_by_key(|v| v["address"].as_str().unwrap_or_default().to_owned());
+        out
+    };
+    let before = lookups(
+        &mut map,
+        &root1,
+        &[0, 1, 17, 63],
+        &["nobody@example.org", "user64@example.org", "zz@example.org"],
+    );
+    // Updates: new versions for some labels, and new labels.
+    let member = map.prove(&labels[5].1);
+    for i in [1usize, 5, 17] {
+        map.insert(labels[i].1, value(i as u64 + 100, 2));
+    }
+    let newcomer = Address::parse("newcomer@example.org").unwrap_or_else(|_| unreachable!());
+    map.insert(newcomer.label(), value(200, 1));
+    let root2 = map.root();
+    let after = lookups(
+        &mut map,
+        &root2,
+        &[0, 1, 5, 17],
+        &["newcomer@example.org", "nobody@example.org"],
+    );
+
+    // Negative vectors: each names its error.
+    let l5 = labels[5].1;
+    let mut flipped = map.prove(&l5);
+    if let Some((_, h)) = flipped.path.first_mut() {
+        h.0[0] ^= 1;
+    }
+    let absent_label = Address::parse("nobody@example.org")
+        .unwrap_or_else(|_| unreachable!())
+        .label();
+    let mut bad_bytes = map.prove(&l5).encode();
+    bad_bytes.push(0);
+    let invalid = vec![
+        (
+            "stale: the proof of version 1 against the root after the update",
+            l5,
+            map_json(&member),
+            root2,
+            err_name(verify_map_proof(&l5, &member, &root2)),
+        ),
+        (
+            "a sibling hash with one bit flipped",
+            l5,
+            map_json(&flipped),
+            root2,
+            err_name(verify_map_proof(&l5, &flipped, &root2)),
+        ),
+        (
+            "a member's proof used for an absent label it does not lead to",
+            absent_label,
+            map_json(&map.prove(&l5)),
+            root2,
+            err_name(verify_map_proof(&absent_label, &map.prove(&l5), &root2)),
+        ),
+        (
+            "an absence proof used for a present label",
+            l5,
+            map_json(&map.prove(&absent_label)),
+            root2,
+            err_name(verify_map_proof(&l5, &map.prove(&absent_label), &root2)),
+        ),
+        (
+            "a trailing byte after the proof",
+            l5,
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bad_bytes),
+            root2,
+            err_name(ank_proofs::map::MapProof::decode(&bad_bytes)),
+        ),
+    ];
+    // Two labels sharing a 255-bit prefix; a third leaves it at bit 0: its
+    // absence proof ends at the node.
+    let mut tiny = Map::new();
+    let a = Hash([0u8; 32]);
+    let mut b = [0u8; 32];
+    b[31] = 1;
+    tiny.insert(a, value(0, 1));
+    tiny.insert(Hash(b), value(1, 1));
+    let mut c = [0u8; 32];
+    c[0] = 0x80;
+    let node_proof = tiny.prove(&Hash(c));
+    let tiny_root = tiny.root();
+    assert_eq!(
+        verify_map_proof(&Hash(c), &node_proof, &tiny_root),
+        Ok(MapLookup::Absent)
+    );
+    json!({
+        "node_terminal": {
+            "labels": [a.to_base64(), Hash(b).to_base64()],
+            "root": tiny_root.to_base64(),
+            "absent_label": Hash(c).to_base64(),
+            "proof": map_json(&node_proof),
+        },
+        "spec": "proofs/src/map.rs: leaf = SHA-256(0x10 || label || version u64 BE || index u64 BE || entry_hash); node = SHA-256(0x11 || depth || prefix(32) || left || right); empty = SHA-256(0x12)",
+        "labels": "label = SHA-256(\"ank/label/v1\" || 0x00 || canonical address)",
+        "values": "user<i>@example.org holds version 1, index i, entry_hash = leaf_hash(\"entry <i> v1\"); after the updates users 1, 5, 17 hold version 2, index i+100, and newcomer@example.org version 1, index 200",
+        "empty_map": {"root": empty_root.to_base64(), "proof_for_user0": map_json(&empty)},
+        "root_before_updates": root1.to_base64(),
+        "lookups_before_updates": before,
+        "root_after_updates": root2.to_base64(),
+        "lookups_after_updates": after,
+        "invalid": invalid.into_iter().map(|(desc, label, proof, root, error)| json!({
+            "desc": desc, "label": label.to_base64(), "proof": proof, "root": root.to_base64(), "error": error,
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -72,3 +72,70 @@ fn vectors_verify() {
         assert_eq!(cp.size(), ank_test_vectors::LOG_SIZE);
     }
 }
+
+#[test]
+fn map_vectors_verify() {
+    use ank_proofs::map::{MapLookup, MapProof, verify_map_proof};
+    use base64::Engine as _;
+    let files = ank_test_vectors::generate();
+    let raw = &files
+        .iter()
+        .find(|(p, _)| p == "map-proofs.json")
+        .unwrap()
+        .1;
+    let v: serde_json::Value = serde_json::from_slice(raw).unwrap();
+    let b64 = |s: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_str().unwrap())
+            .unwrap()
+    };
+    let hash = |s: &serde_json::Value| ank_proofs::Hash::from_base64(s.as_str().unwrap()).unwrap();
+    let mut present = 0;
+    for (root_key, list_key) in [
+        ("root_before_updates", "lookups_before_updates"),
+        ("root_after_updates", "lookups_after_updates"),
+    ] {
+        let root = hash(&v[root_key]);
+        for l in v[list_key].as_array().unwrap() {
+            let got = verify_map_proof(
+                &hash(&l["label"]),
+                &MapProof::decode(&b64(&l["proof"])).unwrap(),
+                &root,
+            )
+            .unwrap();
+            match got {
+                MapLookup::Present(val) => {
+                    present += 1;
+                    assert_eq!(
+                        val.version,
+                        l["result"]["present"]["version"].as_u64().unwrap()
+                    );
+                }
+                MapLookup::Absent => assert_eq!(l["result"], "absent"),
+            }
+        }
+    }
+    assert!(present >= 6);
+    let n = &v["node_terminal"];
+    let p = MapProof::decode(&b64(&n["proof"])).unwrap();
+    assert!(matches!(
+        p.terminal,
+        ank_proofs::map::Terminal::Node { depth: 255, .. }
+    ));
+    assert_eq!(
+        verify_map_proof(&hash(&n["absent_label"]), &p, &hash(&n["root"])),
+        Ok(MapLookup::Absent)
+    );
+    for bad in v["invalid"].as_array().unwrap() {
+        let err = match MapProof::decode(&b64(&bad["proof"])) {
+            Err(e) => e,
+            Ok(p) => verify_map_proof(&hash(&bad["label"]), &p, &hash(&bad["root"])).unwrap_err(),
+        };
+        assert_eq!(
+            format!("{err:?}"),
+            bad["error"].as_str().unwrap(),
+            "{}",
+            bad["desc"]
+        );
+    }
+}
