@@ -88,6 +88,8 @@ fn readme_quick_start_runs() {
         "\"authority\":\"key holder\"",
         "ok: tiled log example.org/ank size 2",
         "\"error\":\"missing_token\"",
+        "ok: replayed 2 entries of example.org/ank size 2",
+        "ok: alice@example.org is current at version 2 (index 1",
     ] {
         assert!(
             stdout.contains(want),
