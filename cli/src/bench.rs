@@ -118,9 +118,7 @@ fn verify_tiles(n: u64, dir: &std::path::Path, runs: u32) -> Result<()> {
             t.elapsed()
         );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::runtime()?;
     let vkey = log.verifier();
     let mut best = f64::MAX;
     for run in 1..=runs {

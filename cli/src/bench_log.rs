@@ -225,9 +225,7 @@ fn http() -> Result<reqwest::Client> {
 
 /// `ank bench lookup`: random lookups among `bindings` users over HTTP.
 pub fn lookup(url: &str, bindings: u64, concurrency: usize, duration: Duration) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::runtime()?;
     let client = http()?;
     let base = url.trim_end_matches('/').to_owned();
     let (n, elapsed, lat) = rt.block_on(load(concurrency, duration, None, move |i| {
@@ -285,9 +283,7 @@ pub fn publish(url: &str, first: u64, users: u64, concurrency: usize) -> Result<
             })
             .collect(),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::runtime()?;
     let client = http()?;
     let base = url.trim_end_matches('/').to_owned();
     let (n, elapsed, lat) =

@@ -254,6 +254,32 @@ fn checkpoint_with_trust(
     Ok(cp)
 }
 
+/// A tokio runtime for one command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Progress of a long walk over a log, drawn on stderr when it is a terminal
+/// and the log is large.
+fn progress_bar() -> impl FnMut(u64, u64) {
+    let tty = std::io::stderr().is_terminal();
+    let mut last = 0u64;
+    move |done, total| {
+        if tty && total >= 100_000 && (done - last >= total / 200 || done == total) {
+            last = done;
+            let pct = done * 100 / total.max(1);
+            let bar = "#".repeat((pct / 4) as usize);
+            eprint!("\r[{bar:<25}] {pct:>3}% {done}/{total} entries");
+            let _ = std::io::stderr().flush();
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
 fn describe(cp: &ank_proofs::VerifiedCheckpoint) -> String {
     let mut s = format!("{} size {} root {}", cp.origin(), cp.size(), cp.root());
     for c in cp.cosignatures() {
@@ -354,14 +380,11 @@ fn verify(v: Verify) -> Result<()> {
         Verify::Replay { source, vkey } => {
             let vkey = vkey_arg(&vkey)?;
             let source = ank_client::Source::parse(&source)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
             let mut replay = ank_proofs::map::Replay::new();
-            let report = rt.block_on(ank_client::verify_tiles_with(
+            let report = runtime()?.block_on(ank_client::verify_tiles_with(
                 source,
                 &vkey,
-                |_, _| {},
+                progress_bar(),
                 |e| replay.push(e),
             ))?;
             let signed = ank_proofs::api::map_root(&report.checkpoint)?;
@@ -378,23 +401,8 @@ fn verify(v: Verify) -> Result<()> {
         Verify::Tiles { source, vkey } => {
             let vkey = vkey_arg(&vkey)?;
             let source = ank_client::Source::parse(&source)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let tty = std::io::stderr().is_terminal();
-            let mut last = 0u64;
-            let report = rt.block_on(ank_client::verify_tiles(source, &vkey, |done, total| {
-                if tty && total >= 100_000 && (done - last >= total / 200 || done == total) {
-                    last = done;
-                    let pct = done * 100 / total.max(1);
-                    let bar = "#".repeat((pct / 4) as usize);
-                    eprint!("\r[{bar:<25}] {pct:>3}% {done}/{total} entries");
-                    let _ = std::io::stderr().flush();
-                    if done == total {
-                        eprintln!();
-                    }
-                }
-            }))?;
+            let report =
+                runtime()?.block_on(ank_client::verify_tiles(source, &vkey, progress_bar()))?;
             println!(
                 "ok: tiled log {}: {} entry bundles and {} tiles recomputed from the entries",
                 describe(&report.checkpoint),

@@ -73,9 +73,7 @@ pub fn serve(a: Serve) -> Result<()> {
             ..Default::default()
         },
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(
         cfg,
         |r| {

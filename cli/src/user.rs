@@ -9,6 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
 
+use crate::runtime;
+
 /// Where a log is: flags, or the trust file entry of the address's domain.
 #[derive(Args, Debug, Clone)]
 pub struct LogFlags {
@@ -53,12 +55,6 @@ pub enum TrustCmd {
         url: String,
         vkey: String,
     },
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
 }
 
 fn hostname() -> String {
