@@ -1,0 +1,177 @@
+use ank_mailbox::{
+    MAX_BODY, MAX_SUBJECT, MailError, Payload, hpke_open_raw, open, seal, x25519_public,
+};
+use ank_proofs::Address;
+
+fn h32(s: &str) -> [u8; 32] {
+    hex::decode(s).unwrap().try_into().unwrap()
+}
+
+/// RFC 9180 A.2.1 (Base) and A.2.3 (Auth) for ank's suite, from test-vectors/.
+#[test]
+fn rfc9180_vectors_open() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/hpke-rfc9180.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let vectors = v["vectors"].as_array().unwrap();
+    assert_eq!(vectors.len(), 2);
+    for t in vectors {
+        let s = |k: &str| hex::decode(t[k].as_str().unwrap()).unwrap();
+        let sk_r = h32(t["skRm"].as_str().unwrap());
+        assert_eq!(
+            x25519_public(&sk_r).unwrap(),
+            h32(t["pkRm"].as_str().unwrap())
+        );
+        // enc is the ephemeral public key.
+        let enc = x25519_public(&h32(t["skEm"].as_str().unwrap())).unwrap();
+        if let Some(pk_em) = t.get("pkEm") {
+            assert_eq!(enc, h32(pk_em.as_str().unwrap()));
+        }
+        let sender = t.get("skSm").map(|sk| {
+            let pk = x25519_public(&h32(sk.as_str().unwrap())).unwrap();
+            assert_eq!(pk, h32(t["pkSm"].as_str().unwrap()));
+            pk
+        });
+        let (info, aad, ct, pt) = (s("info"), s("aad"), s("ct"), s("pt"));
+        assert_eq!(
+            hpke_open_raw(&sk_r, sender.as_ref(), &enc, &info, &aad, &ct).unwrap(),
+            pt,
+            "{}",
+            t["section"]
+        );
+        // Every change is refused.
+        let mut bad = ct.clone();
+        bad[3] ^= 1;
+        assert_eq!(
+            hpke_open_raw(&sk_r, sender.as_ref(), &enc, &info, &aad, &bad),
+            Err(MailError::Decrypt)
+        );
+        assert_eq!(
+            hpke_open_raw(&sk_r, sender.as_ref(), &enc, &info, b"Count-1", &ct),
+            Err(MailError::Decrypt)
+        );
+        assert_eq!(
+            hpke_open_raw(&sk_r, sender.as_ref(), &enc, b"other info", &aad, &ct),
+            Err(MailError::Decrypt)
+        );
+        let other_mode = if sender.is_some() { None } else { Some(&enc) };
+        assert_eq!(
+            hpke_open_raw(&sk_r, other_mode, &enc, &info, &aad, &ct),
+            Err(MailError::Decrypt)
+        );
+    }
+}
+
+fn addr(s: &str) -> Address {
+    Address::parse(s).unwrap()
+}
+
+#[test]
+fn seal_and_open_bind_recipient_key_and_id() {
+    let secret = [7u8; 32];
+    let key = x25519_public(&secret).unwrap();
+    let p = Payload::new(
+        addr("alice@a.example"),
+        addr("bob@b.example"),
+        1_700_000_000_000,
+        "Hello",
+        "Plain text.\nhttps://example.org stays text.\n",
+    )
+    .unwrap();
+    let id = [1u8; 16];
+    let (enc, ct) = seal(&p, &key, &id).unwrap();
+    assert_eq!(
+        open(&addr("bob!b.example"), &secret, &enc, &ct, &id).unwrap(),
+        p
+    );
+    // Another id, another recipient address, another key: all refused.
+    assert_eq!(
+        open(&addr("bob@b.example"), &secret, &enc, &ct, &[2u8; 16]),
+        Err(MailError::Decrypt)
+    );
+    assert_eq!(
+        open(&addr("carol@b.example"), &secret, &enc, &ct, &id),
+        Err(MailError::Decrypt)
+    );
+    assert_eq!(
+        open(&addr("bob@b.example"), &[8u8; 32], &enc, &ct, &id),
+        Err(MailError::Decrypt)
+    );
+    let mut bad = ct.clone();
+    bad[0] ^= 1;
+    assert_eq!(
+        open(&addr("bob@b.example"), &secret, &enc, &bad, &id),
+        Err(MailError::Decrypt)
+    );
+    // The ciphertext reveals nothing of the subject or body.
+    assert!(!ct.windows(5).any(|w| w == b"Hello"));
+}
+
+#[test]
+fn payload_limits_and_format_errors() {
+    let (a, b) = (addr("alice@a.example"), addr("bob@b.example"));
+    let ok = Payload::new(
+        a.clone(),
+        b.clone(),
+        5,
+        &"s".repeat(MAX_SUBJECT),
+        &"b".repeat(MAX_BODY),
+    )
+    .unwrap();
+    assert_eq!(Payload::decode(&ok.encode()).unwrap(), ok);
+    assert_eq!(
+        Payload::new(a.clone(), b.clone(), 5, &"s".repeat(MAX_SUBJECT + 1), ""),
+        Err(MailError::SubjectTooLong {
+            len: MAX_SUBJECT + 1
+        })
+    );
+    assert_eq!(
+        Payload::new(a.clone(), b.clone(), 5, "", &"b".repeat(MAX_BODY + 1)),
+        Err(MailError::BodyTooLong { len: MAX_BODY + 1 })
+    );
+    assert_eq!(
+        Payload::new(a.clone(), b.clone(), 5, "a\nb", ""),
+        Err(MailError::ControlCharacter { field: "subject" })
+    );
+    assert_eq!(
+        Payload::new(a.clone(), b.clone(), 5, "", "bell\u{7}"),
+        Err(MailError::ControlCharacter { field: "body" })
+    );
+    let enc = Payload::new(a, b, 5, "hi", "body").unwrap().encode();
+    assert_eq!(
+        Payload::decode(&enc[..enc.len() - 1]),
+        Err(MailError::Truncated {
+            offset: enc.len() - 4
+        })
+    );
+    let mut x = enc.clone();
+    x.push(0);
+    assert_eq!(Payload::decode(&x), Err(MailError::TrailingBytes));
+    let mut x = enc.clone();
+    x[0] = 2;
+    assert_eq!(Payload::decode(&x), Err(MailError::Format(2)));
+    // A non-canonical sender address ("Alice@…") is refused, not normalised.
+    let mut x = enc.clone();
+    x[2] = b'A';
+    assert_eq!(
+        Payload::decode(&x),
+        Err(MailError::Address { field: "from" })
+    );
+    // Invalid UTF-8 in the body.
+    let mut x = enc.clone();
+    let last = x.len() - 1;
+    x[last] = 0xff;
+    assert_eq!(
+        Payload::decode(&x),
+        Err(MailError::NotUtf8 { field: "body" })
+    );
+    // A length prefix past the limit is refused before reading it.
+    let mut x = enc.clone();
+    let subject_at = 1 + 1 + 15 + 1 + 13 + 8;
+    x[subject_at] = 0x01;
+    x[subject_at + 1] = 0x01;
+    assert_eq!(
+        Payload::decode(&x),
+        Err(MailError::SubjectTooLong { len: 257 })
+    );
+}
