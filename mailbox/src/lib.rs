@@ -26,11 +26,29 @@
 //! so a ciphertext cannot be replayed under another id. Who sent it is proven
 //! by the sender's Ed25519 signature over the envelope (next step), not by HPKE.
 //!
+//! ## Envelope
+//!
+//! What travels (JSON, all byte strings standard base64): `id` (16 bytes),
+//! `to` and `from` (canonical addresses), `to_key` (the recipient's X25519
+//! key the message is sealed to), `from_key` (the sender's Ed25519 key),
+//! `enc` (32 bytes), `ciphertext`, `signature`, and optionally
+//! `recipient_proof`, the lookup answer the sender verified for `to_key`.
+//! The sender signs, with `from_key`, the text
+//!
+//! ```text
+//! ank-envelope-v1\n<id>\n<to>\n<to_key>\n<from>\n<from_key>\n<SHA-256(enc || ciphertext)>\n
+//! ```
+//!
+//! (byte strings in base64). [`Envelope::check`] parses every field strictly
+//! and verifies that signature; whether `from_key` is the sender's current key
+//! and `to_key` the recipient's is for the mailbox to prove through the logs.
+//!
 //! ## Errors
 //!
 //! [`MailError`]: `Truncated`, `TrailingBytes`, `Format`, `Address`,
 //! `SubjectTooLong`, `BodyTooLong`, `NotUtf8`, `ControlCharacter`,
-//! `KeyLength`, `Decrypt`, `Encrypt`.
+//! `KeyLength`, `Decrypt`, `Encrypt`, `Envelope` (a field that does not
+//! parse, named), `BadSignature`.
 
 use ank_proofs::Address;
 use hpke::aead::ChaCha20Poly1305;
@@ -68,6 +86,10 @@ pub enum MailError {
     Decrypt,
     #[error("encryption failed")]
     Encrypt,
+    #[error("envelope field {field} is malformed")]
+    Envelope { field: &'static str },
+    #[error("the envelope's signature does not verify with its from_key")]
+    BadSignature,
 }
 
 /// A plain-text message.
@@ -318,4 +340,163 @@ pub fn x25519_public(secret: &[u8; 32]) -> Result<[u8; 32], MailError> {
     let sk = <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(secret)
         .map_err(|_| MailError::KeyLength)?;
     Ok(X25519HkdfSha256::sk_to_pk(&sk).to_bytes().into())
+}
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::Signer as _;
+
+/// A message in transit (see the crate docs).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub id: String,
+    pub to: String,
+    pub to_key: String,
+    pub from: String,
+    pub from_key: String,
+    pub enc: String,
+    pub ciphertext: String,
+    pub signature: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_proof: Option<ank_proofs::api::LookupResponse>,
+}
+
+/// An envelope whose fields parsed and whose signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedEnvelope {
+    pub id: [u8; 16],
+    pub to: Address,
+    pub to_key: [u8; 32],
+    pub from: Address,
+    pub from_key: [u8; 32],
+    pub enc: [u8; 32],
+    pub ciphertext: Vec<u8>,
+}
+
+/// The exact bytes a sender signs for an envelope (see the crate docs).
+pub fn envelope_signed_text(
+    id: &[u8; 16],
+    to: &Address,
+    to_key: &[u8; 32],
+    from: &Address,
+    from_key: &[u8; 32],
+    enc: &[u8; 32],
+    ct: &[u8],
+) -> Vec<u8> {
+    let digest = ank_proofs::hash::sha256_parts(&[enc, ct]);
+    format!(
+        "ank-envelope-v1\n{}\n{to}\n{}\n{from}\n{}\n{digest}\n",
+        STANDARD.encode(id),
+        STANDARD.encode(to_key),
+        STANDARD.encode(from_key)
+    )
+    .into_bytes()
+}
+
+fn b64_array<const N: usize>(s: &str, field: &'static str) -> Result<[u8; N], MailError> {
+    STANDARD
+        .decode(s)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(MailError::Envelope { field })
+}
+
+fn canonical(s: &str, field: &'static str) -> Result<Address, MailError> {
+    Address::parse(s)
+        .ok()
+        .filter(|a| a.to_string() == s)
+        .ok_or(MailError::Envelope { field })
+}
+
+impl Envelope {
+    /// Seals `payload` to `to_key` and signs the envelope with the sender's key.
+    ///
+    /// # Errors
+    /// [`MailError::KeyLength`], [`MailError::Encrypt`].
+    pub fn create(
+        payload: &Payload,
+        to_key: &[u8; 32],
+        sender: &ed25519_dalek::SigningKey,
+        id: [u8; 16],
+    ) -> Result<Envelope, MailError> {
+        let (enc, ct) = seal(payload, to_key, &id)?;
+        let from_key = sender.verifying_key().to_bytes();
+        let text = envelope_signed_text(
+            &id,
+            &payload.to,
+            to_key,
+            &payload.from,
+            &from_key,
+            &enc,
+            &ct,
+        );
+        Ok(Envelope {
+            id: STANDARD.encode(id),
+            to: payload.to.to_string(),
+            to_key: STANDARD.encode(to_key),
+            from: payload.from.to_string(),
+            from_key: STANDARD.encode(from_key),
+            enc: STANDARD.encode(enc),
+            ciphertext: STANDARD.encode(&ct),
+            signature: STANDARD.encode(sender.sign(&text).to_bytes()),
+            recipient_proof: None,
+        })
+    }
+
+    /// Parses every field strictly and verifies the sender's signature.
+    ///
+    /// # Errors
+    /// [`MailError::Envelope`] naming the field, [`MailError::BodyTooLong`]
+    /// for a ciphertext too large to hold a valid payload, [`MailError::BadSignature`].
+    pub fn check(&self) -> Result<CheckedEnvelope, MailError> {
+        let id: [u8; 16] = b64_array(&self.id, "id")?;
+        let to = canonical(&self.to, "to")?;
+        let from = canonical(&self.from, "from")?;
+        let to_key: [u8; 32] = b64_array(&self.to_key, "to_key")?;
+        let from_key: [u8; 32] = b64_array(&self.from_key, "from_key")?;
+        let enc: [u8; 32] = b64_array(&self.enc, "enc")?;
+        // Largest valid payload: header, two addresses, limits, AEAD tag.
+        let max_ct = 1 + 255 + 255 + 8 + 2 + MAX_SUBJECT + 4 + MAX_BODY + 16;
+        if self.ciphertext.len() > max_ct.div_ceil(3) * 4 {
+            return Err(MailError::BodyTooLong {
+                len: self.ciphertext.len() / 4 * 3,
+            });
+        }
+        let ciphertext = STANDARD
+            .decode(&self.ciphertext)
+            .map_err(|_| MailError::Envelope {
+                field: "ciphertext",
+            })?;
+        let signature: [u8; 64] = b64_array(&self.signature, "signature")?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&from_key)
+            .map_err(|_| MailError::Envelope { field: "from_key" })?;
+        let text = envelope_signed_text(&id, &to, &to_key, &from, &from_key, &enc, &ciphertext);
+        key.verify_strict(&text, &ed25519_dalek::Signature::from_bytes(&signature))
+            .map_err(|_| MailError::BadSignature)?;
+        Ok(CheckedEnvelope {
+            id,
+            to,
+            to_key,
+            from,
+            from_key,
+            enc,
+            ciphertext,
+        })
+    }
+}
+
+impl CheckedEnvelope {
+    /// Decrypts with the recipient's X25519 secret, and checks that the
+    /// payload's sender and recipient are the envelope's.
+    ///
+    /// # Errors
+    /// [`MailError::Decrypt`], payload errors.
+    pub fn open(&self, secret: &[u8; 32]) -> Result<Payload, MailError> {
+        let p = open(&self.to, secret, &self.enc, &self.ciphertext, &self.id)?;
+        if p.from != self.from {
+            return Err(MailError::Envelope { field: "from" });
+        }
+        Ok(p)
+    }
 }

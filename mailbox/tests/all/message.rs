@@ -175,3 +175,141 @@ fn payload_limits_and_format_errors() {
         Err(MailError::SubjectTooLong { len: 257 })
     );
 }
+
+/// A change made to an envelope.
+type Tamper = Box<dyn Fn(&mut ank_mailbox::Envelope)>;
+
+#[test]
+fn envelope_round_trip_and_every_tampering() {
+    use ank_mailbox::{Envelope, MailError};
+    let alice = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
+    let bob_secret = [9u8; 32];
+    let bob_key = x25519_public(&bob_secret).unwrap();
+    let p = Payload::new(
+        addr("alice@a.example"),
+        addr("bob@b.example"),
+        42,
+        "Subject",
+        "Body",
+    )
+    .unwrap();
+    let env = Envelope::create(&p, &bob_key, &alice, [5u8; 16]).unwrap();
+    let json = serde_json::to_string(&env).unwrap();
+    let back: Envelope = serde_json::from_str(&json).unwrap();
+    let checked = back.check().unwrap();
+    assert_eq!(checked.from_key, alice.verifying_key().to_bytes());
+    assert_eq!(checked.open(&bob_secret).unwrap(), p);
+    assert_eq!(checked.open(&[1u8; 32]), Err(MailError::Decrypt));
+
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[4u8; 32]);
+    let cases: Vec<(Tamper, MailError)> = vec![
+        (
+            Box::new(|e| e.id = b64(&[6u8; 16])),
+            MailError::BadSignature,
+        ),
+        (
+            Box::new(|e| e.id = b64(&[6u8; 15])),
+            MailError::Envelope { field: "id" },
+        ),
+        (
+            Box::new(|e| e.to = "carol@b.example".into()),
+            MailError::BadSignature,
+        ),
+        (
+            Box::new(|e| e.to = "Bob@b.example".into()),
+            MailError::Envelope { field: "to" },
+        ),
+        (
+            Box::new(|e| e.from = "alice!a.example".into()),
+            MailError::Envelope { field: "from" },
+        ),
+        (
+            Box::new(|e| e.to_key = b64(&[1u8; 32])),
+            MailError::BadSignature,
+        ),
+        (
+            Box::new(|e| e.to_key = "!!".into()),
+            MailError::Envelope { field: "to_key" },
+        ),
+        (
+            Box::new(move |e| e.from_key = b64(&other.verifying_key().to_bytes())),
+            MailError::BadSignature,
+        ),
+        (
+            Box::new(|e| e.enc = b64(&[2u8; 32])),
+            MailError::BadSignature,
+        ),
+        (
+            Box::new(|e| e.ciphertext = b64(b"something else")),
+            MailError::BadSignature,
+        ),
+        (
+            Box::new(|e| e.ciphertext = "*".into()),
+            MailError::Envelope {
+                field: "ciphertext",
+            },
+        ),
+        (
+            Box::new(|e| e.ciphertext = "A".repeat(100_000)),
+            MailError::BodyTooLong { len: 75_000 },
+        ),
+        (
+            Box::new(|e| e.signature = b64(&[0u8; 63])),
+            MailError::Envelope { field: "signature" },
+        ),
+        (
+            Box::new(|e| e.signature = b64(&[0u8; 64])),
+            MailError::BadSignature,
+        ),
+    ];
+    for (i, (tamper, want)) in cases.iter().enumerate() {
+        let mut e = env.clone();
+        tamper(&mut e);
+        assert_eq!(e.check(), Err(want.clone()), "case {i}");
+    }
+    // Unknown fields are refused by the parser.
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["html"] = serde_json::json!("<b>no</b>");
+    assert!(serde_json::from_value::<Envelope>(v).is_err());
+    // An envelope validly signed under one name whose sealed payload names
+    // another sender is caught when it is opened.
+    let p2 = Payload::new(
+        addr("mallory@a.example"),
+        addr("bob@b.example"),
+        42,
+        "s",
+        "b",
+    )
+    .unwrap();
+    let id = [7u8; 16];
+    let (enc, ct) = ank_mailbox::seal(&p2, &bob_key, &id).unwrap();
+    let claimed = addr("alice@a.example");
+    let text = ank_mailbox::envelope_signed_text(
+        &id,
+        &p2.to,
+        &bob_key,
+        &claimed,
+        &alice.verifying_key().to_bytes(),
+        &enc,
+        &ct,
+    );
+    use ed25519_dalek::Signer as _;
+    let forged = Envelope {
+        id: b64(&id),
+        to: p2.to.to_string(),
+        to_key: b64(&bob_key),
+        from: claimed.to_string(),
+        from_key: b64(&alice.verifying_key().to_bytes()),
+        enc: b64(&enc),
+        ciphertext: b64(&ct),
+        signature: b64(&alice.sign(&text).to_bytes()),
+        recipient_proof: None,
+    };
+    let checked = forged.check().unwrap();
+    assert_eq!(
+        checked.open(&bob_secret),
+        Err(MailError::Envelope { field: "from" })
+    );
+}
