@@ -177,7 +177,7 @@ fn payload_limits_and_format_errors() {
 }
 
 /// A change made to an envelope.
-type Tamper = Box<dyn Fn(&mut ank_mailbox::Envelope)>;
+type Tamper<'a> = Box<dyn Fn(&mut ank_mailbox::Envelope) + 'a>;
 
 #[test]
 fn envelope_round_trip_and_every_tampering() {
@@ -204,7 +204,7 @@ fn envelope_round_trip_and_every_tampering() {
     use base64::Engine as _;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let other = ed25519_dalek::SigningKey::from_bytes(&[4u8; 32]);
-    let cases: Vec<(Tamper, MailError)> = vec![
+    let cases: Vec<(Tamper<'_>, MailError)> = vec![
         (
             Box::new(|e| e.id = b64(&[6u8; 16])),
             MailError::BadSignature,
