@@ -48,7 +48,10 @@
 //! [`MailError`]: `Truncated`, `TrailingBytes`, `Format`, `Address`,
 //! `SubjectTooLong`, `BodyTooLong`, `NotUtf8`, `ControlCharacter`,
 //! `KeyLength`, `Decrypt`, `Encrypt`, `Envelope` (a field that does not
-//! parse, named), `BadSignature`.
+//! parse, named), `BadSignature`, and for storage `NoStorageKey`,
+//! `WeakStorageKey`, `AtRest` (see [`at_rest`]).
+
+pub mod at_rest;
 
 use ank_proofs::Address;
 use hpke::aead::ChaCha20Poly1305;
@@ -90,6 +93,14 @@ pub enum MailError {
     Envelope { field: &'static str },
     #[error("the envelope's signature does not verify with its from_key")]
     BadSignature,
+    #[error(
+        "no storage key: set ANK_STORAGE_KEY (or BANGMAIL_KEY) to a secret of at least 16 bytes, for example `export ANK_STORAGE_KEY=$(head -c 32 /dev/urandom | base64)`, and keep it: stored mail cannot be read without it"
+    )]
+    NoStorageKey,
+    #[error("the storage key is {len} bytes; use at least 16")]
+    WeakStorageKey { len: usize },
+    #[error("a stored message does not decrypt: wrong storage key, or the row was altered")]
+    AtRest,
 }
 
 /// A plain-text message.

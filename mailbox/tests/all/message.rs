@@ -313,3 +313,61 @@ fn envelope_round_trip_and_every_tampering() {
         Err(MailError::Envelope { field: "from" })
     );
 }
+
+#[test]
+fn at_rest_sealing() {
+    use ank_mailbox::at_rest::StorageKey;
+    let key = StorageKey::from_secret(b"a storage secret of enough length").unwrap();
+    let a = key.seal(b"envelope bytes", b"id|bob@b.example").unwrap();
+    let b = key.seal(b"envelope bytes", b"id|bob@b.example").unwrap();
+    assert_ne!(a, b, "a fresh nonce every time");
+    assert!(!a.windows(8).any(|w| w == b"envelope"));
+    assert_eq!(
+        key.open(&a, b"id|bob@b.example").unwrap(),
+        b"envelope bytes"
+    );
+    assert_eq!(key.open(&a, b"id|eve@b.example"), Err(MailError::AtRest));
+    let mut t = a.clone();
+    t[20] ^= 1;
+    assert_eq!(key.open(&t, b"id|bob@b.example"), Err(MailError::AtRest));
+    assert_eq!(
+        key.open(&a[..20], b"id|bob@b.example"),
+        Err(MailError::AtRest)
+    );
+    let other = StorageKey::from_secret(b"another storage secret, as long").unwrap();
+    assert_eq!(other.open(&a, b"id|bob@b.example"), Err(MailError::AtRest));
+    assert_eq!(
+        StorageKey::from_secret(b"short").unwrap_err(),
+        MailError::WeakStorageKey { len: 5 }
+    );
+    // The environment: ANK_STORAGE_KEY first, BANGMAIL_KEY accepted, neither refused.
+    let none = StorageKey::from_lookup(|_| None).unwrap_err();
+    assert_eq!(none, MailError::NoStorageKey);
+    assert!(
+        none.to_string().contains("ANK_STORAGE_KEY") && none.to_string().contains("BANGMAIL_KEY")
+    );
+    let bangmail = StorageKey::from_lookup(|n| {
+        (n == "BANGMAIL_KEY").then(|| "a storage secret of enough length".to_owned())
+    })
+    .unwrap();
+    assert_eq!(
+        bangmail.open(&a, b"id|bob@b.example").unwrap(),
+        b"envelope bytes"
+    );
+    let both = StorageKey::from_lookup(|n| {
+        Some(
+            if n == "ANK_STORAGE_KEY" {
+                "another storage secret, as long"
+            } else {
+                "a storage secret of enough length"
+            }
+            .to_owned(),
+        )
+    })
+    .unwrap();
+    assert_eq!(
+        both.open(&a, b"id|bob@b.example"),
+        Err(MailError::AtRest),
+        "ANK_STORAGE_KEY wins"
+    );
+}
