@@ -52,6 +52,7 @@
 //! `WeakStorageKey`, `AtRest` (see [`at_rest`]).
 
 pub mod at_rest;
+pub mod fetch_auth;
 
 use ank_proofs::Address;
 use hpke::aead::ChaCha20Poly1305;
