@@ -53,6 +53,7 @@
 
 pub mod at_rest;
 pub mod fetch_auth;
+pub mod store;
 
 use ank_proofs::Address;
 use hpke::aead::ChaCha20Poly1305;

@@ -8,3 +8,4 @@
 )]
 
 mod message;
+mod store;
