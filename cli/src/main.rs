@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod bench;
 mod bench_log;
+mod mail;
 mod operator;
 mod user;
 
@@ -67,6 +68,29 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Send a plain-text message, sealed to the recipient's current keys as its log proves them.
+    Send {
+        to: String,
+        /// The sending address (default: the only one this device has keys for).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long, default_value = "")]
+        subject: String,
+        /// The body (default: read from stdin).
+        #[arg(long)]
+        body: Option<String>,
+        #[command(flatten)]
+        log: user::LogFlags,
+    },
+    /// Fetch, verify, decrypt, store under $ANK_HOME/mail and acknowledge this device's mail.
+    Fetch {
+        address: Option<String>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        log: user::LogFlags,
     },
     /// Manage the logs this user trusts ($ANK_HOME/trust).
     #[command(subcommand)]
@@ -186,6 +210,14 @@ fn main() -> ExitCode {
         Command::Revoke { address, log } => user::revoke(&address, &log),
         Command::Lookup { address, log, json } => user::lookup(&address, &log, json),
         Command::Trust(c) => user::trust(c),
+        Command::Send {
+            to,
+            from,
+            subject,
+            body,
+            log,
+        } => mail::send(&to, from.as_deref(), &subject, body, &log),
+        Command::Fetch { address, json, log } => mail::fetch(address.as_deref(), json, &log),
         Command::Verify(v) => verify(v),
         Command::Bench(b) => bench::run(b),
     };

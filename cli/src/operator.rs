@@ -2,6 +2,7 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ank_log_server::store::LogStore as _;
@@ -50,6 +51,15 @@ pub struct Serve {
     /// The log's origin and key name (default: DOMAIN/ank).
     #[arg(long)]
     origin: Option<String>,
+    /// How long unread mail is kept.
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    mail_ttl: Duration,
+    /// Messages a minute accepted per sender and per client IP (0: no limit).
+    #[arg(long, default_value_t = 600)]
+    mail_rate: u32,
+    /// Most unread messages per recipient.
+    #[arg(long, default_value_t = 10_000)]
+    mail_quota: u64,
 }
 
 pub fn serve(a: Serve) -> Result<()> {
@@ -62,6 +72,22 @@ pub fn serve(a: Serve) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("--domain {:?} is not a valid domain name", a.domain))?
         .domain()
         .to_owned();
+    // The mailbox seals stored mail under this key: no key, no server.
+    let storage = ank_mailbox::at_rest::StorageKey::from_env()?;
+    std::fs::create_dir_all(&a.data).with_context(|| format!("creating {}", a.data.display()))?;
+    let mail_store = Arc::new(ank_mailbox::store::MailStore::open(
+        &a.data.join("mail.sqlite"),
+        storage,
+    )?);
+    let trusted = ank_client::home::read_trust(&ank_client::home::ank_home())?;
+    let mail_settings = ank_mailbox::api::MailSettings {
+        ttl: a.mail_ttl,
+        quota: ank_mailbox::store::Quota {
+            messages: a.mail_quota,
+            ..Default::default()
+        },
+        rate_per_minute: a.mail_rate,
+    };
     let origin = a.origin.unwrap_or_else(|| format!("{domain}/ank"));
     let cfg = ServeConfig {
         data: a.data.clone(),
@@ -76,6 +102,21 @@ pub fn serve(a: Serve) -> Result<()> {
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(
         cfg,
+        |log| {
+            let resolver = ank_mailbox::directory::Resolver {
+                domain: domain.clone(),
+                local: Arc::new(crate::mail::LocalDirectory(Arc::clone(log))),
+                remote: Arc::new(ank_mailbox::directory::HttpDirectory::new(
+                    trusted,
+                    Duration::from_secs(60),
+                )),
+            };
+            ank_mailbox::api::router(ank_mailbox::api::MailState::new(
+                mail_store,
+                Arc::new(resolver),
+                mail_settings,
+            ))
+        },
         |r| {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "ank log {}", r.log.origin());

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use crate::runtime;
 
 /// Where a log is: flags, or the trust file entry of the address's domain.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct LogFlags {
     /// The log's URL (default: from the trust file).
     #[arg(long)]
@@ -22,7 +22,14 @@ pub struct LogFlags {
     vkey: Option<String>,
 }
 
-fn client_for(address: &Address, f: &LogFlags) -> Result<LogClient> {
+impl LogFlags {
+    /// The `--server` given, if any.
+    pub fn server(&self) -> Option<&str> {
+        self.server.as_deref()
+    }
+}
+
+pub fn client_for(address: &Address, f: &LogFlags) -> Result<LogClient> {
     let trusted = || -> Result<TrustedLog> {
         read_trust(&ank_home())?
             .into_iter()

@@ -394,13 +394,16 @@ pub struct Running {
     pub created: bool,
 }
 
-/// Opens the log, starts the sequencer and serves HTTP until `shutdown`
-/// resolves or the sequencer stops. `on_ready` is called once listening.
+/// Opens the log, starts the sequencer and serves HTTP (the log's routes and
+/// those `extra_routes` makes for the open log, e.g. the mailbox's) until
+/// `shutdown` resolves or the sequencer stops. `on_ready` is called once
+/// listening.
 ///
 /// # Errors
 /// Opening the log, binding the address, or the sequencer's fatal error.
 pub async fn serve(
     cfg: ServeConfig,
+    extra_routes: impl FnOnce(&Arc<Log>) -> axum::Router,
     on_ready: impl FnOnce(&Running),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), LogError> {
@@ -420,12 +423,13 @@ pub async fn serve(
             path: "sequencer thread".into(),
             source,
         })?;
+    let extra = extra_routes(&log);
     on_ready(&Running {
         log: Arc::clone(&log),
         addr,
         created,
     });
-    let app = api::router(api::AppState { log, queue });
+    let app = api::router(api::AppState { log, queue }).merge(extra);
     // The sequencer stopping (a CAS conflict) also stops the server.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let watcher = tokio::task::spawn_blocking(move || {
@@ -433,7 +437,8 @@ pub async fn serve(
         let _ = stop_tx.send(());
         r
     });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         tokio::select! {
             () = shutdown => {}
             _ = stop_rx => {}

@@ -51,7 +51,9 @@
 //! parse, named), `BadSignature`, and for storage `NoStorageKey`,
 //! `WeakStorageKey`, `AtRest` (see [`at_rest`]).
 
+pub mod api;
 pub mod at_rest;
+pub mod directory;
 pub mod fetch_auth;
 pub mod store;
 

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The mailbox's storage secret in tests.
+pub const TEST_STORAGE_KEY: &str = "ank test storage key, not secret";
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ank")
 }
@@ -33,6 +36,7 @@ impl Server {
             ])
             .arg(data)
             .args(extra)
+            .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -99,6 +103,7 @@ pub fn ank_in(home: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin())
         .args(args)
         .env("ANK_HOME", home)
+        .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY)
         .output()
         .expect("run ank");
     (

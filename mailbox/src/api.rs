@@ -1,0 +1,436 @@
+//! The mailbox's HTTP API, served by `ank serve` beside the log.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v1/messages` | an [`crate::Envelope`]; 201 stored, 200 for an identical retry |
+//! | `GET /v1/messages` | the signed-request headers of [`crate::fetch_auth`]; `{"messages": [envelope…]}` |
+//! | `POST /v1/messages/ack` | `{"ids": [base64…]}`, signed likewise; deletes them |
+//!
+//! A message is accepted only if its envelope parses and its signature
+//! verifies; the recipient is of this domain and its log proves `to_key` is
+//! a current key of the recipient; the sender's log proves `from_key` is a
+//! current key of the sender (unauthenticated senders are refused); the id is
+//! new (or the message identical); and the rate limits and quota allow it.
+//! Refusals are 4xx (429 for limits) with `{"error", "message"}`. Codes:
+//! `bad_json`, `body_too_large`, `bad_envelope`, `bad_signature`,
+//! `wrong_domain`, `unknown_recipient`, `stale_key`, `unknown_sender`,
+//! `sender_key_not_current`, `sender_log_unavailable`, `id_conflict`,
+//! `rate_limited`, `quota_exceeded`, `bad_request_signature`, `stale_request`,
+//! `replayed_request`, `not_current_key`, `internal`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ank_proofs::api::ErrorResponse;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::directory::{DirectoryError, Resolver};
+use crate::fetch_auth::{FetchAuth, FetchAuthError, MAX_SKEW_MS, VerifiedFetch};
+use crate::store::{MailStore, MailStoreError, Put, Quota};
+use crate::{Envelope, MailError};
+
+/// Largest request body: a full envelope of a maximal message in base64, with room.
+pub const MAX_REQUEST: usize = 160 * 1024;
+
+/// Mailbox settings.
+#[derive(Debug, Clone, Copy)]
+pub struct MailSettings {
+    /// How long unread messages are kept.
+    pub ttl: Duration,
+    pub quota: Quota,
+    /// Messages a minute per sender address and per client IP; 0 for no limit.
+    pub rate_per_minute: u32,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            ttl: Duration::from_secs(7 * 24 * 3600),
+            quota: Quota::default(),
+            rate_per_minute: 600,
+        }
+    }
+}
+
+/// Fixed one-minute windows per key.
+#[derive(Debug, Default)]
+struct Limiter(Mutex<HashMap<String, (Instant, u32)>>);
+
+impl Limiter {
+    fn allow(&self, key: &str, limit: u32) -> bool {
+        if limit == 0 {
+            return true;
+        }
+        let Ok(mut m) = self.0.lock() else {
+            return true;
+        };
+        if m.len() > 100_000 {
+            m.retain(|_, (t, _)| t.elapsed() < Duration::from_secs(60));
+        }
+        let e = m.entry(key.to_owned()).or_insert((Instant::now(), 0));
+        if e.0.elapsed() >= Duration::from_secs(60) {
+            *e = (Instant::now(), 0);
+        }
+        e.1 += 1;
+        e.1 <= limit
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct MailState {
+    pub store: Arc<MailStore>,
+    pub resolver: Arc<Resolver>,
+    pub settings: MailSettings,
+    limiter: Arc<Limiter>,
+}
+
+impl MailState {
+    pub fn new(
+        store: Arc<MailStore>,
+        resolver: Arc<Resolver>,
+        settings: MailSettings,
+    ) -> MailState {
+        MailState {
+            store,
+            resolver,
+            settings,
+            limiter: Arc::new(Limiter::default()),
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct MailApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for MailApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(ErrorResponse {
+                error: self.1.to_owned(),
+                message: self.2,
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn e(status: StatusCode, code: &'static str, msg: impl Into<String>) -> MailApiError {
+    MailApiError(status, code, msg.into())
+}
+
+fn internal(x: impl std::fmt::Display) -> MailApiError {
+    e(StatusCode::INTERNAL_SERVER_ERROR, "internal", x.to_string())
+}
+
+/// The mailbox routes.
+pub fn router(state: MailState) -> Router {
+    Router::new()
+        .route("/v1/messages", post(submit).get(fetch))
+        .route("/v1/messages/ack", post(ack))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST))
+        .with_state(state)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn dir_error(who: &str, err: DirectoryError) -> MailApiError {
+    match err {
+        DirectoryError::UnknownDomain(d) => e(
+            StatusCode::FORBIDDEN,
+            "unknown_sender",
+            format!("no log is trusted for the {who}'s domain {d}"),
+        ),
+        DirectoryError::Unverified { .. } => e(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sender_log_unavailable",
+            err.to_string(),
+        ),
+    }
+}
+
+async fn submit(
+    State(s): State<MailState>,
+    ext: axum::http::Extensions,
+    body: Result<Json<Envelope>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, MailApiError> {
+    let Json(env) = body.map_err(|r| match r {
+        axum::extract::rejection::JsonRejection::BytesRejection(b)
+            if b.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            e(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("requests are limited to {MAX_REQUEST} bytes"),
+            )
+        }
+        other => e(StatusCode::BAD_REQUEST, "bad_json", other.body_text()),
+    })?;
+    if let Some(ConnectInfo(peer)) = ext.get::<ConnectInfo<SocketAddr>>()
+        && !s
+            .limiter
+            .allow(&format!("ip {}", peer.ip()), s.settings.rate_per_minute)
+    {
+        return Err(e(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many messages from this address; retry in a minute",
+        ));
+    }
+    let checked = env.check().map_err(|err| match err {
+        MailError::BadSignature => e(StatusCode::FORBIDDEN, "bad_signature", err.to_string()),
+        MailError::BodyTooLong { .. } => e(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            err.to_string(),
+        ),
+        _ => e(StatusCode::BAD_REQUEST, "bad_envelope", err.to_string()),
+    })?;
+    if checked.to.domain() != s.resolver.domain {
+        return Err(e(
+            StatusCode::BAD_REQUEST,
+            "wrong_domain",
+            format!(
+                "this mailbox serves {}, not {}",
+                s.resolver.domain,
+                checked.to.domain()
+            ),
+        ));
+    }
+    if !s.limiter.allow(
+        &format!("from {}", checked.from),
+        s.settings.rate_per_minute,
+    ) {
+        return Err(e(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many messages from {}; retry in a minute", checked.from),
+        ));
+    }
+    let recipient = s.resolver.current(&checked.to).await.map_err(internal)?;
+    let Some(recipient) = recipient else {
+        return Err(e(
+            StatusCode::NOT_FOUND,
+            "unknown_recipient",
+            format!("{} has no keys in this domain's log", checked.to),
+        ));
+    };
+    if !recipient
+        .devices()
+        .iter()
+        .any(|d| d.encryption_key == checked.to_key)
+    {
+        return Err(e(
+            StatusCode::CONFLICT,
+            "stale_key",
+            format!(
+                "the message is sealed to a key that is not a current key of {}; look the recipient up again",
+                checked.to
+            ),
+        ));
+    }
+    let sender = s
+        .resolver
+        .current(&checked.from)
+        .await
+        .map_err(|err| dir_error("sender", err))?;
+    let Some(sender) = sender else {
+        return Err(e(
+            StatusCode::FORBIDDEN,
+            "unknown_sender",
+            format!("{}'s log proves it has no keys", checked.from),
+        ));
+    };
+    if !sender
+        .devices()
+        .iter()
+        .any(|d| d.signing_key == checked.from_key)
+    {
+        return Err(e(
+            StatusCode::FORBIDDEN,
+            "sender_key_not_current",
+            format!(
+                "the envelope is signed by a key that is not a current key of {}",
+                checked.from
+            ),
+        ));
+    }
+    let json = serde_json::to_vec(&Envelope {
+        recipient_proof: None,
+        ..env
+    })
+    .map_err(internal)?;
+    let put = s
+        .store
+        .put(
+            &checked,
+            &json,
+            now_ms(),
+            s.settings.ttl.as_millis() as u64,
+            s.settings.quota,
+        )
+        .map_err(|err| match err {
+            MailStoreError::IdConflict => e(
+                StatusCode::CONFLICT,
+                "id_conflict",
+                "this message id was used for another message",
+            ),
+            MailStoreError::QuotaMessages { .. } | MailStoreError::QuotaBytes { .. } => e(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                err.to_string(),
+            ),
+            other => internal(other),
+        })?;
+    let status = if put == Put::Stored {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(serde_json::json!({"id": STANDARD.encode(checked.id), "stored": put == Put::Stored})),
+    )
+        .into_response())
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &'static str) -> Result<&'a str, MailApiError> {
+    h.get(name).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        e(
+            StatusCode::UNAUTHORIZED,
+            "bad_request_signature",
+            format!("header {name} is missing"),
+        )
+    })
+}
+
+/// Verifies a signed request and that its key is a current key of its address.
+async fn authenticate(
+    s: &MailState,
+    h: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<VerifiedFetch, MailApiError> {
+    let auth = FetchAuth {
+        address: header(h, "ank-address")?.to_owned(),
+        timestamp_ms: header(h, "ank-timestamp")?.parse().map_err(|_| {
+            e(
+                StatusCode::UNAUTHORIZED,
+                "bad_request_signature",
+                "Ank-Timestamp is not a number",
+            )
+        })?,
+        nonce: header(h, "ank-nonce")?.to_owned(),
+        key: header(h, "ank-key")?.to_owned(),
+        signature: header(h, "ank-signature")?.to_owned(),
+    };
+    let now = now_ms();
+    let v = auth
+        .verify(method, path, body, now)
+        .map_err(|err| match err {
+            FetchAuthError::Skew => e(StatusCode::UNAUTHORIZED, "stale_request", err.to_string()),
+            _ => e(
+                StatusCode::UNAUTHORIZED,
+                "bad_request_signature",
+                err.to_string(),
+            ),
+        })?;
+    if v.address.domain() != s.resolver.domain {
+        return Err(e(
+            StatusCode::BAD_REQUEST,
+            "wrong_domain",
+            format!("this mailbox serves {}", s.resolver.domain),
+        ));
+    }
+    let keys = s.resolver.current(&v.address).await.map_err(internal)?;
+    if !keys.is_some_and(|k| k.devices().iter().any(|d| d.signing_key == v.key)) {
+        return Err(e(
+            StatusCode::FORBIDDEN,
+            "not_current_key",
+            format!(
+                "the request is not signed by a current key of {}",
+                v.address
+            ),
+        ));
+    }
+    // The nonce is used up only by a request that is otherwise valid.
+    if !s
+        .store
+        .use_nonce(&v.nonce, now, now + 2 * MAX_SKEW_MS)
+        .map_err(internal)?
+    {
+        return Err(e(
+            StatusCode::UNAUTHORIZED,
+            "replayed_request",
+            "this request was already made; sign a new one",
+        ));
+    }
+    Ok(v)
+}
+
+async fn fetch(State(s): State<MailState>, h: HeaderMap) -> Result<Response, MailApiError> {
+    let v = authenticate(&s, &h, "GET", "/v1/messages", b"").await?;
+    let list = s
+        .store
+        .list(&v.address.to_string(), now_ms())
+        .map_err(internal)?;
+    let mut messages = Vec::with_capacity(list.len());
+    for (_, json) in list {
+        messages.push(serde_json::from_slice::<serde_json::Value>(&json).map_err(internal)?);
+    }
+    Ok(Json(serde_json::json!({"messages": messages})).into_response())
+}
+
+async fn ack(
+    State(s): State<MailState>,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<Response, MailApiError> {
+    let v = authenticate(&s, &h, "POST", "/v1/messages/ack", &body).await?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ack {
+        ids: Vec<String>,
+    }
+    let a: Ack = serde_json::from_slice(&body)
+        .map_err(|err| e(StatusCode::BAD_REQUEST, "bad_json", err.to_string()))?;
+    let ids = a
+        .ids
+        .iter()
+        .map(|i| {
+            STANDARD
+                .decode(i)
+                .ok()
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            e(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                "ids must be base64 of 16 bytes",
+            )
+        })?;
+    let deleted = s
+        .store
+        .ack(&v.address.to_string(), &ids)
+        .map_err(internal)?;
+    Ok(Json(serde_json::json!({"deleted": deleted})).into_response())
+}
