@@ -7,5 +7,6 @@
     reason = "test code"
 )]
 
+mod api;
 mod message;
 mod store;

@@ -1,0 +1,351 @@
+//! The mailbox API as a function: every refusal, each in its own test.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ank_mailbox::api::{MailSettings, MailState, router};
+use ank_mailbox::at_rest::StorageKey;
+use ank_mailbox::directory::{DirFuture, Directory, DirectoryError, Resolver};
+use ank_mailbox::fetch_auth::FetchAuth;
+use ank_mailbox::store::MailStore;
+use ank_mailbox::{Envelope, Payload, x25519_public};
+use ank_proofs::{Address, Device, KeySet};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+/// Keys by address; a domain not listed is unknown.
+struct Keys(Mutex<HashMap<Address, KeySet>>, Vec<&'static str>);
+
+impl Directory for Keys {
+    fn current<'a>(&'a self, a: &'a Address) -> DirFuture<'a> {
+        Box::pin(async move {
+            if !self.1.contains(&a.domain()) {
+                return Err(DirectoryError::UnknownDomain(a.domain().to_owned()));
+            }
+            Ok(self.0.lock().unwrap().get(a).cloned())
+        })
+    }
+}
+
+struct User {
+    address: Address,
+    signing: ed25519_dalek::SigningKey,
+    x_secret: [u8; 32],
+}
+
+impl User {
+    fn new(a: &str, seed: u8) -> User {
+        User {
+            address: Address::parse(a).unwrap(),
+            signing: ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
+            x_secret: [seed ^ 0x5a; 32],
+        }
+    }
+    fn key_set(&self) -> KeySet {
+        KeySet::new(vec![Device {
+            name: "d".into(),
+            signing_key: self.signing.verifying_key().to_bytes(),
+            encryption_key: x25519_public(&self.x_secret).unwrap(),
+        }])
+        .unwrap()
+    }
+}
+
+struct Setup {
+    app: Router,
+    keys: Arc<Keys>,
+    _dir: std::path::PathBuf,
+    alice: User,
+    bob: User,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
+fn setup(tag: &str) -> Setup {
+    let dir = std::env::temp_dir().join(format!("ank-mailapi-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = MailStore::open(
+        &dir.join("mail.sqlite"),
+        StorageKey::from_secret(b"api test storage secret 012345").unwrap(),
+    )
+    .unwrap();
+    let alice = User::new("alice@a.example", 1);
+    let bob = User::new("bob@b.example", 2);
+    let keys = Arc::new(Keys(
+        Mutex::new(HashMap::new()),
+        vec!["a.example", "b.example"],
+    ));
+    keys.0
+        .lock()
+        .unwrap()
+        .insert(alice.address.clone(), alice.key_set());
+    keys.0
+        .lock()
+        .unwrap()
+        .insert(bob.address.clone(), bob.key_set());
+    let resolver = Resolver {
+        domain: "b.example".into(),
+        local: keys.clone(),
+        remote: keys.clone(),
+    };
+    let app = router(MailState::new(
+        Arc::new(store),
+        Arc::new(resolver),
+        MailSettings::default(),
+    ));
+    Setup {
+        app,
+        keys,
+        _dir: dir,
+        alice,
+        bob,
+    }
+}
+
+fn envelope(from: &User, to: &User, subject: &str, id: u8) -> Envelope {
+    let p = Payload::new(from.address.clone(), to.address.clone(), 1, subject, "body").unwrap();
+    Envelope::create(
+        &p,
+        &x25519_public(&to.x_secret).unwrap(),
+        &from.signing,
+        [id; 16],
+    )
+    .unwrap()
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn submit(app: &Router, env: &Envelope) -> (StatusCode, Value) {
+    let req = Request::post("/v1/messages")
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(env).unwrap()))
+        .unwrap();
+    call(app, req).await
+}
+
+fn signed(
+    user: &User,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    nonce: u8,
+    key: &ed25519_dalek::SigningKey,
+) -> Request<Body> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let a = FetchAuth::sign(key, method, path, &user.address, now, [nonce; 16], &body);
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("ank-address", a.address)
+        .header("ank-timestamp", a.timestamp_ms.to_string())
+        .header("ank-nonce", a.nonce)
+        .header("ank-key", a.key)
+        .header("ank-signature", a.signature)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn code(v: &Value) -> &str {
+    v["error"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn accepted_fetched_acknowledged_and_retried() {
+    let s = setup("ok");
+    let env = envelope(&s.alice, &s.bob, "hello", 1);
+    assert_eq!(submit(&s.app, &env).await.0, StatusCode::CREATED);
+    // A retry with the same id and content: the same success, nothing new stored.
+    let (st, v) = submit(&s.app, &env).await;
+    assert_eq!((st, v["stored"].as_bool()), (StatusCode::OK, Some(false)));
+    // The same id with another content.
+    let (st, v) = submit(&s.app, &envelope(&s.alice, &s.bob, "other", 1)).await;
+    assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "id_conflict"));
+    let (st, v) = call(
+        &s.app,
+        signed(&s.bob, "GET", "/v1/messages", vec![], 1, &s.bob.signing),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let list = v["messages"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    let got: Envelope = serde_json::from_value(list[0].clone()).unwrap();
+    assert_eq!(
+        got.check().unwrap().open(&s.bob.x_secret).unwrap().subject,
+        "hello"
+    );
+    let body = serde_json::to_vec(&serde_json::json!({"ids": [env.id]})).unwrap();
+    let (st, v) = call(
+        &s.app,
+        signed(&s.bob, "POST", "/v1/messages/ack", body, 2, &s.bob.signing),
+    )
+    .await;
+    assert_eq!((st, v["deleted"].as_u64()), (StatusCode::OK, Some(1)));
+    let (_, v) = call(
+        &s.app,
+        signed(&s.bob, "GET", "/v1/messages", vec![], 3, &s.bob.signing),
+    )
+    .await;
+    assert!(v["messages"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn refuses_unknown_recipient() {
+    let s = setup("unknown");
+    let carol = User::new("carol@b.example", 3);
+    let (st, v) = submit(&s.app, &envelope(&s.alice, &carol, "x", 1)).await;
+    assert_eq!((st, code(&v)), (StatusCode::NOT_FOUND, "unknown_recipient"));
+}
+
+#[tokio::test]
+async fn refuses_a_key_that_is_no_longer_current() {
+    let s = setup("stale");
+    let env = envelope(&s.alice, &s.bob, "to the old key", 1);
+    // Bob rotates: the message sealed to his old key is refused.
+    let rotated = User::new("bob@b.example", 22);
+    s.keys
+        .0
+        .lock()
+        .unwrap()
+        .insert(s.bob.address.clone(), rotated.key_set());
+    let (st, v) = submit(&s.app, &env).await;
+    assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "stale_key"));
+}
+
+#[tokio::test]
+async fn refuses_a_bad_sender_signature() {
+    let s = setup("badsig");
+    let mut env = envelope(&s.alice, &s.bob, "x", 1);
+    env.signature = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+    let (st, v) = submit(&s.app, &env).await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "bad_signature"));
+}
+
+#[tokio::test]
+async fn refuses_senders_their_logs_do_not_know() {
+    let s = setup("sender");
+    // Absent from its log.
+    let mallory = User::new("mallory@a.example", 4);
+    let (st, v) = submit(&s.app, &envelope(&mallory, &s.bob, "x", 1)).await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "unknown_sender"));
+    // Known to its log, but signing with a key that is not current.
+    let impostor = User {
+        address: s.alice.address.clone(),
+        signing: ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+        x_secret: [0; 32],
+    };
+    let (st, v) = submit(&s.app, &envelope(&impostor, &s.bob, "x", 2)).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::FORBIDDEN, "sender_key_not_current")
+    );
+    // From a domain no log is trusted for.
+    let stranger = User::new("eve@elsewhere.example", 6);
+    let (st, v) = submit(&s.app, &envelope(&stranger, &s.bob, "x", 3)).await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "unknown_sender"));
+}
+
+#[tokio::test]
+async fn refuses_oversize_requests_and_other_domains() {
+    let s = setup("size");
+    let mut env = envelope(&s.alice, &s.bob, "x", 1);
+    env.ciphertext = "A".repeat(100_000);
+    let (st, v) = submit(&s.app, &env).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+    let req = Request::post("/v1/messages")
+        .header("content-type", "application/json")
+        .body(Body::from(vec![b' '; 200_000]))
+        .unwrap();
+    let (st, v) = call(&s.app, req).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+    // A message for another domain's user.
+    let (st, v) = submit(&s.app, &envelope(&s.bob, &s.alice, "x", 2)).await;
+    assert_eq!((st, code(&v)), (StatusCode::BAD_REQUEST, "wrong_domain"));
+    let req = Request::post("/v1/messages")
+        .header("content-type", "application/json")
+        .body(Body::from("{\"id\": 1}"))
+        .unwrap();
+    let (st, v) = call(&s.app, req).await;
+    assert_eq!((st, code(&v)), (StatusCode::BAD_REQUEST, "bad_json"));
+}
+
+#[tokio::test]
+async fn refuses_a_replayed_fetch() {
+    let s = setup("replay");
+    let req = || signed(&s.bob, "GET", "/v1/messages", vec![], 9, &s.bob.signing);
+    assert_eq!(call(&s.app, req()).await.0, StatusCode::OK);
+    let (st, v) = call(&s.app, req()).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::UNAUTHORIZED, "replayed_request")
+    );
+}
+
+#[tokio::test]
+async fn refuses_a_fetch_signed_by_another_users_key() {
+    let s = setup("otherkey");
+    let (st, v) = call(
+        &s.app,
+        signed(&s.bob, "GET", "/v1/messages", vec![], 1, &s.alice.signing),
+    )
+    .await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "not_current_key"));
+    // And a fetch with no signature at all.
+    let (st, v) = call(
+        &s.app,
+        Request::get("/v1/messages").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_request_signature")
+    );
+}
+
+#[tokio::test]
+async fn refuses_an_ack_whose_body_was_changed() {
+    let s = setup("ackbody");
+    let signed_body = serde_json::to_vec(&serde_json::json!({"ids": []})).unwrap();
+    let mut req = signed(
+        &s.bob,
+        "POST",
+        "/v1/messages/ack",
+        signed_body,
+        1,
+        &s.bob.signing,
+    );
+    *req.body_mut() = Body::from(
+        serde_json::to_vec(&serde_json::json!({"ids": ["AAAAAAAAAAAAAAAAAAAAAA=="]})).unwrap(),
+    );
+    let (st, v) = call(&s.app, req).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_request_signature")
+    );
+}
