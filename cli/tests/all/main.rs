@@ -8,6 +8,7 @@
 )]
 
 mod crash;
+mod mail;
 mod procs;
 mod readme;
 mod serve;

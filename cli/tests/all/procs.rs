@@ -25,16 +25,25 @@ pub struct Server {
 impl Server {
     /// Starts `ank serve` on a free loopback port and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Result<Server, String> {
-        let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--domain",
-                "example.org",
-                "--listen",
-                "127.0.0.1:0",
-                "--data",
-            ])
-            .arg(data)
+        Self::start_as(data, extra, "example.org", None)
+    }
+
+    /// Starts `ank serve` for `domain`, with `$ANK_HOME` (its trust file) at `home`.
+    pub fn start_as(
+        data: &Path,
+        extra: &[&str],
+        domain: &str,
+        home: Option<&Path>,
+    ) -> Result<Server, String> {
+        let mut cmd = Command::new(bin());
+        if let Some(h) = home {
+            cmd.env("ANK_HOME", h);
+        }
+        cmd.args(["serve", "--domain", domain, "--data"]).arg(data);
+        if !extra.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        let mut child = cmd
             .args(extra)
             .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY)
             .stdout(Stdio::piped())
