@@ -8,6 +8,21 @@ use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
 pub enum Bench {
+    /// Message submissions with full verification against a running `ank serve`
+    /// (start it with --mail-rate 0 and a quota above --messages).
+    Mail {
+        #[arg(long)]
+        url: String,
+        /// The server's data directory (for the two users' enrollment tokens).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        domain: String,
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// Durable appends through the sequencer and sqlite, against batch size.
     Sequencer {
         #[arg(long, default_value_t = 200_000)]
@@ -67,6 +82,13 @@ pub enum Bench {
 pub fn run(b: Bench) -> Result<()> {
     match b {
         Bench::VerifyTiles { entries, dir, runs } => verify_tiles(entries, &dir, runs),
+        Bench::Mail {
+            url,
+            data,
+            domain,
+            messages,
+            concurrency,
+        } => crate::bench_log::mail(&url, &data, &domain, messages, concurrency),
         Bench::Sequencer {
             entries,
             batch,

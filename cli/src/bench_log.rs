@@ -315,3 +315,107 @@ pub fn publish(url: &str, first: u64, users: u64, concurrency: usize) -> Result<
     );
     Ok(())
 }
+
+/// `ank bench mail`: full-verification message submissions over HTTP. Registers
+/// a sender and a recipient on the server's own domain (their tokens put into
+/// `data`), seals and signs `messages` envelopes first, then posts them.
+pub fn mail(url: &str, data: &Path, domain: &str, messages: u64, concurrency: usize) -> Result<()> {
+    use ank_log_server::store::LogStore as _;
+    use ank_mailbox::{Envelope, Payload};
+    let store = ank_log_server::DataDir(data.to_owned()).open_store()?;
+    let rt = crate::runtime()?;
+    let client = http()?;
+    let base = url.trim_end_matches('/').to_owned();
+    let stamp = ank_log_server::now_ms();
+    let mut users = Vec::new();
+    for (name, seed) in [("sender", 1u8), ("recipient", 2u8)] {
+        let address = Address::parse(&format!("{name}{stamp}@{domain}"))?;
+        let signing =
+            ed25519_dalek::SigningKey::from_bytes(&ank_proofs::hash::sha256(&[seed, 7]).0);
+        let x_secret = ank_proofs::hash::sha256(&[seed, 9]).0;
+        let ks = KeySet::new(vec![Device {
+            name: "bench".into(),
+            signing_key: signing.verifying_key().to_bytes(),
+            encryption_key: ank_mailbox::x25519_public(&x_secret)?,
+        }])?;
+        let token = format!("bench-{name}-{stamp}");
+        store.put_token(
+            &ank_proofs::hash::sha256(token.as_bytes()),
+            &address.label(),
+            stamp + 600_000,
+        )?;
+        let req = PublishRequest {
+            address: address.to_string(),
+            version: 1,
+            devices: key_set_to_json(&ks),
+            token: Some(token),
+            signature: None,
+        };
+        let r = rt.block_on(async {
+            client
+                .post(format!("{base}/v1/publish"))
+                .json(&req)
+                .send()
+                .await
+        })?;
+        if !r.status().is_success() {
+            bail!("registering {address}: HTTP {}", r.status());
+        }
+        users.push((address, signing, ks));
+    }
+    let (from, signing, _) = &users[0];
+    let (to, _, to_ks) = &users[1];
+    let to_key = to_ks.devices()[0].encryption_key;
+    let t = Instant::now();
+    let bodies: Arc<Vec<String>> = Arc::new(
+        (0..messages)
+            .map(|i| {
+                let p = Payload::new(
+                    from.clone(),
+                    to.clone(),
+                    stamp,
+                    "bench",
+                    &format!("message {i}: {}", "text ".repeat(40)),
+                )?;
+                let mut id = [0u8; 16];
+                id[..8].copy_from_slice(&i.to_be_bytes());
+                id[8..].copy_from_slice(&stamp.to_be_bytes());
+                Ok(serde_json::to_string(&Envelope::create(
+                    &p, &to_key, signing, id,
+                )?)?)
+            })
+            .collect::<Result<Vec<_>>>()?,
+    );
+    eprintln!(
+        "sealed and signed {messages} messages in {:.1?}",
+        t.elapsed()
+    );
+    let (n, elapsed, lat) =
+        rt.block_on(load(concurrency, Duration::MAX, Some(messages), move |i| {
+            let (client, base, bodies) = (client.clone(), base.clone(), Arc::clone(&bodies));
+            async move {
+                let r = client
+                    .post(format!("{base}/v1/messages"))
+                    .header("content-type", "application/json")
+                    .body(bodies[i as usize].clone())
+                    .send()
+                    .await?;
+                if r.status() != reqwest::StatusCode::CREATED {
+                    bail!(
+                        "message {i}: HTTP {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
+                }
+                r.bytes().await?;
+                Ok(())
+            }
+        }))?;
+    report(
+        &format!("accepted messages ({concurrency} concurrent)"),
+        n,
+        elapsed,
+        &lat,
+    );
+    Ok(())
+}

@@ -285,6 +285,7 @@ async fn submit(
             s.settings.ttl.as_millis() as u64,
             s.settings.quota,
         )
+        .await
         .map_err(|err| match err {
             MailStoreError::IdConflict => e(
                 StatusCode::CONFLICT,

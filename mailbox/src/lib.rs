@@ -105,6 +105,8 @@ pub enum MailError {
     WeakStorageKey { len: usize },
     #[error("a stored message does not decrypt: wrong storage key, or the row was altered")]
     AtRest,
+    #[error("mail storage: {0}")]
+    Io(String),
 }
 
 /// A plain-text message.

@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS messages (
     sealed BLOB NOT NULL, size INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, created_ms);
+CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_ms);
+CREATE TABLE IF NOT EXISTS mailboxes (recipient TEXT PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nonces (nonce BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 ";
 
@@ -68,11 +70,144 @@ pub enum Put {
     Duplicate,
 }
 
-/// The mailbox's storage.
+/// The mailbox's storage. Submissions go to one writer thread that commits
+/// everything pending in one durable transaction (group commit) and answers
+/// each only after that commit; reads and acknowledgements use their own
+/// connection.
 #[derive(Debug)]
 pub struct MailStore {
     conn: Mutex<Connection>,
     key: StorageKey,
+    writer: Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+/// One submission waiting for the writer.
+struct Job {
+    id: [u8; 16],
+    recipient: String,
+    sender: String,
+    digest: [u8; 32],
+    sealed: Vec<u8>,
+    size: u64,
+    now_ms: u64,
+    expires_ms: u64,
+    quota: Quota,
+    reply: tokio::sync::oneshot::Sender<Result<Put, MailStoreError>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+fn open_conn(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "FULL")?;
+    Ok(c)
+}
+
+/// Applies one submission inside the writer's transaction.
+fn apply(tx: &rusqlite::Transaction<'_>, j: &Job) -> Result<Put, MailStoreError> {
+    let existing: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT digest FROM messages WHERE id = ?1",
+            [j.id.as_slice()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(e) = existing {
+        return if e == j.digest {
+            Ok(Put::Duplicate)
+        } else {
+            Err(MailStoreError::IdConflict)
+        };
+    }
+    let (count, bytes): (i64, i64) = tx
+        .prepare_cached("SELECT messages, bytes FROM mailboxes WHERE recipient = ?1")?
+        .query_row([&j.recipient], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0));
+    if count as u64 >= j.quota.messages {
+        return Err(MailStoreError::QuotaMessages {
+            limit: j.quota.messages,
+        });
+    }
+    if bytes as u64 + j.size > j.quota.bytes {
+        return Err(MailStoreError::QuotaBytes {
+            limit: j.quota.bytes,
+        });
+    }
+    tx.prepare_cached(
+        "INSERT INTO messages (id, recipient, sender, digest, sealed, size, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![j.id.as_slice(), j.recipient, j.sender, j.digest.as_slice(), j.sealed, j.size as i64, j.now_ms as i64, j.expires_ms as i64])?;
+    tx.prepare_cached(
+        "INSERT INTO mailboxes (recipient, messages, bytes) VALUES (?1, 1, ?2)
+         ON CONFLICT(recipient) DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes",
+    )?
+    .execute(params![j.recipient, j.size as i64])?;
+    Ok(Put::Stored)
+}
+
+/// Deletes the messages `sql` selects (it must say `RETURNING recipient, size`)
+/// and takes them off their mailboxes' counters.
+fn delete_counted(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<usize, rusqlite::Error> {
+    let gone: Vec<(String, i64)> = tx
+        .prepare_cached(sql)?
+        .query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut dec = tx.prepare_cached(
+        "UPDATE mailboxes SET messages = messages - 1, bytes = bytes - ?2 WHERE recipient = ?1",
+    )?;
+    for (recipient, size) in &gone {
+        dec.execute(params![recipient, size])?;
+    }
+    Ok(gone.len())
+}
+
+/// The writer: everything pending, one transaction, one fsync, then the answers.
+fn writer(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < 4096 {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let outcome = (|| -> Result<Vec<Result<Put, MailStoreError>>, rusqlite::Error> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            delete_counted(
+                &tx,
+                "DELETE FROM messages WHERE expires_ms <= ?1 RETURNING recipient, size",
+                [jobs[0].now_ms as i64],
+            )?;
+            let results = jobs.iter().map(|j| apply(&tx, j)).collect();
+            tx.commit()?;
+            Ok(results)
+        })();
+        match outcome {
+            Ok(results) => {
+                for (j, r) in jobs.into_iter().zip(results) {
+                    let _ = j.reply.send(r);
+                }
+            }
+            Err(e) => {
+                for j in jobs {
+                    let _ = j
+                        .reply
+                        .send(Err(MailStoreError::Mail(MailError::Io(e.to_string()))));
+                }
+            }
+        }
+    }
 }
 
 fn digest(e: &CheckedEnvelope) -> [u8; 32] {
@@ -100,14 +235,18 @@ impl MailStore {
     /// # Errors
     /// [`MailStoreError::Sqlite`].
     pub fn open(path: &Path, key: StorageKey) -> Result<MailStore, MailStoreError> {
-        let c = Connection::open(path)?;
-        c.busy_timeout(std::time::Duration::from_secs(10))?;
-        c.pragma_update(None, "journal_mode", "WAL")?;
-        c.pragma_update(None, "synchronous", "FULL")?;
+        let c = open_conn(path)?;
         c.execute_batch(SCHEMA)?;
+        let w = open_conn(path)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("ank-mail-writer".into())
+            .spawn(move || writer(w, rx))
+            .map_err(|e| MailStoreError::Mail(MailError::Io(e.to_string())))?;
         Ok(MailStore {
             conn: Mutex::new(c),
             key,
+            writer: Mutex::new(tx),
         })
     }
 
@@ -118,11 +257,12 @@ impl MailStore {
         }
     }
 
-    /// Stores a checked envelope (`json` is what will be handed to the recipient).
+    /// Stores a checked envelope (`json` is what will be handed to the
+    /// recipient); returns once it is durable (group commit).
     ///
     /// # Errors
     /// [`MailStoreError::IdConflict`], the quota errors, sealing and sqlite errors.
-    pub fn put(
+    pub async fn put(
         &self,
         env: &CheckedEnvelope,
         json: &[u8],
@@ -130,48 +270,30 @@ impl MailStore {
         ttl_ms: u64,
         quota: Quota,
     ) -> Result<Put, MailStoreError> {
-        let d = digest(env);
         let recipient = env.to.to_string();
         let sealed = self.key.seal(json, &aad(&env.id, &recipient))?;
-        let mut c = self.conn();
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "DELETE FROM messages WHERE expires_ms <= ?1",
-            [now_ms as i64],
-        )?;
-        let existing: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT digest FROM messages WHERE id = ?1",
-                [env.id.as_slice()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(e) = existing {
-            return if e == d {
-                Ok(Put::Duplicate)
-            } else {
-                Err(MailStoreError::IdConflict)
-            };
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = Job {
+            id: env.id,
+            recipient,
+            sender: env.from.to_string(),
+            digest: digest(env),
+            sealed,
+            size: json.len() as u64,
+            now_ms,
+            expires_ms: now_ms + ttl_ms,
+            quota,
+            reply,
+        };
+        let sent = match self.writer.lock() {
+            Ok(w) => w.send(job).is_ok(),
+            Err(_) => false,
+        };
+        let stopped = || MailStoreError::Mail(MailError::Io("the mail writer stopped".into()));
+        if !sent {
+            return Err(stopped());
         }
-        let (count, bytes): (i64, i64) = tx.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages WHERE recipient = ?1",
-            [&recipient],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if count as u64 >= quota.messages {
-            return Err(MailStoreError::QuotaMessages {
-                limit: quota.messages,
-            });
-        }
-        if bytes as u64 + json.len() as u64 > quota.bytes {
-            return Err(MailStoreError::QuotaBytes { limit: quota.bytes });
-        }
-        tx.execute(
-            "INSERT INTO messages (id, recipient, sender, digest, sealed, size, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![env.id.as_slice(), recipient, env.from.to_string(), d.as_slice(), sealed, json.len() as i64, now_ms as i64, (now_ms + ttl_ms) as i64],
-        )?;
-        tx.commit()?;
-        Ok(Put::Stored)
+        rx.await.map_err(|_| stopped())?
     }
 
     /// The recipient's unexpired messages, oldest first, as (id, envelope JSON).
@@ -202,12 +324,12 @@ impl MailStore {
         let mut c = self.conn();
         let tx = c.transaction()?;
         let mut n = 0;
-        {
-            let mut st =
-                tx.prepare_cached("DELETE FROM messages WHERE id = ?1 AND recipient = ?2")?;
-            for id in ids {
-                n += st.execute(params![id.as_slice(), recipient])?;
-            }
+        for id in ids {
+            n += delete_counted(
+                &tx,
+                "DELETE FROM messages WHERE id = ?1 AND recipient = ?2 RETURNING recipient, size",
+                params![id.as_slice(), recipient],
+            )?;
         }
         tx.commit()?;
         Ok(n)
