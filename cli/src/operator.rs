@@ -60,6 +60,9 @@ pub struct Serve {
     /// Most unread messages per recipient.
     #[arg(long, default_value_t = 10_000)]
     mail_quota: u64,
+    /// Accept mail from senders whose domain has no trusted log (default: refuse).
+    #[arg(long)]
+    mail_allow_unauthenticated: bool,
 }
 
 pub fn serve(a: Serve) -> Result<()> {
@@ -87,6 +90,7 @@ pub fn serve(a: Serve) -> Result<()> {
             ..Default::default()
         },
         rate_per_minute: a.mail_rate,
+        allow_unauthenticated: a.mail_allow_unauthenticated,
     };
     let origin = a.origin.unwrap_or_else(|| format!("{domain}/ank"));
     let cfg = ServeConfig {

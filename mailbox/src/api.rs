@@ -9,7 +9,8 @@
 //! A message is accepted only if its envelope parses and its signature
 //! verifies; the recipient is of this domain and its log proves `to_key` is
 //! a current key of the recipient; the sender's log proves `from_key` is a
-//! current key of the sender (unauthenticated senders are refused); the id is
+//! current key of the sender (senders whose domain has no trusted log are
+//! refused unless [`MailSettings::allow_unauthenticated`]); the id is
 //! new (or the message identical); and the rate limits and quota allow it.
 //! Refusals are 4xx (429 for limits) with `{"error", "message"}`. Codes:
 //! `bad_json`, `body_too_large`, `bad_envelope`, `bad_signature`,
@@ -49,6 +50,9 @@ pub struct MailSettings {
     pub quota: Quota,
     /// Messages a minute per sender address and per client IP; 0 for no limit.
     pub rate_per_minute: u32,
+    /// Accept mail from senders whose domain has no trusted log (their
+    /// envelope signature still has to verify). Default: refused.
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for MailSettings {
@@ -57,6 +61,7 @@ impl Default for MailSettings {
             ttl: Duration::from_secs(7 * 24 * 3600),
             quota: Quota::default(),
             rate_per_minute: 600,
+            allow_unauthenticated: false,
         }
     }
 }
@@ -245,31 +250,33 @@ async fn submit(
             ),
         ));
     }
-    let sender = s
-        .resolver
-        .current(&checked.from)
-        .await
-        .map_err(|err| dir_error("sender", err))?;
-    let Some(sender) = sender else {
-        return Err(e(
-            StatusCode::FORBIDDEN,
-            "unknown_sender",
-            format!("{}'s log proves it has no keys", checked.from),
-        ));
-    };
-    if !sender
-        .devices()
-        .iter()
-        .any(|d| d.signing_key == checked.from_key)
-    {
-        return Err(e(
-            StatusCode::FORBIDDEN,
-            "sender_key_not_current",
-            format!(
-                "the envelope is signed by a key that is not a current key of {}",
-                checked.from
-            ),
-        ));
+    match s.resolver.current(&checked.from).await {
+        Ok(Some(sender)) => {
+            if !sender
+                .devices()
+                .iter()
+                .any(|d| d.signing_key == checked.from_key)
+            {
+                return Err(e(
+                    StatusCode::FORBIDDEN,
+                    "sender_key_not_current",
+                    format!(
+                        "the envelope is signed by a key that is not a current key of {}",
+                        checked.from
+                    ),
+                ));
+            }
+        }
+        Ok(None) => {
+            return Err(e(
+                StatusCode::FORBIDDEN,
+                "unknown_sender",
+                format!("{}'s log proves it has no keys", checked.from),
+            ));
+        }
+        // A sender no trusted log speaks for: refused unless the policy allows it.
+        Err(DirectoryError::UnknownDomain(_)) if s.settings.allow_unauthenticated => {}
+        Err(err) => return Err(dir_error("sender", err)),
     }
     let json = serde_json::to_vec(&Envelope {
         recipient_proof: None,

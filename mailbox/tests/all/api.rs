@@ -71,6 +71,10 @@ impl Drop for Setup {
 }
 
 fn setup(tag: &str) -> Setup {
+    setup_with(tag, MailSettings::default())
+}
+
+fn setup_with(tag: &str, settings: MailSettings) -> Setup {
     let dir = std::env::temp_dir().join(format!("ank-mailapi-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -101,7 +105,7 @@ fn setup(tag: &str) -> Setup {
     let app = router(MailState::new(
         Arc::new(store),
         Arc::new(resolver),
-        MailSettings::default(),
+        settings,
     ));
     Setup {
         app,
@@ -347,5 +351,43 @@ async fn refuses_an_ack_whose_body_was_changed() {
     assert_eq!(
         (st, code(&v)),
         (StatusCode::UNAUTHORIZED, "bad_request_signature")
+    );
+}
+
+#[tokio::test]
+async fn the_policy_decides_on_unauthenticated_senders() {
+    let stranger = User::new("eve@elsewhere.example", 6);
+    let refused = setup("policy-refuse");
+    let (st, v) = submit(&refused.app, &envelope(&stranger, &refused.bob, "x", 1)).await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "unknown_sender"));
+    let open = setup_with(
+        "policy-allow",
+        MailSettings {
+            allow_unauthenticated: true,
+            ..MailSettings::default()
+        },
+    );
+    assert_eq!(
+        submit(&open.app, &envelope(&stranger, &open.bob, "x", 1))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    // Still refused: a bad signature, and a known domain's sender with a wrong key.
+    let mut forged = envelope(&stranger, &open.bob, "x", 2);
+    forged.signature = base64::engine::general_purpose::STANDARD.encode([1u8; 64]);
+    assert_eq!(code(&submit(&open.app, &forged).await.1), "bad_signature");
+    let impostor = User {
+        address: open.alice.address.clone(),
+        signing: ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+        x_secret: [0; 32],
+    };
+    assert_eq!(
+        code(
+            &submit(&open.app, &envelope(&impostor, &open.bob, "x", 3))
+                .await
+                .1
+        ),
+        "sender_key_not_current"
     );
 }
