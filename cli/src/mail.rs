@@ -117,7 +117,7 @@ pub fn send(
     let rt = runtime()?;
     // The recipient's current keys, proven by its log before anything is sealed to them.
     let client = crate::user::client_for(&to, log)?;
-    let answer = rt.block_on(client.lookup(&to))?;
+    let (raw_answer, answer) = rt.block_on(client.lookup_with_answer(&to))?;
     let Some((_, _, ks)) = answer.binding() else {
         bail!("{to} is absent from its log; nothing was sent");
     };
@@ -130,7 +130,9 @@ pub fn send(
         let id: [u8; 16] = ank_log_server::random32()?[..16]
             .try_into()
             .unwrap_or([0; 16]);
-        let env = Envelope::create(&payload, &d.encryption_key, &keys.signing, id)?;
+        let mut env = Envelope::create(&payload, &d.encryption_key, &keys.signing, id)?;
+        // The proof this sender verified for the key, as evidence for the mailbox.
+        env.recipient_proof = Some(raw_answer.clone());
         let resp = rt.block_on(async { http.post(&url).json(&env).send().await })?;
         if !resp.status().is_success() {
             return Err(rt.block_on(refusal(resp)));

@@ -139,11 +139,24 @@ impl LogClient {
     /// Looks `address` up and verifies the answer.
     ///
     /// # Errors
-    /// [`ClientError::Api`] (`not_found` for an address without keys);
-    /// [`ClientError::Proof`] when the answer does not verify.
+    /// [`ClientError::Api`] for a refusal; [`ClientError::Proof`] when the
+    /// answer does not verify.
     pub async fn lookup(&self, address: &Address) -> Result<VerifiedLookup, ClientError> {
+        Ok(self.lookup_with_answer(address).await?.1)
+    }
+
+    /// As [`LogClient::lookup`], also returning the answer as received (to
+    /// attach as evidence, or to save and verify again later).
+    ///
+    /// # Errors
+    /// As [`LogClient::lookup`].
+    pub async fn lookup_with_answer(
+        &self,
+        address: &Address,
+    ) -> Result<(LookupResponse, VerifiedLookup), ClientError> {
         let url = format!("{}/v1/lookup/{address}", self.base);
         let ans: LookupResponse = Self::exchange(&url, self.http.get(&url)).await?;
-        Ok(verify_lookup(&ans, address, &self.vkey)?)
+        let verified = verify_lookup(&ans, address, &self.vkey)?;
+        Ok((ans, verified))
     }
 }

@@ -89,6 +89,8 @@ fn readme_quick_start_runs() {
         "ok: tiled log example.org/ank size 2",
         "\"error\":\"missing_token\"",
         "ok: replayed 2 entries of example.org/ank size 2",
+        "sent to alice@example.org (device laptop)",
+        "Subject: Note to self",
         "ok: alice@example.org is current at version 2 (index 1",
     ] {
         assert!(
