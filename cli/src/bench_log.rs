@@ -223,6 +223,53 @@ fn http() -> Result<reqwest::Client> {
         .build()?)
 }
 
+/// POSTs every body (JSON) to `url` from `concurrency` tasks and reports
+/// throughput and latency; each answer must be a success (or exactly `want`).
+fn post_all(
+    url: &str,
+    bodies: Arc<Vec<String>>,
+    concurrency: usize,
+    want: Option<reqwest::StatusCode>,
+    what: &str,
+) -> Result<()> {
+    let rt = crate::runtime()?;
+    let client = http()?;
+    let url = url.to_owned();
+    let total = bodies.len() as u64;
+    let (n, elapsed, lat) =
+        rt.block_on(load(concurrency, Duration::MAX, Some(total), move |i| {
+            let (client, url, bodies) = (client.clone(), url.clone(), Arc::clone(&bodies));
+            async move {
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(bodies[i as usize].clone())
+                    .send()
+                    .await?;
+                let ok = match want {
+                    Some(w) => r.status() == w,
+                    None => r.status().is_success(),
+                };
+                if !ok {
+                    bail!(
+                        "request {i}: HTTP {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
+                }
+                r.bytes().await?;
+                Ok(())
+            }
+        }))?;
+    report(
+        &format!("{what} ({concurrency} concurrent)"),
+        n,
+        elapsed,
+        &lat,
+    );
+    Ok(())
+}
+
 /// `ank bench lookup`: random lookups among `bindings` users over HTTP.
 pub fn lookup(url: &str, bindings: u64, concurrency: usize, duration: Duration) -> Result<()> {
     let rt = crate::runtime()?;
@@ -283,37 +330,13 @@ pub fn publish(url: &str, first: u64, users: u64, concurrency: usize) -> Result<
             })
             .collect(),
     );
-    let rt = crate::runtime()?;
-    let client = http()?;
-    let base = url.trim_end_matches('/').to_owned();
-    let (n, elapsed, lat) =
-        rt.block_on(load(concurrency, Duration::MAX, Some(users), move |i| {
-            let (client, base, requests) = (client.clone(), base.clone(), Arc::clone(&requests));
-            async move {
-                let r = client
-                    .post(format!("{base}/v1/publish"))
-                    .header("content-type", "application/json")
-                    .body(requests[i as usize].clone())
-                    .send()
-                    .await?;
-                if !r.status().is_success() {
-                    bail!(
-                        "publish {i}: HTTP {} {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    );
-                }
-                r.bytes().await?;
-                Ok(())
-            }
-        }))?;
-    report(
-        &format!("signed publishes ({concurrency} concurrent)"),
-        n,
-        elapsed,
-        &lat,
-    );
-    Ok(())
+    post_all(
+        &format!("{}/v1/publish", url.trim_end_matches('/')),
+        requests,
+        concurrency,
+        None,
+        "signed publishes",
+    )
 }
 
 /// `ank bench mail`: full-verification message submissions over HTTP. Registers
@@ -390,32 +413,11 @@ pub fn mail(url: &str, data: &Path, domain: &str, messages: u64, concurrency: us
         "sealed and signed {messages} messages in {:.1?}",
         t.elapsed()
     );
-    let (n, elapsed, lat) =
-        rt.block_on(load(concurrency, Duration::MAX, Some(messages), move |i| {
-            let (client, base, bodies) = (client.clone(), base.clone(), Arc::clone(&bodies));
-            async move {
-                let r = client
-                    .post(format!("{base}/v1/messages"))
-                    .header("content-type", "application/json")
-                    .body(bodies[i as usize].clone())
-                    .send()
-                    .await?;
-                if r.status() != reqwest::StatusCode::CREATED {
-                    bail!(
-                        "message {i}: HTTP {} {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    );
-                }
-                r.bytes().await?;
-                Ok(())
-            }
-        }))?;
-    report(
-        &format!("accepted messages ({concurrency} concurrent)"),
-        n,
-        elapsed,
-        &lat,
-    );
-    Ok(())
+    post_all(
+        &format!("{base}/v1/messages"),
+        bodies,
+        concurrency,
+        Some(reqwest::StatusCode::CREATED),
+        "accepted messages",
+    )
 }
