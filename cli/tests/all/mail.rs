@@ -5,6 +5,21 @@ use std::process::{Command, Stdio};
 
 use crate::procs::{Scratch, Server, ank_in, bin};
 
+/// Runs `ank ARGS` with `input` on its standard input.
+fn with_stdin(home: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("ANK_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input).unwrap();
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
 fn ok(home: &Path, args: &[&str]) -> String {
     let (success, out, err) = ank_in(home, args);
     assert!(success, "ank {args:?} failed: {err}{out}");
@@ -103,17 +118,12 @@ fn mail_both_ways_between_two_domains() {
         "{out}"
     );
     // Stdin works as the body, and user!domain works everywhere.
-    let mut child = Command::new(bin())
-        .args(["send", "alice@a.example", "--subject", "Re: Hi"])
-        .env("ANK_HOME", &bob)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"Answer from Bob.\n").unwrap();
-    drop(child.stdin.take());
-    assert!(child.wait_with_output().unwrap().status.success());
+    let out = with_stdin(
+        &bob,
+        &["send", "alice@a.example", "--subject", "Re: Hi"],
+        b"Answer from Bob.\n",
+    );
+    assert!(out.status.success());
 
     // At rest on the recipient's server: the plaintext is nowhere in the mailbox's files.
     for f in std::fs::read_dir(t.dir.join("data-b.example")).unwrap() {
@@ -174,17 +184,7 @@ fn mail_both_ways_between_two_domains() {
     );
     assert!(!success && err.contains("subject is 300 bytes"), "{err}");
     // A body that is not UTF-8 is refused before anything is sent.
-    let mut child = Command::new(bin())
-        .args(["send", "bob@b.example"])
-        .env("ANK_HOME", &alice)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"bad \xff bytes").unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(&alice, &["send", "bob@b.example"], b"bad \xff bytes");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("UTF-8"));
     assert_eq!(ok(&bob, &["fetch", "--json"]).trim(), "");
