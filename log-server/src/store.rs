@@ -177,7 +177,7 @@ fn open_conn(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
 }
 
 /// Page cache of the writer and of each reader, KiB.
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 const READER_CACHE_KIB: i64 = 4 * 1024;
 
 fn hash_col(b: Vec<u8>) -> Result<Hash, StoreError> {
