@@ -1,0 +1,165 @@
+//! Fault injection: a store that fails a commit before writing, or after the
+//! checkpoint was signed but before anything was persisted. Neither may leave
+//! the map ahead of the log, acknowledge anything, or let a later checkpoint
+//! sign a root that replaying the entries does not give.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use ank_log_server::sequencer::{Job, Rejected, Settings, start};
+use ank_log_server::store::{
+    Batch, BindingVisitor, LogStore, OperatorRequest, SqliteStore, StoreError, StoredCheckpoint,
+    StoredEntry, TokenState,
+};
+use ank_log_server::{Log, signed_map_root};
+use ank_proofs::note::ALG_ED25519;
+use ank_proofs::{Authority, Hash, KeySet, SignerKey};
+
+use crate::common::TempDir;
+
+const OK: u8 = 0;
+const FAIL_BEFORE: u8 = 1;
+const FAIL_AFTER_SIGNING: u8 = 2;
+
+#[derive(Debug)]
+struct Flaky {
+    inner: SqliteStore,
+    mode: AtomicU8,
+}
+
+impl LogStore for Flaky {
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.inner.checkpoint()
+    }
+    fn commit_with(
+        &self,
+        expected: Option<(u64, Hash)>,
+        batch: &Batch,
+        finish: &mut dyn FnMut() -> Result<StoredCheckpoint, StoreError>,
+    ) -> Result<StoredCheckpoint, StoreError> {
+        match self.mode.swap(OK, Ordering::SeqCst) {
+            FAIL_BEFORE => Err(StoreError::Corrupt("injected: disk full".into())),
+            FAIL_AFTER_SIGNING => self.inner.commit_with(expected, batch, &mut || {
+                finish()?;
+                Err(StoreError::Corrupt(
+                    "injected: lost power after signing".into(),
+                ))
+            }),
+            _ => self.inner.commit_with(expected, batch, finish),
+        }
+    }
+    fn read_hashes(&self, i: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        self.inner.read_hashes(i)
+    }
+    fn entries(&self, a: u64, b: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.entries(a, b)
+    }
+    fn entry(&self, i: u64) -> Result<Option<StoredEntry>, StoreError> {
+        self.inner.entry(i)
+    }
+    fn binding(&self, l: &Hash) -> Result<Option<(u64, u64)>, StoreError> {
+        self.inner.binding(l)
+    }
+    fn bindings(&self, l: &[Hash]) -> Result<Vec<Option<(u64, u64)>>, StoreError> {
+        self.inner.bindings(l)
+    }
+    fn current_bindings(&self, each: BindingVisitor<'_>) -> Result<(), StoreError> {
+        self.inner.current_bindings(each)
+    }
+    fn put_token(&self, t: &Hash, l: &Hash, e: u64) -> Result<(), StoreError> {
+        self.inner.put_token(t, l, e)
+    }
+    fn token(&self, t: &Hash) -> Result<Option<TokenState>, StoreError> {
+        self.inner.token(t)
+    }
+    fn add_operator_request(&self, l: &Hash, k: &[u8]) -> Result<i64, StoreError> {
+        self.inner.add_operator_request(l, k)
+    }
+    fn pending_operator_requests(&self) -> Result<Vec<OperatorRequest>, StoreError> {
+        self.inner.pending_operator_requests()
+    }
+    fn operator_request_done(&self, id: i64) -> Result<Option<u64>, StoreError> {
+        self.inner.operator_request_done(id)
+    }
+    fn meta(&self, k: &str) -> Result<Option<String>, StoreError> {
+        self.inner.meta(k)
+    }
+    fn set_meta(&self, k: &str, v: &str) -> Result<(), StoreError> {
+        self.inner.set_meta(k, v)
+    }
+}
+
+fn job(
+    label: u8,
+) -> (
+    Job,
+    tokio::sync::oneshot::Receiver<Result<ank_log_server::sequencer::Committed, Rejected>>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let j = Job {
+        label: ank_proofs::leaf_hash(&[label]),
+        version: 1,
+        key_set: KeySet::empty(),
+        authority: Authority::Enrollment,
+        token: None,
+        reply: tx,
+    };
+    (j, rx)
+}
+
+#[test]
+fn failed_commits_leave_no_trace() {
+    let dir = TempDir::new("faults");
+    let flaky = Arc::new(Flaky {
+        inner: SqliteStore::open(&dir.0.join("log.sqlite")).unwrap(),
+        mode: AtomicU8::new(OK),
+    });
+    let signer = SignerKey::from_seed("example.org/ank", ALG_ED25519, [4; 32]).unwrap();
+    let (log, tree) = Log::from_store(flaky.clone(), signer, "example.org/ank", None).unwrap();
+    let settings = Settings {
+        interval: Duration::from_millis(1),
+        ..Settings::default()
+    };
+    let (queue, _seq) = start(Arc::clone(&log), tree, settings).unwrap();
+    let mut committed = 0u64;
+    for (round, mode) in [OK, FAIL_BEFORE, OK, FAIL_AFTER_SIGNING, OK]
+        .into_iter()
+        .enumerate()
+    {
+        flaky.mode.store(mode, Ordering::SeqCst);
+        let (j, rx) = job(round as u8);
+        queue.submit(j).unwrap();
+        let got = rx.blocking_recv().unwrap();
+        if mode == OK {
+            let c = got.unwrap();
+            assert_eq!(c.index, committed);
+            committed += 1;
+        } else {
+            assert!(matches!(got, Err(Rejected::Internal(_))), "{got:?}");
+        }
+        // Whatever happened, the latest checkpoint is what is stored, and the
+        // in-memory map's root is the one it signs.
+        let stored = log.store.checkpoint().unwrap().unwrap();
+        assert_eq!(*log.latest(), stored);
+        assert_eq!(stored.size, committed);
+        assert_eq!(
+            Some(log.map().root()),
+            signed_map_root(&stored.note),
+            "round {round}"
+        );
+        // And a replay of the stored entries gives the same root.
+        let mut replay = ank_proofs::map::Replay::new();
+        for e in log.store.entries(0, committed).unwrap() {
+            replay.push(&e).unwrap();
+        }
+        assert_eq!(Some(replay.root()), signed_map_root(&stored.note));
+    }
+    // The failed labels were never logged: their retries succeed as version 1.
+    for label in [1u8, 3] {
+        let (j, rx) = job(label);
+        queue.submit(j).unwrap();
+        assert!(rx.blocking_recv().unwrap().is_ok());
+    }
+    assert_eq!(log.latest().size, 5);
+}
