@@ -35,6 +35,27 @@ impl Directory for LocalDirectory {
     }
 }
 
+/// The mailbox's view of its own log: the key, and the root at any size
+/// up to the latest, from the stored hashes.
+pub struct LocalLogView(pub Arc<Log>);
+
+impl ank_mailbox::api::LogView for LocalLogView {
+    fn vkey(&self) -> &ank_proofs::VerifierKey {
+        &self.0.vkey
+    }
+
+    fn root_at(&self, size: u64) -> Option<ank_proofs::Hash> {
+        if size > self.0.latest().size {
+            return None;
+        }
+        ank_proofs::tree_hash(
+            size,
+            &ank_log_server::store::StoreHashReader(&*self.0.store),
+        )
+        .ok()
+    }
+}
+
 /// The single address this device has keys for, or the one asked for.
 fn own_address(given: Option<&str>) -> Result<Address> {
     if let Some(a) = given {

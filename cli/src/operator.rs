@@ -115,11 +115,10 @@ pub fn serve(a: Serve) -> Result<()> {
                     Duration::from_secs(60),
                 )),
             };
-            ank_mailbox::api::router(ank_mailbox::api::MailState::new(
-                mail_store,
-                Arc::new(resolver),
-                mail_settings,
-            ))
+            ank_mailbox::api::router(
+                ank_mailbox::api::MailState::new(mail_store, Arc::new(resolver), mail_settings)
+                    .with_log(Arc::new(crate::mail::LocalLogView(Arc::clone(log)))),
+            )
         },
         |r| {
             let mut out = std::io::stdout().lock();

@@ -16,7 +16,7 @@
 //! `bad_json`, `body_too_large`, `bad_envelope`, `bad_signature`,
 //! `wrong_domain`, `unknown_recipient`, `stale_key`, `unknown_sender`,
 //! `sender_key_not_current`, `sender_log_unavailable`, `id_conflict`,
-//! `rate_limited`, `quota_exceeded`, `bad_request_signature`, `stale_request`,
+//! `bad_recipient_proof`, `split_view` (evidence kept), `rate_limited`, `quota_exceeded`, `bad_request_signature`, `stale_request`,
 //! `replayed_request`, `not_current_key`, `internal`.
 
 use std::collections::HashMap;
@@ -90,13 +90,31 @@ impl Limiter {
     }
 }
 
+/// The mailbox's view of its own domain's log, to check the lookup proofs
+/// senders attach.
+pub trait LogView: Send + Sync + 'static {
+    /// The log's verifier key.
+    fn vkey(&self) -> &ank_proofs::VerifierKey;
+    /// The log's root at `size`, if the log has that many entries.
+    fn root_at(&self, size: u64) -> Option<ank_proofs::Hash>;
+}
+
 /// What the handlers share.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MailState {
     pub store: Arc<MailStore>,
     pub resolver: Arc<Resolver>,
     pub settings: MailSettings,
+    pub log: Option<Arc<dyn LogView>>,
     limiter: Arc<Limiter>,
+}
+
+impl std::fmt::Debug for MailState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailState")
+            .field("resolver", &self.resolver)
+            .finish()
+    }
 }
 
 impl MailState {
@@ -109,9 +127,50 @@ impl MailState {
             store,
             resolver,
             settings,
+            log: None,
             limiter: Arc::new(Limiter::default()),
         }
     }
+
+    /// Checks attached recipient proofs against `log`.
+    pub fn with_log(mut self, log: Arc<dyn LogView>) -> MailState {
+        self.log = Some(log);
+        self
+    }
+}
+
+/// Checks the lookup answer a sender attached: it must verify under this
+/// domain's log key, and its checkpoint must agree with this log's own tree
+/// at that size. A validly signed checkpoint that disagrees is a split view:
+/// it is kept as evidence and the message is refused.
+fn check_recipient_proof(
+    s: &MailState,
+    env: &Envelope,
+    to: &ank_proofs::Address,
+) -> Result<(), MailApiError> {
+    let (Some(log), Some(proof)) = (&s.log, &env.recipient_proof) else {
+        return Ok(());
+    };
+    let verified = ank_proofs::api::verify_lookup(proof, to, log.vkey()).map_err(|err| {
+        e(
+            StatusCode::BAD_REQUEST,
+            "bad_recipient_proof",
+            format!("the attached lookup proof does not verify under this log: {err}"),
+        )
+    })?;
+    let cp = verified.checkpoint();
+    if log.root_at(cp.size()) != Some(*cp.root()) {
+        s.store.add_evidence(&proof.checkpoint).map_err(internal)?;
+        return Err(e(
+            StatusCode::CONFLICT,
+            "split_view",
+            format!(
+                "the attached checkpoint of size {} is signed by this log but is not this log's tree; it is kept as evidence",
+                cp.size()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// An error answer.
@@ -218,6 +277,7 @@ async fn submit(
             ),
         ));
     }
+    check_recipient_proof(&s, &env, &checked.to)?;
     if !s.limiter.allow(
         &format!("from {}", checked.from),
         s.settings.rate_per_minute,

@@ -26,6 +26,7 @@ CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, created
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_ms);
 CREATE TABLE IF NOT EXISTS mailboxes (recipient TEXT PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nonces (nonce BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS evidence (note TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 ";
 
 /// Why the store refused or failed.
@@ -333,6 +334,34 @@ impl MailStore {
         }
         tx.commit()?;
         Ok(n)
+    }
+
+    /// Keeps a signed checkpoint that contradicts this domain's log: evidence
+    /// of a split view, which anyone can verify offline.
+    ///
+    /// # Errors
+    /// Sqlite errors.
+    pub fn add_evidence(&self, note: &str) -> Result<(), MailStoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.conn().execute(
+            "INSERT OR IGNORE INTO evidence (note, seen_ms) VALUES (?1, ?2)",
+            params![note, now],
+        )?;
+        Ok(())
+    }
+
+    /// The evidence kept, oldest first.
+    ///
+    /// # Errors
+    /// Sqlite errors.
+    pub fn evidence(&self) -> Result<Vec<String>, MailStoreError> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT note FROM evidence ORDER BY seen_ms, note")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Remembers a fetch nonce until `expires_ms`; false if it was already used.

@@ -391,3 +391,155 @@ async fn the_policy_decides_on_unauthenticated_senders() {
         "sender_key_not_current"
     );
 }
+
+/// A log for bob, signed by `log`: bob's entry, then `second` if given. Its
+/// lookup answer for bob, and its root.
+fn bob_log(
+    log: &ank_proofs::SignerKey,
+    bob: &User,
+    second: Option<&[u8]>,
+) -> (ank_proofs::api::LookupResponse, ank_proofs::Hash) {
+    use ank_proofs::map::{Map, MapValue};
+    let ks = bob.key_set();
+    let entry = ank_proofs::Entry {
+        label: bob.address.label(),
+        version: 1,
+        timestamp_ms: 1,
+        authority: ank_proofs::Authority::Enrollment,
+        keys_hash: ks.hash(),
+    };
+    let leaf = entry.leaf_hash();
+    let mut map = Map::new();
+    map.insert(
+        bob.address.label(),
+        MapValue {
+            version: 1,
+            index: 0,
+            entry_hash: leaf,
+        },
+    );
+    let mut tree = ank_proofs::TreeBuilder::new();
+    tree.push(leaf);
+    let mut proof = vec![];
+    if let Some(other) = second {
+        let h = ank_proofs::leaf_hash(other);
+        tree.push(h);
+        proof.push(h);
+    }
+    let cp = ank_proofs::Checkpoint {
+        origin: log.name().to_owned(),
+        size: tree.size(),
+        root: tree.root(),
+        extensions: vec![format!("ank-map/v1 {}", map.root())],
+    };
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let answer = ank_proofs::api::LookupResponse {
+        address: bob.address.to_string(),
+        found: true,
+        checkpoint: cp.sign(log).unwrap().to_text(),
+        map_proof: b64(&map.prove(&bob.address.label()).encode()),
+        binding: Some(ank_proofs::api::BindingJson {
+            index: 0,
+            version: 1,
+            entry: b64(&entry.encode()),
+            key_set: b64(&ks.encode()),
+            inclusion_proof: proof.iter().map(ank_proofs::Hash::to_base64).collect(),
+        }),
+    };
+    (answer, tree.root())
+}
+
+/// This log, as the mailbox sees it: its key and its roots by size.
+struct View(ank_proofs::VerifierKey, Vec<(u64, ank_proofs::Hash)>);
+
+impl ank_mailbox::api::LogView for View {
+    fn vkey(&self) -> &ank_proofs::VerifierKey {
+        &self.0
+    }
+    fn root_at(&self, size: u64) -> Option<ank_proofs::Hash> {
+        self.1.iter().find(|(s, _)| *s == size).map(|(_, r)| *r)
+    }
+}
+
+#[tokio::test]
+async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
+    let log =
+        ank_proofs::SignerKey::from_seed("b.example/ank", ank_proofs::note::ALG_ED25519, [8; 32])
+            .unwrap();
+    let dir = std::env::temp_dir().join(format!("ank-mailapi-proof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(
+        MailStore::open(
+            &dir.join("mail.sqlite"),
+            StorageKey::from_secret(b"api test storage secret 012345").unwrap(),
+        )
+        .unwrap(),
+    );
+    let (alice, bob) = (
+        User::new("alice@a.example", 1),
+        User::new("bob@b.example", 2),
+    );
+    let keys = Arc::new(Keys(
+        Mutex::new(HashMap::new()),
+        vec!["a.example", "b.example"],
+    ));
+    keys.0
+        .lock()
+        .unwrap()
+        .insert(alice.address.clone(), alice.key_set());
+    keys.0
+        .lock()
+        .unwrap()
+        .insert(bob.address.clone(), bob.key_set());
+    // This log: bob's entry, then carol's.
+    let (good, root1) = bob_log(&log, &bob, None);
+    let (good2, root2) = bob_log(&log, &bob, Some(b"carol's entry"));
+    let resolver = Resolver {
+        domain: "b.example".into(),
+        local: keys.clone(),
+        remote: keys,
+    };
+    let view = View(log.verifier(), vec![(1, root1), (2, root2)]);
+    let app = router(
+        MailState::new(
+            Arc::clone(&store),
+            Arc::new(resolver),
+            MailSettings::default(),
+        )
+        .with_log(Arc::new(view)),
+    );
+    let with = |id: u8, proof: ank_proofs::api::LookupResponse| {
+        let mut e = envelope(&alice, &bob, "x", id);
+        e.recipient_proof = Some(proof);
+        e
+    };
+    assert_eq!(
+        submit(&app, &with(1, good.clone())).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(submit(&app, &with(2, good2)).await.0, StatusCode::CREATED);
+    // A proof under another key, or altered, does not verify.
+    let other =
+        ank_proofs::SignerKey::from_seed("b.example/ank", ank_proofs::note::ALG_ED25519, [9; 32])
+            .unwrap();
+    let (foreign, _) = bob_log(&other, &bob, None);
+    assert_eq!(
+        code(&submit(&app, &with(3, foreign)).await.1),
+        "bad_recipient_proof"
+    );
+    let mut altered = good.clone();
+    altered.found = false;
+    assert_eq!(
+        code(&submit(&app, &with(4, altered)).await.1),
+        "bad_recipient_proof"
+    );
+    assert!(store.evidence().unwrap().is_empty());
+    // Signed by this log's key, valid in itself, but another history at size 2:
+    // a split view, kept as evidence.
+    let (forked, _) = bob_log(&log, &bob, Some(b"mallory's entry"));
+    let (st, v) = submit(&app, &with(5, forked.clone())).await;
+    assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "split_view"));
+    assert_eq!(store.evidence().unwrap(), vec![forked.checkpoint]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
