@@ -147,7 +147,9 @@ async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> Result<Res
         .index
         .checked_mul(256)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "tile_not_found", "beyond the tree"))?;
-    let end = start + u64::from(t.width);
+    let end = start
+        .checked_add(u64::from(t.width))
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "tile_not_found", "beyond the tree"))?;
     let not_found = || {
         err(
             StatusCode::NOT_FOUND,

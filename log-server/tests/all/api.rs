@@ -703,6 +703,22 @@ async fn bad_requests_are_refused_and_change_nothing() {
         ),
         (
             "GET",
+            "/tile/0/x072/x057/x594/x037/x927/935",
+            None,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "tile_not_found",
+        ),
+        (
+            "GET",
+            "/tile/entries/x072/x057/x594/x037/x927/935.p/255",
+            None,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "tile_not_found",
+        ),
+        (
+            "GET",
             "/tile/entries/001.p/1",
             None,
             vec![],

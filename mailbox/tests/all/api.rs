@@ -58,6 +58,7 @@ impl User {
 
 struct Setup {
     app: Router,
+    store: Arc<MailStore>,
     keys: Arc<Keys>,
     _dir: std::path::PathBuf,
     alice: User,
@@ -71,10 +72,14 @@ impl Drop for Setup {
 }
 
 fn setup(tag: &str) -> Setup {
-    setup_with(tag, MailSettings::default())
+    setup_with(tag, MailSettings::default(), None)
 }
 
-fn setup_with(tag: &str, settings: MailSettings) -> Setup {
+fn setup_with(
+    tag: &str,
+    settings: MailSettings,
+    view: Option<Arc<dyn ank_mailbox::api::LogView>>,
+) -> Setup {
     let dir = std::env::temp_dir().join(format!("ank-mailapi-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -102,13 +107,15 @@ fn setup_with(tag: &str, settings: MailSettings) -> Setup {
         local: keys.clone(),
         remote: keys.clone(),
     };
-    let app = router(MailState::new(
-        Arc::new(store),
-        Arc::new(resolver),
-        settings,
-    ));
+    let store = Arc::new(store);
+    let mut state = MailState::new(Arc::clone(&store), Arc::new(resolver), settings);
+    if let Some(v) = view {
+        state = state.with_log(v);
+    }
+    let app = router(state);
     Setup {
         app,
+        store,
         keys,
         _dir: dir,
         alice,
@@ -366,6 +373,7 @@ async fn the_policy_decides_on_unauthenticated_senders() {
             allow_unauthenticated: true,
             ..MailSettings::default()
         },
+        None,
     );
     assert_eq!(
         submit(&open.app, &envelope(&stranger, &open.bob, "x", 1))
@@ -466,80 +474,43 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
     let log =
         ank_proofs::SignerKey::from_seed("b.example/ank", ank_proofs::note::ALG_ED25519, [8; 32])
             .unwrap();
-    let dir = std::env::temp_dir().join(format!("ank-mailapi-proof-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(
-        MailStore::open(
-            &dir.join("mail.sqlite"),
-            StorageKey::from_secret(b"api test storage secret 012345").unwrap(),
-        )
-        .unwrap(),
-    );
-    let (alice, bob) = (
-        User::new("alice@a.example", 1),
-        User::new("bob@b.example", 2),
-    );
-    let keys = Arc::new(Keys(
-        Mutex::new(HashMap::new()),
-        vec!["a.example", "b.example"],
-    ));
-    keys.0
-        .lock()
-        .unwrap()
-        .insert(alice.address.clone(), alice.key_set());
-    keys.0
-        .lock()
-        .unwrap()
-        .insert(bob.address.clone(), bob.key_set());
+    let bob_user = User::new("bob@b.example", 2);
     // This log: bob's entry, then carol's.
-    let (good, root1) = bob_log(&log, &bob, None);
-    let (good2, root2) = bob_log(&log, &bob, Some(b"carol's entry"));
-    let resolver = Resolver {
-        domain: "b.example".into(),
-        local: keys.clone(),
-        remote: keys,
-    };
+    let (good, root1) = bob_log(&log, &bob_user, None);
+    let (good2, root2) = bob_log(&log, &bob_user, Some(b"carol's entry"));
     let view = View(log.verifier(), vec![(1, root1), (2, root2)]);
-    let app = router(
-        MailState::new(
-            Arc::clone(&store),
-            Arc::new(resolver),
-            MailSettings::default(),
-        )
-        .with_log(Arc::new(view)),
-    );
+    let s = setup_with("proof", MailSettings::default(), Some(Arc::new(view)));
+    let (app, store, alice, bob) = (&s.app, &s.store, &s.alice, &s.bob);
     let with = |id: u8, proof: ank_proofs::api::LookupResponse| {
-        let mut e = envelope(&alice, &bob, "x", id);
+        let mut e = envelope(alice, bob, "x", id);
         e.recipient_proof = Some(proof);
         e
     };
     assert_eq!(
-        submit(&app, &with(1, good.clone())).await.0,
+        submit(app, &with(1, good.clone())).await.0,
         StatusCode::CREATED
     );
-    assert_eq!(submit(&app, &with(2, good2)).await.0, StatusCode::CREATED);
+    assert_eq!(submit(app, &with(2, good2)).await.0, StatusCode::CREATED);
     // A proof under another key, or altered, does not verify.
     let other =
         ank_proofs::SignerKey::from_seed("b.example/ank", ank_proofs::note::ALG_ED25519, [9; 32])
             .unwrap();
-    let (foreign, _) = bob_log(&other, &bob, None);
+    let (foreign, _) = bob_log(&other, bob, None);
     assert_eq!(
-        code(&submit(&app, &with(3, foreign)).await.1),
+        code(&submit(app, &with(3, foreign)).await.1),
         "bad_recipient_proof"
     );
     let mut altered = good.clone();
     altered.found = false;
     assert_eq!(
-        code(&submit(&app, &with(4, altered)).await.1),
+        code(&submit(app, &with(4, altered)).await.1),
         "bad_recipient_proof"
     );
     assert!(store.evidence().unwrap().is_empty());
     // Signed by this log's key, valid in itself, but another history at size 2:
     // a split view, kept as evidence.
-    let (forked, _) = bob_log(&log, &bob, Some(b"mallory's entry"));
-    let (st, v) = submit(&app, &with(5, forked.clone())).await;
+    let (forked, _) = bob_log(&log, bob, Some(b"mallory's entry"));
+    let (st, v) = submit(app, &with(5, forked.clone())).await;
     assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "split_view"));
     assert_eq!(store.evidence().unwrap(), vec![forked.checkpoint]);
-    let _ = std::fs::remove_dir_all(&dir);
 }
