@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ank_log_server::Log;
 use ank_log_server::sequencer::{Job, Settings, start};
-use ank_proofs::api::{PublishRequest, key_set_to_json};
+use ank_proofs::api::{PublishAuth, PublishRequest};
 use ank_proofs::{Address, Authority, Device, KeySet};
 use anyhow::{Result, bail};
 use tokio::sync::oneshot;
@@ -307,25 +307,14 @@ pub fn publish(url: &str, first: u64, users: u64, concurrency: usize) -> Result<
         (first..first + users)
             .map(|i| {
                 let address = user_address(i);
-                let next = key_set_for(&user_key(i + 1_000_000_000));
-                let req = PublishRequest {
-                    address: address.to_string(),
-                    version: 2,
-                    devices: key_set_to_json(&next),
-                    token: None,
-                    signature: Some({
-                        use base64::Engine as _;
-                        use ed25519_dalek::Signer as _;
-                        let k = user_key(i);
-                        let msg = ank_proofs::api::publish_message(&address, 2, &next.hash());
-                        ank_proofs::api::RequestSignature {
-                            public_key: base64::engine::general_purpose::STANDARD
-                                .encode(k.verifying_key().to_bytes()),
-                            signature: base64::engine::general_purpose::STANDARD
-                                .encode(k.sign(&msg).to_bytes()),
-                        }
-                    }),
-                };
+                let fresh = user_key(i + 1_000_000_000);
+                let req = PublishRequest::new(
+                    &address,
+                    2,
+                    &key_set_for(&fresh),
+                    PublishAuth::Key(&user_key(i)),
+                    &[&fresh],
+                );
                 serde_json::to_string(&req).unwrap_or_default()
             })
             .collect(),
@@ -349,7 +338,7 @@ pub fn mail(url: &str, data: &Path, domain: &str, messages: u64, concurrency: us
     let rt = crate::runtime()?;
     let client = http()?;
     let base = url.trim_end_matches('/').to_owned();
-    let stamp = ank_log_server::now_ms();
+    let stamp = ank_common::now_ms();
     let mut users = Vec::new();
     for (name, seed) in [("sender", 1u8), ("recipient", 2u8)] {
         let address = Address::parse(&format!("{name}{stamp}@{domain}"))?;
@@ -367,13 +356,7 @@ pub fn mail(url: &str, data: &Path, domain: &str, messages: u64, concurrency: us
             &address.label(),
             stamp + 600_000,
         )?;
-        let req = PublishRequest {
-            address: address.to_string(),
-            version: 1,
-            devices: key_set_to_json(&ks),
-            token: Some(token),
-            signature: None,
-        };
+        let req = PublishRequest::new(&address, 1, &ks, PublishAuth::Token(&token), &[&signing]);
         let r = rt.block_on(async {
             client
                 .post(format!("{base}/v1/publish"))

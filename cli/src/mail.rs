@@ -133,7 +133,7 @@ pub fn send(
         Some(b) => b,
         None => std::io::read_to_string(std::io::stdin()).context("reading the body from stdin")?,
     };
-    let now = ank_log_server::now_ms();
+    let now = ank_common::now_ms();
     let payload = Payload::new(from.clone(), to.clone(), now, subject, &body)?;
     let rt = runtime()?;
     // The recipient's current keys, proven by its log before anything is sealed to them.
@@ -148,9 +148,7 @@ pub fn send(
     let url = format!("{}/v1/messages", mailbox_url(&to, log)?);
     let http = http()?;
     for d in ks.devices() {
-        let id: [u8; 16] = ank_log_server::random32()?[..16]
-            .try_into()
-            .unwrap_or([0; 16]);
+        let id: [u8; 16] = ank_common::random()?;
         let mut env = Envelope::create(&payload, &d.encryption_key, &keys.signing, id)?;
         // The proof this sender verified for the key, as evidence for the mailbox.
         env.recipient_proof = Some(raw_answer.clone());
@@ -175,15 +173,13 @@ fn signed(
     keys: &DeviceKeys,
     body: Vec<u8>,
 ) -> Result<reqwest::RequestBuilder> {
-    let nonce: [u8; 16] = ank_log_server::random32()?[..16]
-        .try_into()
-        .unwrap_or([0; 16]);
+    let nonce: [u8; 16] = ank_common::random()?;
     let auth = FetchAuth::sign(
         &keys.signing,
         method.as_str(),
         path,
         &keys.address,
-        ank_log_server::now_ms(),
+        ank_common::now_ms(),
         nonce,
         &body,
     );

@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a domain's log (and, later, its mailbox) on an embedded sqlite.
+    /// Run a domain's log and its mailbox on an embedded sqlite.
     Serve(operator::Serve),
     /// Operator commands on a log's data directory.
     #[command(subcommand)]
@@ -51,6 +51,10 @@ enum Command {
     /// Replace this device's keys, signed by its current key.
     Rotate {
         address: String,
+        /// How long the replaced secret keys are kept, so that mail sealed
+        /// to them still opens.
+        #[arg(long, default_value = "30d", value_parser = operator::parse_duration)]
+        keep_old: std::time::Duration,
         #[command(flatten)]
         log: user::LogFlags,
     },
@@ -206,7 +210,11 @@ fn main() -> ExitCode {
             token,
             log,
         } => user::register(&address, token, &log),
-        Command::Rotate { address, log } => user::rotate(&address, &log),
+        Command::Rotate {
+            address,
+            keep_old,
+            log,
+        } => user::rotate(&address, keep_old, &log),
         Command::Revoke { address, log } => user::revoke(&address, &log),
         Command::Lookup { address, log, json } => user::lookup(&address, &log, json),
         Command::Trust(c) => user::trust(c),

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ank_log_server::store::LogStore as _;
-use ank_log_server::{DataDir, ServeConfig, now_ms, random32};
+use ank_log_server::{DataDir, ServeConfig};
 use ank_proofs::{Address, Device, KeySet};
 use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
 
 /// Parses `500ms`, `2s`, `5m`, `24h`, `7d`.
@@ -51,7 +51,7 @@ pub struct Serve {
     /// Most publishes sequenced in one batch.
     #[arg(long, default_value_t = 4096)]
     max_batch: usize,
-    /// The log's origin and key name (default: DOMAIN/ank).
+    /// The log's origin and key name (default: DOMAIN/ank); it must start with DOMAIN/.
     #[arg(long)]
     origin: Option<String>,
     /// How long unread mail is kept.
@@ -80,7 +80,8 @@ pub fn serve(a: Serve) -> Result<()> {
         .to_owned();
     // The mailbox seals stored mail under this key: no key, no server.
     let storage = ank_mailbox::at_rest::StorageKey::from_env()?;
-    std::fs::create_dir_all(&a.data).with_context(|| format!("creating {}", a.data.display()))?;
+    ank_common::fs::create_private_dir(&a.data)
+        .with_context(|| format!("creating {}", a.data.display()))?;
     let mail_store = Arc::new(ank_mailbox::store::MailStore::open(
         &a.data.join("mail.sqlite"),
         storage,
@@ -96,6 +97,10 @@ pub fn serve(a: Serve) -> Result<()> {
         allow_unauthenticated: a.mail_allow_unauthenticated,
     };
     let origin = a.origin.unwrap_or_else(|| format!("{domain}/ank"));
+    // The origin names the domain: clients check a log's key name against it.
+    if !ank_client::home::names_domain(&origin, &domain) {
+        bail!("--origin {origin:?} must start with \"{domain}/\" (the log's domain, then a path)");
+    }
     let cfg = ServeConfig {
         data: a.data.clone(),
         origin,
@@ -214,14 +219,9 @@ pub fn log(cmd: LogCmd) -> Result<()> {
         }
         LogCmd::Enroll { address, data, ttl } => {
             let address = Address::parse(&address)?;
-            let store = DataDir(data).open_store()?;
-            // A fixed prefix: never mistaken for a flag, and recognisable in logs and chats.
-            let token = format!("ank1-{}", URL_SAFE_NO_PAD.encode(random32()?));
-            let expires = now_ms() + ttl.as_millis() as u64;
-            store.put_token(
-                &ank_proofs::hash::sha256(token.as_bytes()),
-                &address.label(),
-                expires,
+            let token = DataDir(data).enroll(
+                &address,
+                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
             )?;
             println!("{token}");
             eprintln!(
@@ -239,6 +239,8 @@ pub fn log(cmd: LogCmd) -> Result<()> {
             wait,
         } => {
             let address = Address::parse(&address)?;
+            let dir = DataDir(data);
+            dir.check_domain(&address)?;
             let key_set = if revoke {
                 KeySet::empty()
             } else {
@@ -251,7 +253,7 @@ pub fn log(cmd: LogCmd) -> Result<()> {
                     encryption_key: b64_32(&x, "x25519")?,
                 }])?
             };
-            let store = DataDir(data).open_store()?;
+            let store = dir.open_store()?;
             let id = store.add_operator_request(&address.label(), &key_set.encode())?;
             let until = std::time::Instant::now() + wait;
             loop {

@@ -1,8 +1,10 @@
 //! User commands: `ank init`, `register`, `rotate`, `revoke`, `lookup`, `trust add`.
 
-use ank_client::home::{DeviceKeys, TrustedLog, add_trust, ank_home, read_trust};
-use ank_client::log::{LogClient, Published, sign_publish};
-use ank_proofs::api::{PublishRequest, VerifiedLookup, key_set_to_json};
+use ank_client::home::{
+    DEFAULT_KEEP_OLD_MS, DeviceKeys, PendingChange, TrustedLog, add_trust, ank_home, read_trust,
+};
+use ank_client::log::{LogClient, Published, Settled};
+use ank_proofs::api::{PublishAuth, PublishRequest, VerifiedLookup, key_set_to_json};
 use ank_proofs::{Address, KeySet, VerifierKey};
 use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
@@ -105,13 +107,7 @@ pub fn register(address: &str, token: String, log: &LogFlags) -> Result<()> {
     let keys = DeviceKeys::load(&ank_home(), &address)?;
     let client = client_for(&address, log)?;
     let ks = KeySet::new(vec![keys.public()])?;
-    let req = PublishRequest {
-        address: address.to_string(),
-        version: 1,
-        devices: key_set_to_json(&ks),
-        token: Some(token),
-        signature: None,
-    };
+    let req = PublishRequest::new(&address, 1, &ks, PublishAuth::Token(&token), &[&keys.signing]);
     let p = runtime()?.block_on(client.publish(&req))?;
     report("registered", &address, &p);
     Ok(())
@@ -126,12 +122,63 @@ async fn current(client: &LogClient, address: &Address) -> Result<(u64, KeySet)>
     Ok((entry.version, ks.clone()))
 }
 
-pub fn rotate(address: &str, log: &LogFlags) -> Result<()> {
+/// Settles an earlier key change of `address` whose answer was lost, before
+/// anything else uses this device's keys (see [`LogClient::settle_pending`]).
+pub async fn settle(client: &LogClient, address: &Address, keep_ms: u64) -> Result<()> {
+    let s = client
+        .settle_pending(&ank_home(), address, keep_ms)
+        .await
+        .context("settling the earlier key change")?;
+    match s {
+        Settled::Nothing => {}
+        Settled::Applied { version } => {
+            eprintln!("the earlier key change of {address} (version {version}) is in the log; its keys are now current");
+        }
+        Settled::Retried { version } => {
+            eprintln!("the earlier key change of {address} (version {version}) was sent again and logged");
+        }
+        Settled::Superseded { version } => {
+            eprintln!("the earlier key change of {address} was not logged (the log is at version {version}); its keys were kept aside");
+        }
+    }
+    Ok(())
+}
+
+/// Records `change`, sends it, and ends it by the log's answer. A lost
+/// answer leaves it recorded for the next command to settle.
+fn apply_change(
+    rt: &tokio::runtime::Runtime,
+    client: &LogClient,
+    address: &Address,
+    change: PendingChange,
+    keep_ms: u64,
+) -> Result<Published> {
+    let home = ank_home();
+    // Keep the new keys safe before the log can hold them.
+    change.save_new(&home, address)?;
+    match rt.block_on(client.publish(&change.request)) {
+        Ok(p) => {
+            change.finish(&home, address, true, ank_common::now_ms(), keep_ms)?;
+            Ok(p)
+        }
+        Err(e) if e.is_refusal() => {
+            change.finish(&home, address, false, ank_common::now_ms(), keep_ms)?;
+            Err(e.into())
+        }
+        Err(e) => Err(anyhow::Error::from(e).context(
+            "the key change is recorded as pending; the next ank command for this address settles it",
+        )),
+    }
+}
+
+pub fn rotate(address: &str, keep_old: std::time::Duration, log: &LogFlags) -> Result<()> {
     let address = Address::parse(address)?;
     let home = ank_home();
-    let keys = DeviceKeys::load(&home, &address)?;
     let client = client_for(&address, log)?;
     let rt = runtime()?;
+    let keep_ms = u64::try_from(keep_old.as_millis()).unwrap_or(u64::MAX);
+    rt.block_on(settle(&client, &address, keep_ms))?;
+    let keys = DeviceKeys::load(&home, &address)?;
     let (version, ks) = rt.block_on(current(&client, &address))?;
     let fresh = DeviceKeys::generate(&address, &keys.device)?;
     let mut devices: Vec<_> = ks
@@ -142,36 +189,41 @@ pub fn rotate(address: &str, log: &LogFlags) -> Result<()> {
         .collect();
     devices.push(fresh.public());
     let new_ks = KeySet::new(devices)?;
-    let req = PublishRequest {
-        address: address.to_string(),
-        version: version + 1,
-        devices: key_set_to_json(&new_ks),
-        token: None,
-        signature: Some(sign_publish(&keys, &address, version + 1, &new_ks)),
+    let request = PublishRequest::new(
+        &address,
+        version + 1,
+        &new_ks,
+        PublishAuth::Key(&keys.signing),
+        &[&fresh.signing],
+    );
+    let change = PendingChange {
+        request,
+        keys: Some(fresh),
     };
-    // Keep the new keys safe before the log can hold them.
-    fresh.save_pending(&home)?;
-    let p = rt.block_on(client.publish(&req))?;
-    fresh.promote_pending(&home)?;
+    let p = apply_change(&rt, &client, &address, change, keep_ms)?;
     report("rotated", &address, &p);
     Ok(())
 }
 
 pub fn revoke(address: &str, log: &LogFlags) -> Result<()> {
     let address = Address::parse(address)?;
-    let keys = DeviceKeys::load(&ank_home(), &address)?;
     let client = client_for(&address, log)?;
     let rt = runtime()?;
+    rt.block_on(settle(&client, &address, DEFAULT_KEEP_OLD_MS))?;
+    let keys = DeviceKeys::load(&ank_home(), &address)?;
     let (version, _) = rt.block_on(current(&client, &address))?;
-    let empty = KeySet::empty();
-    let req = PublishRequest {
-        address: address.to_string(),
-        version: version + 1,
-        devices: vec![],
-        token: None,
-        signature: Some(sign_publish(&keys, &address, version + 1, &empty)),
+    let request = PublishRequest::new(
+        &address,
+        version + 1,
+        &KeySet::empty(),
+        PublishAuth::Key(&keys.signing),
+        &[],
+    );
+    let change = PendingChange {
+        request,
+        keys: None,
     };
-    let p = rt.block_on(client.publish(&req))?;
+    let p = apply_change(&rt, &client, &address, change, DEFAULT_KEEP_OLD_MS)?;
     report("revoked every key of", &address, &p);
     Ok(())
 }
@@ -250,6 +302,14 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
                 .map_err(|_| anyhow::anyhow!("{domain:?} is not a valid domain"))?
                 .domain()
                 .to_owned();
+            // A log speaks only for its own domain: its key is named after it.
+            if !ank_client::home::names_domain(vkey.name(), &domain) {
+                bail!(
+                    "the key {} names the log {:?}, which is not a log of {domain} (its name must start with \"{domain}/\")",
+                    vkey.to_text(),
+                    vkey.name()
+                );
+            }
             add_trust(
                 &ank_home(),
                 &TrustedLog {

@@ -3,15 +3,24 @@
 //!
 //! * `keys/<canonical address>.json`, mode 0600:
 //!   `{"address", "device", "ed25519_seed", "x25519_secret"}` (base64).
+//! * `keys/<address>.pending.json`: a key change whose outcome is not known
+//!   yet ([`PendingChange`]); never overwritten, settled by the next command.
+//! * `keys/<address>.old/*.json`: superseded secrets, kept until they expire
+//!   so that mail sealed to them still opens.
+//!
+//! Directories are created 0700 and files 0600.
 //! * `trust`: one log per line, `<domain> <url> <vkey>`, like ssh's
 //!   known_hosts; `#` starts a comment.
 
 use std::path::{Path, PathBuf};
 
+use ank_proofs::api::PublishRequest;
 use ank_proofs::{Address, Device, VerifierKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+
+use ank_common::fs::{create_private_dir, replace_private};
 
 use crate::ClientError;
 
@@ -58,12 +67,10 @@ struct KeyFile {
 }
 
 fn random32() -> Result<[u8; 32], ClientError> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| ClientError::Io {
+    ank_common::random().map_err(|source| ClientError::Io {
         path: "OS random source".into(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok(b)
+        source,
+    })
 }
 
 impl DeviceKeys {
@@ -108,6 +115,19 @@ impl DeviceKeys {
             what: what.to_owned(),
         };
         let f: KeyFile = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        Self::from_key_file(f, bad)
+    }
+
+    fn key_file(&self) -> KeyFile {
+        KeyFile {
+            address: self.address.to_string(),
+            device: self.device.clone(),
+            ed25519_seed: STANDARD.encode(self.signing.to_bytes()),
+            x25519_secret: STANDARD.encode(self.encryption.to_bytes()),
+        }
+    }
+
+    fn from_key_file(f: KeyFile, bad: impl Fn(&str) -> ClientError) -> Result<DeviceKeys, ClientError> {
         let b32 = |s: &str| -> Option<[u8; 32]> { STANDARD.decode(s).ok()?.try_into().ok() };
         Ok(DeviceKeys {
             address: Address::parse(&f.address).map_err(|e| bad(&e.to_string()))?,
@@ -119,27 +139,6 @@ impl DeviceKeys {
                 b32(&f.x25519_secret).ok_or_else(|| bad("x25519_secret"))?,
             ),
         })
-    }
-
-    fn pending_path(home: &Path, address: &Address) -> PathBuf {
-        home.join("keys").join(format!("{address}.pending.json"))
-    }
-
-    /// Saves keys that are about to be published, beside the current ones.
-    ///
-    /// # Errors
-    /// I/O errors.
-    pub fn save_pending(&self, home: &Path) -> Result<(), ClientError> {
-        self.save_at(&Self::pending_path(home, &self.address))
-    }
-
-    /// Makes the pending keys the current ones (after the log accepted them).
-    ///
-    /// # Errors
-    /// I/O errors.
-    pub fn promote_pending(&self, home: &Path) -> Result<(), ClientError> {
-        let p = Self::path(home, &self.address);
-        std::fs::rename(Self::pending_path(home, &self.address), &p).map_err(io(&p))
     }
 
     /// Saves the keys (mode 0600), atomically replacing any previous ones
@@ -156,32 +155,217 @@ impl DeviceKeys {
     }
 
     fn save_at(&self, p: &Path) -> Result<(), ClientError> {
-        if let Some(dir) = p.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-        }
-        let f = KeyFile {
-            address: self.address.to_string(),
-            device: self.device.clone(),
-            ed25519_seed: STANDARD.encode(self.signing.to_bytes()),
-            x25519_secret: STANDARD.encode(self.encryption.to_bytes()),
-        };
-        let tmp = p.with_extension("tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let text = serde_json::to_string_pretty(&f).unwrap_or_default();
-        write_private(&tmp, text.as_bytes()).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, p).map_err(io(p))
+        write_json(p, &self.key_file())
     }
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path)?;
-    f.write_all(contents)?;
-    f.sync_all()
+fn write_json(p: &Path, value: &impl Serialize) -> Result<(), ClientError> {
+    if let Some(dir) = p.parent() {
+        create_private_dir(dir).map_err(io(dir))?;
+    }
+    let text = serde_json::to_vec_pretty(value).map_err(|e| ClientError::BadFile {
+        path: p.display().to_string(),
+        what: e.to_string(),
+    })?;
+    replace_private(p, &text).map_err(io(p))
+}
+
+/// A key change sent (or about to be sent) to the log whose outcome is not
+/// known yet: the exact request, so it can be retried byte for byte, and the
+/// new device keys it binds (none for a revocation).
+///
+/// Stored as `keys/<address>.pending.json`, mode 0600. While it exists no
+/// other key change is started: the next command settles it first.
+#[derive(Debug, Clone)]
+pub struct PendingChange {
+    pub request: PublishRequest,
+    pub keys: Option<DeviceKeys>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingFile {
+    request: PublishRequest,
+    keys: Option<KeyFile>,
+}
+
+/// A secret this device held for an address, kept after a key change so
+/// that mail sealed to it can still be opened.
+///
+/// Stored as `keys/<address>.old/<superseded ms>-<public key hex>.json`.
+#[derive(Serialize, Deserialize)]
+struct OldKeyFile {
+    keys: KeyFile,
+    superseded_ms: u64,
+    expires_ms: u64,
+}
+
+/// How long superseded secrets are kept by default: longer than mail waits
+/// on a server (7 days by default) plus time to fetch it.
+pub const DEFAULT_KEEP_OLD_MS: u64 = 30 * 24 * 3600 * 1000;
+
+impl PendingChange {
+    fn path(home: &Path, address: &Address) -> PathBuf {
+        home.join("keys").join(format!("{address}.pending.json"))
+    }
+
+    /// The pending change of `address`, if any.
+    ///
+    /// # Errors
+    /// I/O and format errors.
+    pub fn load(home: &Path, address: &Address) -> Result<Option<PendingChange>, ClientError> {
+        let p = Self::path(home, address);
+        let text = match std::fs::read(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&p)(e)),
+        };
+        let bad = |what: &str| ClientError::BadFile {
+            path: p.display().to_string(),
+            what: what.to_owned(),
+        };
+        let f: PendingFile = serde_json::from_slice(&text).map_err(|e| bad(&e.to_string()))?;
+        let keys = f
+            .keys
+            .map(|k| DeviceKeys::from_key_file(k, bad))
+            .transpose()?;
+        Ok(Some(PendingChange {
+            request: f.request,
+            keys,
+        }))
+    }
+
+    /// Records this change before it is sent. Never overwrites another.
+    ///
+    /// # Errors
+    /// [`ClientError::PendingChange`] when one is recorded already; I/O errors.
+    pub fn save_new(&self, home: &Path, address: &Address) -> Result<(), ClientError> {
+        let p = Self::path(home, address);
+        if let Some(dir) = p.parent() {
+            create_private_dir(dir).map_err(io(dir))?;
+        }
+        let f = PendingFile {
+            request: self.request.clone(),
+            keys: self.keys.as_ref().map(DeviceKeys::key_file),
+        };
+        let text = serde_json::to_vec_pretty(&f).map_err(|e| ClientError::BadFile {
+            path: p.display().to_string(),
+            what: e.to_string(),
+        })?;
+        // create_new: two racing commands cannot both record a change.
+        match ank_common::fs::write_private(&p, &text) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(ClientError::PendingChange(address.to_string()))
+            }
+            Err(e) => Err(io(&p)(e)),
+        }
+    }
+
+    /// Ends the change once the log's state is known. `applied`: the log
+    /// holds it, so its keys become this device's current keys and the
+    /// previous ones are kept as superseded until `now_ms + keep_ms`. Not
+    /// applied: its keys never became current; they are kept the same way
+    /// (mail can never have been sealed to them, but nothing is destroyed).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn finish(
+        self,
+        home: &Path,
+        address: &Address,
+        applied: bool,
+        now_ms: u64,
+        keep_ms: u64,
+    ) -> Result<(), ClientError> {
+        let current = DeviceKeys::load(home, address).ok();
+        if applied {
+            if let Some(old) = &current {
+                keep_old(home, old, now_ms, keep_ms)?;
+            }
+            if let Some(k) = &self.keys {
+                k.save(home, true)?;
+            }
+        } else if let Some(k) = &self.keys {
+            keep_old(home, k, now_ms, keep_ms)?;
+        }
+        let p = Self::path(home, address);
+        std::fs::remove_file(&p).map_err(io(&p))?;
+        ank_common::fs::sync_dir(&home.join("keys")).map_err(io(home))
+    }
+}
+
+fn old_dir(home: &Path, address: &Address) -> PathBuf {
+    home.join("keys").join(format!("{address}.old"))
+}
+
+fn keep_old(home: &Path, keys: &DeviceKeys, now_ms: u64, keep_ms: u64) -> Result<(), ClientError> {
+    let public: String = keys
+        .public()
+        .encryption_key
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let p = old_dir(home, &keys.address).join(format!("{now_ms}-{public}.json"));
+    write_json(
+        &p,
+        &OldKeyFile {
+            keys: keys.key_file(),
+            superseded_ms: now_ms,
+            expires_ms: now_ms.saturating_add(keep_ms),
+        },
+    )
+}
+
+/// Every X25519 secret this device may hold mail for at `address`: the
+/// current one, a pending change's, and superseded ones not yet expired.
+/// Expired superseded secrets are deleted.
+///
+/// # Errors
+/// I/O and format errors of the current key file.
+pub fn decryption_secrets(
+    home: &Path,
+    address: &Address,
+    now_ms: u64,
+) -> Result<Vec<x25519_dalek::StaticSecret>, ClientError> {
+    let mut out = vec![DeviceKeys::load(home, address)?.encryption];
+    if let Ok(Some(p)) = PendingChange::load(home, address)
+        && let Some(k) = p.keys
+    {
+        out.push(k.encryption);
+    }
+    let dir = old_dir(home, address);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    for e in rd.flatten() {
+        let path = e.path();
+        let Ok(text) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(f) = serde_json::from_slice::<OldKeyFile>(&text) else {
+            continue;
+        };
+        if f.expires_ms <= now_ms {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        let bad = |w: &str| ClientError::BadFile {
+            path: path.display().to_string(),
+            what: w.to_owned(),
+        };
+        if let Ok(k) = DeviceKeys::from_key_file(f.keys, bad) {
+            out.push(k.encryption);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a log key's name makes it a log of `domain`: the name must be
+/// `<domain>/<path>` (ank's default origin is `<domain>/ank`).
+pub fn names_domain(key_name: &str, domain: &str) -> bool {
+    key_name
+        .split_once('/')
+        .is_some_and(|(d, rest)| d == domain && !rest.is_empty())
 }
 
 /// One trusted log.
@@ -218,8 +402,15 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
             return Err(bad("want `<domain> <url> <vkey>`".into()));
         };
         let vkey = VerifierKey::parse(vkey).map_err(|e| bad(e.to_string()))?;
+        let domain = domain.to_ascii_lowercase();
+        if !names_domain(vkey.name(), &domain) {
+            return Err(bad(format!(
+                "the key of log {:?} cannot speak for {domain}",
+                vkey.name()
+            )));
+        }
         out.push(TrustedLog {
-            domain: domain.to_ascii_lowercase(),
+            domain,
             url: url.to_owned(),
             vkey,
         });
@@ -237,13 +428,11 @@ pub fn add_trust(home: &Path, entry: &TrustedLog) -> Result<(), ClientError> {
         .filter(|t| t.domain != entry.domain)
         .collect();
     all.push(entry.clone());
-    std::fs::create_dir_all(home).map_err(io(home))?;
+    create_private_dir(home).map_err(io(home))?;
     let mut text = String::from("# ank trust file: <domain> <url> <vkey>\n");
     for t in &all {
         text.push_str(&format!("{} {} {}\n", t.domain, t.url, t.vkey.to_text()));
     }
     let p = home.join("trust");
-    let tmp = home.join("trust.tmp");
-    std::fs::write(&tmp, text).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &p).map_err(io(&p))
+    replace_private(&p, text.as_bytes()).map_err(io(&p))
 }

@@ -53,8 +53,19 @@ pub enum ClientError {
     KeysExist(String),
     #[error("{path}: {what}")]
     BadFile { path: String, what: String },
+    #[error(
+        "an earlier key change of {0} has not been settled; run the command again when the log is reachable"
+    )]
+    PendingChange(String),
     #[error("the log's answer does not match the request: {0}")]
     Mismatch(String),
+}
+
+impl ClientError {
+    /// A definitive 4xx refusal by the server (not a transport failure).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ClientError::Api { status, .. } if (400..500).contains(status))
+    }
 }
 
 /// The largest resource of a tiled log: a full entry bundle of maximal entries.

@@ -2,16 +2,13 @@
 //! it is returned.
 
 use ank_proofs::api::{
-    ErrorResponse, LookupResponse, PublishRequest, PublishResponse, RequestSignature,
-    VerifiedLookup, publish_message, verify_lookup,
+    ErrorResponse, LookupResponse, PublishRequest, PublishResponse, VerifiedLookup, verify_lookup,
 };
-use ank_proofs::{Address, Entry, KeySet, TlogProof, VerifiedCheckpoint, VerifierKey};
+use ank_proofs::{Address, Entry, TlogProof, VerifiedCheckpoint, VerifierKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::Signer as _;
 
 use crate::ClientError;
-use crate::home::DeviceKeys;
 
 /// A log at `url` whose answers must verify with `vkey`.
 #[derive(Debug, Clone)]
@@ -29,21 +26,70 @@ pub struct Published {
     pub checkpoint: VerifiedCheckpoint,
 }
 
-/// Signs the publish message of `address`/`version`/`key_set` with `keys`.
-pub fn sign_publish(
-    keys: &DeviceKeys,
-    address: &Address,
-    version: u64,
-    key_set: &KeySet,
-) -> RequestSignature {
-    let msg = publish_message(address, version, &key_set.hash());
-    RequestSignature {
-        public_key: STANDARD.encode(keys.signing.verifying_key().to_bytes()),
-        signature: STANDARD.encode(keys.signing.sign(&msg).to_bytes()),
-    }
+/// What settling a pending key change found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// There was none.
+    Nothing,
+    /// The log already held it (its answer had been lost).
+    Applied { version: u64 },
+    /// It was sent again and the log took it.
+    Retried { version: u64 },
+    /// The log moved past it without taking it; its keys were kept aside.
+    Superseded { version: u64 },
 }
 
 impl LogClient {
+    /// Settles the key change recorded for `address` in `home`, if any: the
+    /// log's current binding says whether it was applied; if the log has not
+    /// reached its version, the very same request is sent again (the log
+    /// answers a retry of a success with the original answer). Superseded
+    /// secrets are kept for `keep_ms`.
+    ///
+    /// # Errors
+    /// Lookup or publish failures, which leave the change recorded.
+    pub async fn settle_pending(
+        &self,
+        home: &std::path::Path,
+        address: &Address,
+        keep_ms: u64,
+    ) -> Result<Settled, ClientError> {
+        let Some(p) = crate::home::PendingChange::load(home, address)? else {
+            return Ok(Settled::Nothing);
+        };
+        let want = ank_proofs::api::key_set_from_json(&p.request.devices)?.hash();
+        let version = p.request.version;
+        let l = self.lookup(address).await?;
+        let current = l.binding().map(|(_, e, _)| (e.version, e.keys_hash));
+        let now = ank_common::now_ms();
+        match current {
+            Some((v, h)) if v >= version => {
+                let applied = v == version && h == want;
+                p.finish(home, address, applied, now, keep_ms)?;
+                Ok(if applied {
+                    Settled::Applied { version }
+                } else {
+                    Settled::Superseded { version: v }
+                })
+            }
+            _ => {
+                let request = p.request.clone();
+                match self.publish(&request).await {
+                    Ok(_) => {
+                        p.finish(home, address, true, now, keep_ms)?;
+                        Ok(Settled::Retried { version })
+                    }
+                    // A definitive refusal: the change can never apply.
+                    Err(e) if e.is_refusal() => {
+                        p.finish(home, address, false, now, keep_ms)?;
+                        Ok(Settled::Superseded { version })
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
     /// A client for the log at `url`.
     ///
     /// # Errors

@@ -25,12 +25,11 @@ use std::sync::atomic::Ordering;
 
 use ank_proofs::api::{
     BindingJson, ErrorResponse, LookupResponse, ProofResponse, PublishRequest, PublishResponse,
-    key_set_from_json, publish_message,
 };
 use ank_proofs::tile::{TileKind, encode_entry_bundle, tile_data};
 use ank_proofs::tree::stored_hash_index;
 use ank_proofs::{
-    Address, Authority, Entry, Hash, KeySet, Tile, TlogProof, prove_consistency, prove_inclusion,
+    Address, Hash, Tile, TlogProof, prove_consistency, prove_inclusion,
 };
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -42,6 +41,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::Log;
+use crate::publish::{Decision, PublishError};
 use crate::sequencer::{Job, Queue, Rejected};
 use crate::store::{StoreError, StoreHashReader, StoredCheckpoint};
 
@@ -86,6 +86,23 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         r
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        err(status, e.code(), e.to_string())
+    }
+}
+
+/// Runs sqlite work off the async workers.
+async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) => Err(internal(e)),
     }
 }
 
@@ -196,31 +213,6 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     }
 }
 
-fn b64_32(s: &str, what: &str) -> Result<[u8; 32], ApiError> {
-    STANDARD
-        .decode(s)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            err(
-                StatusCode::BAD_REQUEST,
-                "bad_signature",
-                format!("{what} is not base64 of 32 bytes"),
-            )
-        })
-}
-
-/// The entry at `index` and its key set, decoded.
-fn stored_binding(log: &Log, index: u64) -> Result<(Entry, KeySet, Vec<u8>), ApiError> {
-    let (entry, ks) = log
-        .store
-        .entry(index)?
-        .ok_or_else(|| internal(format!("entry {index} missing")))?;
-    let e = Entry::decode(&entry).map_err(internal)?;
-    let k = KeySet::decode(&ks).map_err(internal)?;
-    Ok((e, k, entry))
-}
-
 fn tlog_proof(log: &Log, index: u64, cp: &StoredCheckpoint) -> Result<String, ApiError> {
     let proof = prove_inclusion(index, cp.size, &StoreHashReader(&*log.store)).map_err(internal)?;
     Ok(TlogProof {
@@ -270,141 +262,34 @@ async fn publish_inner(
     body: Result<Json<PublishRequest>, JsonRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
     let Json(req) = body.map_err(json_rejection)?;
-    let address = Address::parse(&req.address)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
-    if req.version == 0 || req.version >= 1 << 62 {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            "bad_version",
-            "version must be 1 for the first binding, then current + 1",
-        ));
-    }
-    let key_set = key_set_from_json(&req.devices)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_keys", e.to_string()))?;
-    let label = address.label();
-    let log = &s.log;
-    let current = log.store.binding(&label)?;
-
-    // A retry of a publish that already succeeded gets the same answer.
-    if let Some((v, idx)) = current
-        && v == req.version
-    {
-        let (entry, _, raw) = stored_binding(log, idx)?;
-        if entry.keys_hash == key_set.hash() {
-            let cp = checkpoint_covering(log, idx)?;
-            return Ok(Json(PublishResponse {
-                index: idx,
-                entry: STANDARD.encode(raw),
-                tlog_proof: tlog_proof(log, idx, &cp)?,
-            }));
+    let log = Arc::clone(&s.log);
+    let decision = blocking(move || log.authorize_publish(&req, crate::now_ms())).await?;
+    let (label, version, key_set, authority, token) = match decision {
+        Decision::Retry { index } => {
+            let log = Arc::clone(&s.log);
+            return blocking(move || {
+                let (_, _, raw) = log.stored_binding(index)?;
+                let cp = checkpoint_covering(&log, index)?;
+                Ok::<_, ApiError>(Json(PublishResponse {
+                    index,
+                    entry: STANDARD.encode(raw),
+                    tlog_proof: tlog_proof(&log, index, &cp)?,
+                }))
+            })
+            .await;
         }
-    }
-    let cur_version = current.map_or(0, |(v, _)| v);
-    if req.version != cur_version + 1 {
-        return Err(err(
-            StatusCode::CONFLICT,
-            "stale_version",
-            format!(
-                "version {} is not next: {address} is at version {cur_version}",
-                req.version
-            ),
-        ));
-    }
-    let (authority, token) = if req.version == 1 {
-        let token = req.token.as_deref().ok_or_else(|| {
-            err(
-                StatusCode::UNAUTHORIZED,
-                "missing_token",
-                "the first binding of an address needs the operator's enrollment token",
-            )
-        })?;
-        let th = ank_proofs::hash::sha256(token.as_bytes());
-        match log.store.token(&th)? {
-            None => {
-                return Err(err(
-                    StatusCode::FORBIDDEN,
-                    "unknown_token",
-                    "no such enrollment token",
-                ));
-            }
-            Some(t) if t.label != label => {
-                return Err(err(
-                    StatusCode::FORBIDDEN,
-                    "unknown_token",
-                    format!("this enrollment token is not for {address}"),
-                ));
-            }
-            Some(t) if t.used_by.is_some() => {
-                return Err(err(
-                    StatusCode::FORBIDDEN,
-                    "used_token",
-                    "this enrollment token was already used",
-                ));
-            }
-            Some(t) if t.expires_ms <= crate::now_ms() => {
-                return Err(err(
-                    StatusCode::FORBIDDEN,
-                    "expired_token",
-                    "this enrollment token has expired; ask the operator for a new one",
-                ));
-            }
-            Some(_) => {}
-        }
-        (Authority::Enrollment, Some(th))
-    } else {
-        let sig = req.signature.as_ref().ok_or_else(|| {
-            err(
-                StatusCode::UNAUTHORIZED,
-                "missing_signature",
-                "a later binding must be signed by a current key of the address",
-            )
-        })?;
-        let idx = current.map_or(0, |(_, i)| i);
-        let (_, current_keys, _) = stored_binding(log, idx)?;
-        if current_keys.devices().is_empty() {
-            return Err(err(
-                StatusCode::FORBIDDEN,
-                "revoked",
-                format!("{address} has no current keys; only the operator can recover it"),
-            ));
-        }
-        let pk = b64_32(&sig.public_key, "public_key")?;
-        if !current_keys.devices().iter().any(|d| d.signing_key == pk) {
-            return Err(err(
-                StatusCode::FORBIDDEN,
-                "unknown_key",
-                format!("the signing key is not a current key of {address}"),
-            ));
-        }
-        let raw_sig = STANDARD
-            .decode(&sig.signature)
-            .ok()
-            .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
-            .ok_or_else(|| {
-                err(
-                    StatusCode::BAD_REQUEST,
-                    "bad_signature",
-                    "signature is not base64 of 64 bytes",
-                )
-            })?;
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(internal)?;
-        vk.verify_strict(
-            &publish_message(&address, req.version, &key_set.hash()),
-            &raw_sig,
-        )
-        .map_err(|_| {
-            err(
-                StatusCode::FORBIDDEN,
-                "bad_signature",
-                "the signature does not verify over this request",
-            )
-        })?;
-        (Authority::KeyHolder, None)
+        Decision::Append {
+            label,
+            version,
+            key_set,
+            authority,
+            token,
+        } => (label, version, key_set, authority, token),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job = Job {
         label,
-        version: req.version,
+        version,
         key_set,
         authority,
         token,
@@ -435,11 +320,15 @@ async fn publish_inner(
             Rejected::TokenUnknown => err(StatusCode::FORBIDDEN, "unknown_token", r.to_string()),
             Rejected::Internal(_) => internal(r),
         })?;
-    Ok(Json(PublishResponse {
-        index: committed.index,
-        entry: STANDARD.encode(committed.entry.encode()),
-        tlog_proof: tlog_proof(log, committed.index, &committed.checkpoint)?,
-    }))
+    let log = Arc::clone(&s.log);
+    blocking(move || {
+        Ok::<_, ApiError>(Json(PublishResponse {
+            index: committed.index,
+            entry: STANDARD.encode(committed.entry.encode()),
+            tlog_proof: tlog_proof(&log, committed.index, &committed.checkpoint)?,
+        }))
+    })
+    .await
 }
 
 async fn lookup(

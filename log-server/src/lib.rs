@@ -21,10 +21,15 @@
 //! ## Errors
 //!
 //! [`LogError`]: `Locked` (another server holds the directory), `Mismatch`
-//! (the directory belongs to another domain or key), `Key` (an unreadable key
-//! file), `Io`, `Store`.
+//! (the directory belongs to another domain or key), `KeyWithoutLog` (a key
+//! whose log database is missing or empty: never started over silently),
+//! `Key` (an unreadable key file), `Io`, `Store`. Publish refusals are
+//! [`publish::PublishError`].
+//!
+//! The data directory is 0700 and every file in it 0600.
 
 pub mod api;
+pub mod publish;
 pub mod sequencer;
 pub mod store;
 
@@ -38,6 +43,9 @@ use ank_proofs::map::{Map, MapValue};
 use ank_proofs::note::ALG_ED25519;
 use ank_proofs::{Checkpoint, Hash, SignerKey, TreeBuilder, VerifierKey};
 
+use ank_common::fs::{create_private_dir, ensure_private_file, write_private};
+use ank_common::now_ms;
+
 use crate::store::{Batch, LogStore, SqliteStore, StoreError, StoredCheckpoint};
 
 /// Why a log could not be opened.
@@ -47,6 +55,12 @@ pub enum LogError {
     Locked { dir: String },
     #[error("{0}")]
     Mismatch(String),
+    #[error(
+        "{dir} has log.key but no log ({missing} is missing or empty): starting here would make the old key sign a second history. Restore log.sqlite (with log.sqlite-wal, if any) from a backup; or, to start a new log deliberately, move log.key away: a new log gets a new key"
+    )]
+    KeyWithoutLog { dir: String, missing: &'static str },
+    #[error("{address} is not of this log's domain {domain}")]
+    WrongDomain { address: String, domain: String },
     #[error("log key {path}: {reason}")]
     Key { path: String, reason: String },
     #[error("{path}: {source}")]
@@ -63,39 +77,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
         path: path.display().to_string(),
         source,
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// 32 random bytes from the operating system.
-///
-/// # Errors
-/// When the OS has no randomness to give.
-pub fn random32() -> Result<[u8; 32], std::io::Error> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(b)
-}
-
-/// Writes `contents` to a new file readable by its owner only.
-///
-/// # Errors
-/// I/O errors; an existing file is an error.
-pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), std::io::Error> {
-    use std::io::Write as _;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path)?;
-    f.write_all(contents)?;
-    f.sync_all()
 }
 
 /// Paths inside a data directory.
@@ -126,12 +107,59 @@ impl DataDir {
         })
     }
 
+    /// The domain of this directory's log: its key name up to the first `/`.
+    ///
+    /// # Errors
+    /// As [`DataDir::read_key`].
+    pub fn domain(&self) -> Result<String, LogError> {
+        let key = self.read_key()?;
+        Ok(key.name().split('/').next().unwrap_or_default().to_owned())
+    }
+
+    /// Refuses an address of another domain than this log's.
+    ///
+    /// # Errors
+    /// [`LogError::WrongDomain`], key errors.
+    pub fn check_domain(&self, address: &ank_proofs::Address) -> Result<(), LogError> {
+        let domain = self.domain()?;
+        if address.domain() != domain {
+            return Err(LogError::WrongDomain {
+                address: address.to_string(),
+                domain,
+            });
+        }
+        Ok(())
+    }
+
+    /// Issues a one-time enrollment token for `address`'s first binding,
+    /// valid for `ttl_ms`; only its hash is stored.
+    ///
+    /// # Errors
+    /// [`LogError::WrongDomain`], store and I/O errors.
+    pub fn enroll(&self, address: &ank_proofs::Address, ttl_ms: u64) -> Result<String, LogError> {
+        use base64::Engine as _;
+        self.check_domain(address)?;
+        let store = self.open_store()?;
+        // A fixed prefix: never mistaken for a flag, and recognisable in logs and chats.
+        let token = format!(
+            "ank1-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(ank_common::random::<32>().map_err(io(&self.0))?)
+        );
+        store.put_token(
+            &ank_proofs::hash::sha256(token.as_bytes()),
+            &address.label(),
+            now_ms().saturating_add(ttl_ms),
+        )?;
+        Ok(token)
+    }
+
     /// Opens the store of an existing data directory (for `ank log …`).
     ///
     /// # Errors
     /// [`LogError::Mismatch`] when the directory holds no log.
     pub fn open_store(&self) -> Result<SqliteStore, LogError> {
-        if !self.db().exists() {
+        if !std::fs::metadata(self.db()).is_ok_and(|m| m.len() > 0) {
             return Err(LogError::Mismatch(format!(
                 "{} holds no log; start `ank serve --data {}` first",
                 self.0.display(),
@@ -175,12 +203,11 @@ impl Log {
     /// # Errors
     /// [`LogError`]: locked, mismatched origin or key, I/O, store errors.
     pub fn open(dir: &Path, origin: &str) -> Result<(Arc<Log>, TreeBuilder, bool), LogError> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        create_private_dir(dir).map_err(io(dir))?;
         let d = DataDir(dir.to_owned());
         let lock_path = d.lock();
+        ensure_private_file(&lock_path).map_err(io(&lock_path))?;
         let lock = File::options()
-            .create(true)
-            .truncate(false)
             .write(true)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
@@ -189,23 +216,38 @@ impl Log {
                 dir: dir.display().to_string(),
             });
         }
+        let db = d.db();
+        let has_db = std::fs::metadata(&db).is_ok_and(|m| m.len() > 0);
         let created = !d.key().exists();
         if created {
-            if d.db().exists() {
-                return Err(LogError::Mismatch(format!(
-                    "{} has a log database but no log.key; restore the key instead of starting over",
-                    dir.display()
-                )));
+            if has_db {
+                return Err(LogError::KeyWithoutLog {
+                    dir: dir.display().to_string(),
+                    missing: "log.key",
+                });
             }
-            let seed = random32().map_err(io(dir))?;
+            let seed = ank_common::random().map_err(io(dir))?;
             let key = SignerKey::from_seed(origin, ALG_ED25519, seed).map_err(|e| {
                 LogError::Mismatch(format!("origin {origin:?} cannot be a key name: {e}"))
             })?;
             let path = d.key();
             write_private(&path, format!("{}\n", key.to_text()).as_bytes()).map_err(io(&path))?;
+        } else if !has_db {
+            // A key that signed a history must never start another one.
+            return Err(LogError::KeyWithoutLog {
+                dir: dir.display().to_string(),
+                missing: "log.sqlite",
+            });
         }
         let signer = d.read_key()?;
-        let store = SqliteStore::open(&d.db())?;
+        ensure_private_file(&db).map_err(io(&db))?;
+        let store = SqliteStore::open(&db)?;
+        if !created && store.checkpoint()?.is_none() {
+            return Err(LogError::KeyWithoutLog {
+                dir: dir.display().to_string(),
+                missing: "a checkpoint in log.sqlite",
+            });
+        }
         Self::from_store(Arc::new(store), signer, origin, Some(lock)).map(|(l, t)| (l, t, created))
     }
 

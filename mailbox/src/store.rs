@@ -236,6 +236,8 @@ impl MailStore {
     /// # Errors
     /// [`MailStoreError::Sqlite`].
     pub fn open(path: &Path, key: StorageKey) -> Result<MailStore, MailStoreError> {
+        ank_common::fs::ensure_private_file(path)
+            .map_err(|e| MailStoreError::Mail(MailError::Io(format!("{}: {e}", path.display()))))?;
         let c = open_conn(path)?;
         c.execute_batch(SCHEMA)?;
         let w = open_conn(path)?;

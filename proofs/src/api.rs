@@ -108,6 +108,56 @@ pub struct PublishRequest {
     /// Required for versions after the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<RequestSignature>,
+    /// Proof of possession: a signature over the same publish message by
+    /// every Ed25519 key of `devices` that the current key set does not hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub possession: Vec<RequestSignature>,
+}
+
+/// How a publish is authorised: an enrollment token (version 1) or a
+/// current key of the address (later versions).
+#[derive(Debug, Clone, Copy)]
+pub enum PublishAuth<'a> {
+    Token(&'a str),
+    Key(&'a ed25519_dalek::SigningKey),
+}
+
+fn request_signature(key: &ed25519_dalek::SigningKey, msg: &[u8]) -> RequestSignature {
+    use ed25519_dalek::Signer as _;
+    RequestSignature {
+        public_key: STANDARD.encode(key.verifying_key().to_bytes()),
+        signature: STANDARD.encode(key.sign(msg).to_bytes()),
+    }
+}
+
+impl PublishRequest {
+    /// A complete request binding `key_set` as `version` of `address`,
+    /// authorised by `auth` and signed by every key in `new_keys` (the
+    /// secret halves of the key set's Ed25519 keys that are new).
+    pub fn new(
+        address: &Address,
+        version: u64,
+        key_set: &KeySet,
+        auth: PublishAuth<'_>,
+        new_keys: &[&ed25519_dalek::SigningKey],
+    ) -> PublishRequest {
+        let msg = publish_message(address, version, &key_set.hash());
+        let (token, signature) = match auth {
+            PublishAuth::Token(t) => (Some(t.to_owned()), None),
+            PublishAuth::Key(k) => (None, Some(request_signature(k, &msg))),
+        };
+        PublishRequest {
+            address: address.to_string(),
+            version,
+            devices: key_set_to_json(key_set),
+            token,
+            signature,
+            possession: new_keys
+                .iter()
+                .map(|k| request_signature(k, &msg))
+                .collect(),
+        }
+    }
 }
 
 /// The answer to a publish: the entry is in a signed checkpoint.

@@ -156,6 +156,25 @@ pub struct KeySet {
     devices: Vec<Device>,
 }
 
+/// Whether an X25519 public key has low order (on the curve or its twist).
+///
+/// Every clamped scalar is a multiple of the cofactor 8, so it sends exactly
+/// the points of order dividing 8 to the identity (u = 0); any other point
+/// has a large prime-order component that a fixed scalar below that order
+/// cannot annihilate.
+pub fn x25519_low_order(key: &[u8; 32]) -> bool {
+    // Any fixed scalar works (clamping makes it a multiple of 8).
+    const PROBE: [u8; 32] = [
+        0x3d, 0x1c, 0x6e, 0x5b, 0x08, 0x91, 0x47, 0xa2, 0xc4, 0x7f, 0x12, 0xe9, 0x55, 0x0b, 0x86,
+        0x3a, 0xd7, 0x29, 0x64, 0xbe, 0x1f, 0x70, 0x93, 0x0c, 0x48, 0xe5, 0x2d, 0xa1, 0x6b, 0x37,
+        0xf0, 0x5e,
+    ];
+    curve25519_dalek::montgomery::MontgomeryPoint(*key)
+        .mul_clamped(PROBE)
+        .to_bytes()
+        == [0u8; 32]
+}
+
 fn valid_device_name(n: &str) -> bool {
     (1..=64).contains(&n.len())
         && n.bytes()
@@ -192,8 +211,13 @@ impl KeySet {
             if i > 0 && self.devices[i - 1].name.as_bytes() >= d.name.as_bytes() {
                 return Err(e(KeySetError::Order));
             }
-            if ed25519_dalek::VerifyingKey::from_bytes(&d.signing_key).is_err() {
-                return Err(e(KeySetError::SigningKey));
+            match ed25519_dalek::VerifyingKey::from_bytes(&d.signing_key) {
+                Err(_) => return Err(e(KeySetError::SigningKey)),
+                Ok(k) if k.is_weak() => return Err(e(KeySetError::WeakSigningKey)),
+                Ok(_) => {}
+            }
+            if x25519_low_order(&d.encryption_key) {
+                return Err(e(KeySetError::WeakEncryptionKey));
             }
         }
         Ok(())

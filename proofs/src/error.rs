@@ -324,6 +324,12 @@ pub enum KeySetError {
     Order,
     #[error("not a valid Ed25519 public key")]
     SigningKey,
+    /// An Ed25519 key of small order: signatures under it prove nothing.
+    #[error("the Ed25519 public key has small order")]
+    WeakSigningKey,
+    /// An X25519 key of low order: every shared secret with it is predictable.
+    #[error("the X25519 public key has low order")]
+    WeakEncryptionKey,
 }
 
 impl From<KeyError> for Error {

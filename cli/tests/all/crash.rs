@@ -90,7 +90,7 @@ fn publisher(
                     .put_token(
                         &ank_proofs::hash::sha256(token.as_bytes()),
                         &address.label(),
-                        ank_log_server::now_ms() + 600_000,
+                        ank_common::now_ms() + 600_000,
                     )
                     .is_err()
                 {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use ank_log_server::api::{AppState, router};
 use ank_log_server::sequencer::{Settings, channel, start};
-use ank_log_server::{Log, now_ms};
+use ank_common::now_ms;
+use ank_log_server::Log;
 use ank_proofs::api::{LookupResponse, ProofResponse, PublishResponse, verify_lookup};
 use ank_proofs::{Address, Device, Hash, KeySet, TlogProof};
 use axum::Router;
@@ -123,9 +124,35 @@ fn enroll(log: &Log, address: &Address, ttl_ms: i64) -> String {
     token
 }
 
+/// Adds proofs of possession to a publish body, for every device key made
+/// by [`user`] (a seed repeated 32 times).
+fn prove(mut body: Value) -> Value {
+    let address = Address::parse(body["address"].as_str().unwrap()).unwrap();
+    let version = body["version"].as_u64().unwrap();
+    let devices: Vec<ank_proofs::api::DeviceJson> =
+        serde_json::from_value(body["devices"].clone()).unwrap();
+    let ks = ank_proofs::api::key_set_from_json(&devices).unwrap();
+    let msg = ank_proofs::api::publish_message(&address, version, &ks.hash());
+    let proofs: Vec<Value> = ks
+        .devices()
+        .iter()
+        .filter_map(|d| {
+            (0..=255u8)
+                .map(|s| ed25519_dalek::SigningKey::from_bytes(&[s; 32]))
+                .find(|k| k.verifying_key().to_bytes() == d.signing_key)
+        })
+        .map(|k| {
+            json!({"public_key": STANDARD.encode(k.verifying_key().to_bytes()),
+                   "signature": STANDARD.encode(k.sign(&msg).to_bytes())})
+        })
+        .collect();
+    body["possession"] = json!(proofs);
+    body
+}
+
 fn signed(u: &User, version: u64, ks: &KeySet, signer: &ed25519_dalek::SigningKey) -> Value {
     let msg = ank_proofs::api::publish_message(&u.address, version, &ks.hash());
-    json!({
+    prove(json!({
         "address": u.address.to_string(),
         "version": version,
         "devices": devices_json(ks),
@@ -133,13 +160,13 @@ fn signed(u: &User, version: u64, ks: &KeySet, signer: &ed25519_dalek::SigningKe
             "public_key": STANDARD.encode(signer.verifying_key().to_bytes()),
             "signature": STANDARD.encode(signer.sign(&msg).to_bytes()),
         },
-    })
+    }))
 }
 
 async fn register(t: &TestLog, u: &User) -> PublishResponse {
     let token = enroll(&t.log, &u.address, 60_000);
     let ks = KeySet::new(vec![u.device.clone()]).unwrap();
-    let (s, v) = post_json(&t.app, &json!({"address": u.address.to_string(), "version": 1, "devices": devices_json(&ks), "token": token})).await;
+    let (s, v) = post_json(&t.app, &prove(json!({"address": u.address.to_string(), "version": 1, "devices": devices_json(&ks), "token": token}))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     serde_json::from_value(v).unwrap()
 }
@@ -309,7 +336,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
     let before = snapshot(&t);
 
     let bob_json = |v: Value| {
-        let mut base = json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&bob_ks), "token": bob_token});
+        let mut base = prove(json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&bob_ks), "token": bob_token}));
         for (k, val) in v.as_object().unwrap() {
             base[k] = val.clone();
         }
@@ -327,6 +354,19 @@ async fn bad_requests_are_refused_and_change_nothing() {
         })
         .find(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_err())
         .unwrap();
+    let weak_x = json!([{"name": "laptop", "ed25519": STANDARD.encode(bob.device.signing_key), "x25519": STANDARD.encode([0u8; 32])}]);
+    let small_order_ed = json!([{"name": "laptop", "ed25519": STANDARD.encode(curve25519_dalek::constants::EIGHT_TORSION[1].compress().to_bytes()), "x25519": STANDARD.encode([7u8; 32])}]);
+    let wrong_possession = json!([{"public_key": STANDARD.encode(bob.device.signing_key),
+        "signature": STANDARD.encode(bob.signing.sign(b"some other message").to_bytes())}]);
+    let stranger_possession = json!([{"public_key": STANDARD.encode(stranger.verifying_key().to_bytes()),
+        "signature": STANDARD.encode(stranger.sign(b"x").to_bytes())}]);
+    // Alice binding a key she does not hold (bob's) is refused: no proof of possession.
+    let alice_takes_bobs_key = {
+        let stolen = KeySet::new(vec![Device { name: "laptop".into(), ..bob.device.clone() }]).unwrap();
+        let mut body = signed(&alice, 2, &stolen, &alice.signing);
+        body["possession"] = json!([]);
+        body
+    };
     let mut wrong_version_sig = signed(&alice, 2, &alice_next, &alice.signing);
     wrong_version_sig["signature"] =
         signed(&alice, 3, &alice_next, &alice.signing)["signature"].clone();
@@ -646,6 +686,62 @@ async fn bad_requests_are_refused_and_change_nothing() {
             "revoked",
         ),
         (
+            "POST",
+            "/v1/publish",
+            json_ct,
+            j(bob_json(json!({"address": "carol@other.test"}))),
+            StatusCode::BAD_REQUEST,
+            "wrong_domain",
+        ),
+        (
+            "POST",
+            "/v1/publish",
+            json_ct,
+            j(bob_json(json!({"possession": []}))),
+            StatusCode::FORBIDDEN,
+            "missing_possession",
+        ),
+        (
+            "POST",
+            "/v1/publish",
+            json_ct,
+            j(alice_takes_bobs_key),
+            StatusCode::FORBIDDEN,
+            "missing_possession",
+        ),
+        (
+            "POST",
+            "/v1/publish",
+            json_ct,
+            j(bob_json(json!({"possession": wrong_possession}))),
+            StatusCode::FORBIDDEN,
+            "bad_possession",
+        ),
+        (
+            "POST",
+            "/v1/publish",
+            json_ct,
+            j(bob_json(json!({"possession": stranger_possession}))),
+            StatusCode::FORBIDDEN,
+            "bad_possession",
+        ),
+        (
+            "POST",
+            "/v1/publish",
+            json_ct,
+            j(bob_json(json!({"devices": weak_x}))),
+            StatusCode::BAD_REQUEST,
+            "bad_keys",
+        ),
+        (
+            "POST",
+            "/v1/publish",
+            json_ct,
+            j(bob_json(json!({"devices": small_order_ed}))),
+            StatusCode::BAD_REQUEST,
+            "bad_keys",
+        ),
+        (
             "GET",
             "/v1/lookup/not-an-address",
             None,
@@ -820,7 +916,7 @@ async fn full_queue_is_503_with_retry_after() {
     let token = enroll(&t.log, &bob.address, 60_000);
     let before = snapshot(&t);
     let ks = KeySet::new(vec![bob.device.clone()]).unwrap();
-    let body = json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&ks), "token": token});
+    let body = prove(json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&ks), "token": token}));
     let (s, b, retry) = call(
         &t.app,
         "POST",
@@ -865,7 +961,7 @@ async fn independent_client_verifies_the_served_log() {
         let u = user(&format!("user{i}@example.org"), (i % 250) as u8 + 1);
         let token = enroll(&t.log, &u.address, 60_000);
         let ks = KeySet::new(vec![u.device.clone()]).unwrap();
-        let body = json!({"address": u.address.to_string(), "version": 1, "devices": devices_json(&ks), "token": token});
+        let body = prove(json!({"address": u.address.to_string(), "version": 1, "devices": devices_json(&ks), "token": token}));
         handles.push(tokio::spawn(async move { post_json(&app, &body).await.0 }));
     }
     for h in handles {

@@ -235,8 +235,63 @@ fn reopening_with_another_key_is_refused() {
     std::fs::remove_file(dir.0.join("log.key")).unwrap();
     let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
     assert!(
-        err.to_string()
-            .contains("has a log database but no log.key"),
+        matches!(
+            err,
+            ank_log_server::LogError::KeyWithoutLog {
+                missing: "log.key",
+                ..
+            }
+        ),
         "{err}"
     );
+}
+
+/// A key whose database is gone must not start a second history under the
+/// same key: missing, empty, or without a checkpoint, it is refused.
+#[test]
+fn a_key_without_its_log_is_refused() {
+    use ank_log_server::LogError;
+    let dir = TempDir::new("orphan-key");
+    drop(ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap());
+    for f in ["log.sqlite", "log.sqlite-wal", "log.sqlite-shm"] {
+        let _ = std::fs::remove_file(dir.0.join(f));
+    }
+    let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
+    assert!(
+        matches!(err, LogError::KeyWithoutLog { missing: "log.sqlite", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("move log.key away"), "{err}");
+    assert!(!dir.0.join("log.sqlite").exists(), "nothing was created");
+    std::fs::write(dir.0.join("log.sqlite"), b"").unwrap();
+    let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
+    assert!(
+        matches!(err, LogError::KeyWithoutLog { missing: "log.sqlite", .. }),
+        "{err}"
+    );
+    // A database without a checkpoint (sqlite created it, nothing was logged).
+    std::fs::remove_file(dir.0.join("log.sqlite")).unwrap();
+    drop(ank_log_server::store::SqliteStore::open(&dir.0.join("log.sqlite")).unwrap());
+    let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
+    assert!(
+        matches!(err, LogError::KeyWithoutLog { missing: "a checkpoint in log.sqlite", .. }),
+        "{err}"
+    );
+}
+
+/// The data directory and everything in it are private to the operator.
+#[cfg(unix)]
+#[test]
+fn data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("perms");
+    let data = dir.0.join("data");
+    let (log, _, _) = ank_log_server::Log::open(&data, "example.org/ank").unwrap();
+    drop(log);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for e in std::fs::read_dir(&data).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
 }
