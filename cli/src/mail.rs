@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use ank_client::home::{DeviceKeys, ank_home, read_trust};
+use ank_common::fs::{create_private_dir, replace_private, write_private};
 use ank_log_server::Log;
 use ank_mailbox::directory::{DirFuture, Directory};
-use ank_mailbox::fetch_auth::FetchAuth;
+use ank_mailbox::fetch_auth::{FetchAuth, Target};
 use ank_mailbox::{Envelope, Payload};
 use ank_proofs::{Address, KeySet};
 use anyhow::{Context as _, Result, bail};
@@ -165,26 +166,43 @@ pub fn send(
     Ok(())
 }
 
+/// `host[:port]` of a mailbox URL, as an HTTP client sends it in `Host`.
+fn authority(url: &str) -> Result<String> {
+    let u = reqwest::Url::parse(url).with_context(|| format!("mailbox URL {url:?}"))?;
+    let host = u.host_str().context("the mailbox URL has no host")?;
+    Ok(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    }
+    .to_ascii_lowercase())
+}
+
 fn signed(
     http: &reqwest::Client,
     method: reqwest::Method,
-    url: &str,
+    base: &str,
     path: &str,
     keys: &DeviceKeys,
     body: Vec<u8>,
 ) -> Result<reqwest::RequestBuilder> {
     let nonce: [u8; 16] = ank_common::random()?;
+    let authority = authority(base)?;
+    let target = Target {
+        method: method.as_str(),
+        domain: keys.address.domain(),
+        authority: &authority,
+        path,
+    };
     let auth = FetchAuth::sign(
         &keys.signing,
-        method.as_str(),
-        path,
+        &target,
         &keys.address,
         ank_common::now_ms(),
         nonce,
         &body,
     );
     Ok(http
-        .request(method, url)
+        .request(method, format!("{base}{path}"))
         .header("ank-address", auth.address)
         .header("ank-timestamp", auth.timestamp_ms.to_string())
         .header("ank-nonce", auth.nonce)
@@ -194,113 +212,201 @@ fn signed(
         .body(body))
 }
 
+/// Mail older than this (by its signed timestamp) is refused as a replay:
+/// no mailbox keeps unread mail longer by default.
+const MAX_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// Why a message is not shown.
+enum Unshown {
+    /// Sealed to another device of this address: left on the server for it.
+    OtherDevice,
+    /// Kept aside locally with the reason, and acknowledged.
+    Quarantine(String),
+}
+
+/// Checks, verifies and opens one envelope.
+fn open_one(
+    rt: &tokio::runtime::Runtime,
+    env: &Envelope,
+    secrets: &[(x25519_dalek::StaticSecret, [u8; 32])],
+    store_dir: &std::path::Path,
+    now: u64,
+) -> Result<(ank_mailbox::CheckedEnvelope, Payload), Unshown> {
+    let checked = env
+        .check()
+        .map_err(|e| Unshown::Quarantine(format!("malformed: {e}")))?;
+    let Some((secret, _)) = secrets.iter().find(|(_, p)| *p == checked.to_key) else {
+        return Err(Unshown::OtherDevice);
+    };
+    if store_dir
+        .join(format!("{}.json", hex_id(&checked.id)))
+        .exists()
+    {
+        return Err(Unshown::Quarantine(
+            "replayed: this message id was delivered before".into(),
+        ));
+    }
+    // The sender's key must be current in the sender's own log.
+    let sender_ok = crate::user::client_for(&checked.from, &LogFlags::default())
+        .and_then(|c| Ok(rt.block_on(c.lookup(&checked.from))?))
+        .map(|l| {
+            l.binding().is_some_and(|(_, _, ks)| {
+                ks.devices()
+                    .iter()
+                    .any(|d| d.signing_key == checked.from_key)
+            })
+        });
+    match sender_ok {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(Unshown::Quarantine(format!(
+                "claims to be from {} but is not signed by a current key of it",
+                checked.from
+            )));
+        }
+        Err(e) => {
+            return Err(Unshown::Quarantine(format!(
+                "the sender {} could not be verified: {e:#}",
+                checked.from
+            )));
+        }
+    }
+    let p = checked
+        .open(&secret.to_bytes())
+        .map_err(|e| Unshown::Quarantine(format!("does not open: {e}")))?;
+    if p.timestamp_ms.saturating_add(MAX_AGE_MS) < now {
+        return Err(Unshown::Quarantine(format!(
+            "too old: sent at {} ms, more than 7 days ago (a replay)",
+            p.timestamp_ms
+        )));
+    }
+    Ok((checked, p))
+}
+
+/// Prints a message in a frame no body can imitate: every body line is
+/// prefixed with `| `.
+fn print_framed(id: &[u8; 16], p: &Payload) {
+    let id = hex_id(id);
+    let mut out = format!(
+        "=== message {id} ===\nFrom: {}\nTo: {}\nDate: {} ms\nSubject: {}\n",
+        p.from, p.to, p.timestamp_ms, p.subject
+    );
+    for line in p.body.split('\n') {
+        out.push_str("| ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&format!("=== end {id} ===\n"));
+    print!("{out}");
+}
+
 pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
     let address = own_address(address)?;
     let home = ank_home();
-    let keys = DeviceKeys::load(&home, &address)?;
     let base = mailbox_url(&address, log)?;
     let http = http()?;
     let rt = runtime()?;
-    let req = signed(
-        &http,
-        reqwest::Method::GET,
-        &format!("{base}/v1/messages"),
-        "/v1/messages",
-        &keys,
-        Vec::new(),
-    )?;
-    let resp = rt.block_on(async { req.send().await })?;
-    if !resp.status().is_success() {
-        return Err(rt.block_on(refusal(resp)));
-    }
-    #[derive(serde::Deserialize)]
-    struct List {
-        messages: Vec<Envelope>,
-    }
-    let list: List = rt.block_on(resp.json())?;
-    let secret = keys.encryption.to_bytes();
-    let mine = x25519_dalek::PublicKey::from(&keys.encryption).to_bytes();
+    // A key change whose answer was lost is settled first: it decides which key signs.
+    let client = crate::user::client_for(&address, log)?;
+    rt.block_on(crate::user::settle(
+        &client,
+        &address,
+        ank_client::home::DEFAULT_KEEP_OLD_MS,
+    ))?;
+    let keys = DeviceKeys::load(&home, &address)?;
+    let now = ank_common::now_ms();
+    let secrets: Vec<(x25519_dalek::StaticSecret, [u8; 32])> =
+        ank_client::home::decryption_secrets(&home, &address, now)?
+            .into_iter()
+            .map(|s| {
+                let p = x25519_dalek::PublicKey::from(&s).to_bytes();
+                (s, p)
+            })
+            .collect();
     let store_dir = home.join("mail").join(address.to_string());
-    std::fs::create_dir_all(&store_dir)?;
-    let mut done = Vec::new();
-    for env in list.messages {
-        let checked = match env.check() {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("warning: skipping a malformed message: {e}");
-                continue;
-            }
+    let quarantine_dir = home.join("quarantine").join(address.to_string());
+    create_private_dir(&store_dir)?;
+    let (mut shown, mut quarantined) = (0usize, 0usize);
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(c) => format!("/v1/messages?limit=100&after={c}"),
+            None => "/v1/messages?limit=100".to_owned(),
         };
-        if checked.to_key != mine {
-            continue; // sealed to another of this address's devices
-        }
-        // The sender's key must be current in the sender's own log.
-        let sender_ok = crate::user::client_for(&checked.from, &LogFlags::default())
-            .and_then(|c| Ok(rt.block_on(c.lookup(&checked.from))?))
-            .map(|l| {
-                l.binding().is_some_and(|(_, _, ks)| {
-                    ks.devices()
-                        .iter()
-                        .any(|d| d.signing_key == checked.from_key)
-                })
-            });
-        match sender_ok {
-            Ok(true) => {}
-            Ok(false) => {
-                eprintln!(
-                    "warning: message {} claims to be from {} but is not signed by a current key of it; not shown",
-                    env.id, checked.from
-                );
-                continue;
-            }
-            Err(e) => {
-                eprintln!(
-                    "warning: cannot verify the sender {} of message {}: {e:#}; kept on the server",
-                    checked.from, env.id
-                );
-                continue;
-            }
-        }
-        let p = match checked.open(&secret) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("warning: message {} does not open: {e}", env.id);
-                continue;
-            }
-        };
-        let record = serde_json::json!({
-            "id": env.id, "from": p.from.to_string(), "to": p.to.to_string(),
-            "timestamp_ms": p.timestamp_ms, "subject": p.subject, "body": p.body,
-        });
-        let file = store_dir.join(format!("{}.json", hex_id(&checked.id)));
-        std::fs::write(&file, serde_json::to_vec_pretty(&record)?)?;
-        if json {
-            println!("{record}");
-        } else {
-            println!(
-                "From: {}\nTo: {}\nDate: {} ms\nSubject: {}\n\n{}\n",
-                p.from, p.to, p.timestamp_ms, p.subject, p.body
-            );
-        }
-        done.push(env.id);
-    }
-    if !done.is_empty() {
-        let body = serde_json::to_vec(&serde_json::json!({"ids": done}))?;
-        let req = signed(
-            &http,
-            reqwest::Method::POST,
-            &format!("{base}/v1/messages/ack"),
-            "/v1/messages/ack",
-            &keys,
-            body,
-        )?;
+        let req = signed(&http, reqwest::Method::GET, &base, &path, &keys, Vec::new())?;
         let resp = rt.block_on(async { req.send().await })?;
         if !resp.status().is_success() {
             return Err(rt.block_on(refusal(resp)));
         }
+        #[derive(serde::Deserialize)]
+        struct List {
+            messages: Vec<Envelope>,
+            next: Option<String>,
+        }
+        let list: List = rt.block_on(resp.json())?;
+        let mut done = Vec::new();
+        for env in list.messages {
+            match open_one(&rt, &env, &secrets, &store_dir, now) {
+                Ok((checked, p)) => {
+                    let record = serde_json::json!({
+                        "id": env.id, "from": p.from.to_string(), "to": p.to.to_string(),
+                        "timestamp_ms": p.timestamp_ms, "subject": p.subject, "body": p.body,
+                    });
+                    let file = store_dir.join(format!("{}.json", hex_id(&checked.id)));
+                    write_private(&file, &serde_json::to_vec_pretty(&record)?)
+                        .with_context(|| format!("storing {}", file.display()))?;
+                    if json {
+                        println!("{record}");
+                    } else {
+                        print_framed(&checked.id, &p);
+                    }
+                    shown += 1;
+                    done.push(env.id);
+                }
+                Err(Unshown::OtherDevice) => {}
+                Err(Unshown::Quarantine(reason)) => {
+                    create_private_dir(&quarantine_dir)?;
+                    let name: String = ank_proofs::hash::sha256(env.id.as_bytes())
+                        .0
+                        .iter()
+                        .take(16)
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    let file = quarantine_dir.join(format!("{name}.json"));
+                    let record = serde_json::json!({"reason": reason, "envelope": env});
+                    replace_private(&file, &serde_json::to_vec_pretty(&record)?)?;
+                    eprintln!(
+                        "warning: message {} quarantined in {}: {reason}",
+                        env.id,
+                        file.display()
+                    );
+                    quarantined += 1;
+                    done.push(env.id);
+                }
+            }
+        }
+        if !done.is_empty() {
+            let body = serde_json::to_vec(&serde_json::json!({"ids": done}))?;
+            let req = signed(
+                &http,
+                reqwest::Method::POST,
+                &base,
+                "/v1/messages/ack",
+                &keys,
+                body,
+            )?;
+            let resp = rt.block_on(async { req.send().await })?;
+            if !resp.status().is_success() {
+                return Err(rt.block_on(refusal(resp)));
+            }
+        }
+        match list.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
     }
     if !json {
-        eprintln!("{} message(s) fetched and acknowledged", done.len());
+        eprintln!("{shown} message(s) fetched and acknowledged, {quarantined} quarantined");
     }
     Ok(())
 }

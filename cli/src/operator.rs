@@ -63,6 +63,23 @@ pub struct Serve {
     /// Most unread messages per recipient.
     #[arg(long, default_value_t = 10_000)]
     mail_quota: u64,
+    /// Most unread bytes per recipient.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    mail_quota_bytes: u64,
+    /// Most unread messages from one sender to one recipient.
+    #[arg(long, default_value_t = 1_000)]
+    mail_sender_quota: u64,
+    /// Most unread bytes from one sender to one recipient.
+    #[arg(long, default_value_t = 32 * 1024 * 1024)]
+    mail_sender_quota_bytes: u64,
+    /// Most bytes of mail stored for everyone together: new mail is refused
+    /// (507 mailbox_full) beyond it, while fetch and acknowledge keep working.
+    #[arg(long, default_value_t = 8 * 1024 * 1024 * 1024)]
+    mail_max_bytes: u64,
+    /// A host[:port] users reach this mailbox by (its public name); repeat
+    /// the flag. Signed fetches name it. The listening address always counts.
+    #[arg(long)]
+    mail_authority: Vec<String>,
     /// Accept mail from senders whose domain has no trusted log (default: refuse).
     #[arg(long)]
     mail_allow_unauthenticated: bool,
@@ -86,12 +103,23 @@ pub fn serve(a: Serve) -> Result<()> {
         &a.data.join("mail.sqlite"),
         storage,
     )?);
-    let trusted = ank_client::home::read_trust(&ank_client::home::ank_home())?;
+    let remote = Arc::new(ank_mailbox::directory::HttpDirectory::from_trust_file(
+        &ank_client::home::ank_home(),
+        Duration::from_secs(60),
+    )?);
     let mail_settings = ank_mailbox::api::MailSettings {
+        authorities: a
+            .mail_authority
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
         ttl: a.mail_ttl,
         quota: ank_mailbox::store::Quota {
             messages: a.mail_quota,
-            ..Default::default()
+            bytes: a.mail_quota_bytes,
+            sender_messages: a.mail_sender_quota,
+            sender_bytes: a.mail_sender_quota_bytes,
+            total_bytes: a.mail_max_bytes,
         },
         rate_per_minute: a.mail_rate,
         allow_unauthenticated: a.mail_allow_unauthenticated,
@@ -114,14 +142,15 @@ pub fn serve(a: Serve) -> Result<()> {
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(
         cfg,
-        |log| {
+        |log, addr| {
+            let mut mail_settings = mail_settings;
+            mail_settings
+                .authorities
+                .extend([addr.to_string(), format!("localhost:{}", addr.port())]);
             let resolver = ank_mailbox::directory::Resolver {
                 domain: domain.clone(),
                 local: Arc::new(crate::mail::LocalDirectory(Arc::clone(log))),
-                remote: Arc::new(ank_mailbox::directory::HttpDirectory::new(
-                    trusted,
-                    Duration::from_secs(60),
-                )),
+                remote,
             };
             ank_mailbox::api::router(
                 ank_mailbox::api::MailState::new(mail_store, Arc::new(resolver), mail_settings)
@@ -219,10 +248,8 @@ pub fn log(cmd: LogCmd) -> Result<()> {
         }
         LogCmd::Enroll { address, data, ttl } => {
             let address = Address::parse(&address)?;
-            let token = DataDir(data).enroll(
-                &address,
-                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-            )?;
+            let token = DataDir(data)
+                .enroll(&address, u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))?;
             println!("{token}");
             eprintln!(
                 "one-time enrollment token for {address}, valid for {}s",

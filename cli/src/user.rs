@@ -107,7 +107,13 @@ pub fn register(address: &str, token: String, log: &LogFlags) -> Result<()> {
     let keys = DeviceKeys::load(&ank_home(), &address)?;
     let client = client_for(&address, log)?;
     let ks = KeySet::new(vec![keys.public()])?;
-    let req = PublishRequest::new(&address, 1, &ks, PublishAuth::Token(&token), &[&keys.signing]);
+    let req = PublishRequest::new(
+        &address,
+        1,
+        &ks,
+        PublishAuth::Token(&token),
+        &[&keys.signing],
+    );
     let p = runtime()?.block_on(client.publish(&req))?;
     report("registered", &address, &p);
     Ok(())
@@ -132,13 +138,19 @@ pub async fn settle(client: &LogClient, address: &Address, keep_ms: u64) -> Resu
     match s {
         Settled::Nothing => {}
         Settled::Applied { version } => {
-            eprintln!("the earlier key change of {address} (version {version}) is in the log; its keys are now current");
+            eprintln!(
+                "the earlier key change of {address} (version {version}) is in the log; its keys are now current"
+            );
         }
         Settled::Retried { version } => {
-            eprintln!("the earlier key change of {address} (version {version}) was sent again and logged");
+            eprintln!(
+                "the earlier key change of {address} (version {version}) was sent again and logged"
+            );
         }
         Settled::Superseded { version } => {
-            eprintln!("the earlier key change of {address} was not logged (the log is at version {version}); its keys were kept aside");
+            eprintln!(
+                "the earlier key change of {address} was not logged (the log is at version {version}); its keys were kept aside"
+            );
         }
     }
     Ok(())

@@ -127,7 +127,10 @@ impl DeviceKeys {
         }
     }
 
-    fn from_key_file(f: KeyFile, bad: impl Fn(&str) -> ClientError) -> Result<DeviceKeys, ClientError> {
+    fn from_key_file(
+        f: KeyFile,
+        bad: impl Fn(&str) -> ClientError,
+    ) -> Result<DeviceKeys, ClientError> {
         let b32 = |s: &str| -> Option<[u8; 32]> { STANDARD.decode(s).ok()?.try_into().ok() };
         Ok(DeviceKeys {
             address: Address::parse(&f.address).map_err(|e| bad(&e.to_string()))?,

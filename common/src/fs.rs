@@ -71,7 +71,10 @@ pub fn replace_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let suffix: [u8; 8] = crate::random()?;
     let tmp = dir.join(format!(
         ".{name}.{}.tmp",
-        suffix.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     ));
     let written = write_private(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {

@@ -28,9 +28,7 @@ use ank_proofs::api::{
 };
 use ank_proofs::tile::{TileKind, encode_entry_bundle, tile_data};
 use ank_proofs::tree::stored_hash_index;
-use ank_proofs::{
-    Address, Hash, Tile, TlogProof, prove_consistency, prove_inclusion,
-};
+use ank_proofs::{Address, Hash, Tile, TlogProof, prove_consistency, prove_inclusion};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};

@@ -445,7 +445,7 @@ pub struct Running {
 /// Opening the log, binding the address, or the sequencer's fatal error.
 pub async fn serve(
     cfg: ServeConfig,
-    extra_routes: impl FnOnce(&Arc<Log>) -> axum::Router,
+    extra_routes: impl FnOnce(&Arc<Log>, std::net::SocketAddr) -> axum::Router,
     on_ready: impl FnOnce(&Running),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), LogError> {
@@ -465,7 +465,7 @@ pub async fn serve(
             path: "sequencer thread".into(),
             source,
         })?;
-    let extra = extra_routes(&log);
+    let extra = extra_routes(&log, addr);
     on_ready(&Running {
         log: Arc::clone(&log),
         addr,

@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /v1/messages` | an [`crate::Envelope`]; 201 stored, 200 for an identical retry |
-//! | `GET /v1/messages` | the signed-request headers of [`crate::fetch_auth`]; `{"messages": [envelope…]}` |
+//! | `GET /v1/messages[?limit=N&after=CURSOR]` | the signed-request headers of [`crate::fetch_auth`]; `{"messages": [envelope…], "next": CURSOR or null}`, at most `limit` (default 100, at most 1000) messages and about 8 MiB |
 //! | `POST /v1/messages/ack` | `{"ids": [base64…]}`, signed likewise; deletes them |
 //!
 //! A message is accepted only if its envelope parses and its signature
@@ -16,8 +16,16 @@
 //! `bad_json`, `body_too_large`, `bad_envelope`, `bad_signature`,
 //! `wrong_domain`, `unknown_recipient`, `stale_key`, `unknown_sender`,
 //! `sender_key_not_current`, `sender_log_unavailable`, `id_conflict`,
-//! `bad_recipient_proof`, `split_view` (evidence kept), `rate_limited`, `quota_exceeded`, `bad_request_signature`, `stale_request`,
-//! `replayed_request`, `not_current_key`, `internal`.
+//! `bad_recipient_proof`, `split_view` (evidence kept), `rate_limited`,
+//! `quota_exceeded`, `sender_quota_exceeded`, `mailbox_full` (507: the
+//! server's byte cap), `already_delivered` (an acknowledged id, replayed),
+//! `bad_request_signature`, `wrong_mailbox` (signed for another mailbox),
+//! `stale_request`, `replayed_request`, `not_current_key`, `bad_query`, `internal`.
+//!
+//! Rate limits: unverified submissions and fetches count against the client
+//! IP; a sender is counted only once its signature and key have verified
+//! (a forger cannot use up someone else's allowance), and fetches per address
+//! once their signature and key have verified.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,7 +43,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::directory::{DirectoryError, Resolver};
-use crate::fetch_auth::{FetchAuth, FetchAuthError, MAX_SKEW_MS, VerifiedFetch};
+use crate::fetch_auth::{FetchAuth, FetchAuthError, MAX_SKEW_MS, Target, VerifiedFetch};
 use crate::store::{MailStore, MailStoreError, Put, Quota};
 use crate::{Envelope, MailError};
 
@@ -43,8 +51,11 @@ use crate::{Envelope, MailError};
 pub const MAX_REQUEST: usize = 160 * 1024;
 
 /// Mailbox settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct MailSettings {
+    /// The `host[:port]` names this mailbox is reached by; a signed fetch
+    /// must name one of them (and be sent to it).
+    pub authorities: Vec<String>,
     /// How long unread messages are kept.
     pub ttl: Duration,
     pub quota: Quota,
@@ -58,6 +69,7 @@ pub struct MailSettings {
 impl Default for MailSettings {
     fn default() -> Self {
         MailSettings {
+            authorities: Vec::new(),
             ttl: Duration::from_secs(7 * 24 * 3600),
             quota: Quota::default(),
             rate_per_minute: 600,
@@ -207,12 +219,7 @@ pub fn router(state: MailState) -> Router {
         .with_state(state)
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use ank_common::now_ms;
 
 fn dir_error(who: &str, err: DirectoryError) -> MailApiError {
     match err {
@@ -278,16 +285,6 @@ async fn submit(
         ));
     }
     check_recipient_proof(&s, &env, &checked.to)?;
-    if !s.limiter.allow(
-        &format!("from {}", checked.from),
-        s.settings.rate_per_minute,
-    ) {
-        return Err(e(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many messages from {}; retry in a minute", checked.from),
-        ));
-    }
     let recipient = s.resolver.current(&checked.to).await.map_err(internal)?;
     let Some(recipient) = recipient else {
         return Err(e(
@@ -338,6 +335,17 @@ async fn submit(
         Err(DirectoryError::UnknownDomain(_)) if s.settings.allow_unauthenticated => {}
         Err(err) => return Err(dir_error("sender", err)),
     }
+    // Counted only now that the sender's signature and key are verified.
+    if !s.limiter.allow(
+        &format!("from {}", checked.from),
+        s.settings.rate_per_minute,
+    ) {
+        return Err(e(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many messages from {}; retry in a minute", checked.from),
+        ));
+    }
     let json = serde_json::to_vec(&Envelope {
         recipient_proof: None,
         ..env
@@ -364,6 +372,19 @@ async fn submit(
                 "quota_exceeded",
                 err.to_string(),
             ),
+            MailStoreError::SenderQuota { .. } => e(
+                StatusCode::TOO_MANY_REQUESTS,
+                "sender_quota_exceeded",
+                err.to_string(),
+            ),
+            MailStoreError::StoreFull { .. } => e(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "mailbox_full",
+                err.to_string(),
+            ),
+            MailStoreError::Delivered => {
+                e(StatusCode::CONFLICT, "already_delivered", err.to_string())
+            }
             other => internal(other),
         })?;
     let status = if put == Put::Stored {
@@ -388,14 +409,46 @@ fn header<'a>(h: &'a HeaderMap, name: &'static str) -> Result<&'a str, MailApiEr
     })
 }
 
-/// Verifies a signed request and that its key is a current key of its address.
+/// Runs sqlite work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, MailStoreError> + Send + 'static,
+) -> Result<T, MailApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(internal),
+        Err(err) => Err(internal(err)),
+    }
+}
+
+fn client_ip(ext: &axum::http::Extensions) -> String {
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(p)| p.ip().to_string())
+}
+
+/// Verifies a signed request and that its key is a current key of its
+/// address; counts it against the address once verified.
 async fn authenticate(
     s: &MailState,
     h: &HeaderMap,
+    ext: &axum::http::Extensions,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> Result<VerifiedFetch, MailApiError> {
+    let rate = s.settings.rate_per_minute;
+    let limited = || {
+        e(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry in a minute",
+        )
+    };
+    // Until verified, a request counts against its client address only.
+    if !s.limiter.allow(
+        &format!("fetch ip {}", client_ip(ext)),
+        rate.saturating_mul(10),
+    ) {
+        return Err(limited());
+    }
     let auth = FetchAuth {
         address: header(h, "ank-address")?.to_owned(),
         timestamp_ms: header(h, "ank-timestamp")?.parse().map_err(|_| {
@@ -409,17 +462,38 @@ async fn authenticate(
         key: header(h, "ank-key")?.to_owned(),
         signature: header(h, "ank-signature")?.to_owned(),
     };
+    let authority = h
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !s.settings.authorities.iter().any(|a| *a == authority) {
+        return Err(e(
+            StatusCode::MISDIRECTED_REQUEST,
+            "wrong_mailbox",
+            format!("this mailbox is not reached as {authority:?}"),
+        ));
+    }
     let now = now_ms();
-    let v = auth
-        .verify(method, path, body, now)
-        .map_err(|err| match err {
-            FetchAuthError::Skew => e(StatusCode::UNAUTHORIZED, "stale_request", err.to_string()),
-            _ => e(
-                StatusCode::UNAUTHORIZED,
-                "bad_request_signature",
-                err.to_string(),
-            ),
-        })?;
+    let target = Target {
+        method,
+        domain: &s.resolver.domain,
+        authority: &authority,
+        path,
+    };
+    let v = auth.verify(&target, body, now).map_err(|err| match err {
+        FetchAuthError::Skew => e(StatusCode::UNAUTHORIZED, "stale_request", err.to_string()),
+        FetchAuthError::Signature => e(
+            StatusCode::UNAUTHORIZED,
+            "bad_request_signature",
+            "the request's signature does not verify for this mailbox (its domain, authority, method, path and body)",
+        ),
+        _ => e(
+            StatusCode::UNAUTHORIZED,
+            "bad_request_signature",
+            err.to_string(),
+        ),
+    })?;
     if v.address.domain() != s.resolver.domain {
         return Err(e(
             StatusCode::BAD_REQUEST,
@@ -438,12 +512,13 @@ async fn authenticate(
             ),
         ));
     }
+    if !s.limiter.allow(&format!("fetch {}", v.address), rate) {
+        return Err(limited());
+    }
     // The nonce is used up only by a request that is otherwise valid.
-    if !s
-        .store
-        .use_nonce(&v.nonce, now, now + 2 * MAX_SKEW_MS)
-        .map_err(internal)?
-    {
+    let store = Arc::clone(&s.store);
+    let nonce = v.nonce;
+    if !blocking(move || store.use_nonce(&nonce, now, now + 2 * MAX_SKEW_MS)).await? {
         return Err(e(
             StatusCode::UNAUTHORIZED,
             "replayed_request",
@@ -453,25 +528,98 @@ async fn authenticate(
     Ok(v)
 }
 
-async fn fetch(State(s): State<MailState>, h: HeaderMap) -> Result<Response, MailApiError> {
-    let v = authenticate(&s, &h, "GET", "/v1/messages", b"").await?;
-    let list = s
-        .store
-        .list(&v.address.to_string(), now_ms())
-        .map_err(internal)?;
-    let mut messages = Vec::with_capacity(list.len());
-    for (_, json) in list {
-        messages.push(serde_json::from_slice::<serde_json::Value>(&json).map_err(internal)?);
+/// Default and largest page of `GET /v1/messages`.
+pub const PAGE_DEFAULT: usize = 100;
+pub const PAGE_MAX: usize = 1000;
+
+/// A listing cursor as text: `<created ms>-<hex id>`.
+pub fn cursor_text(c: &crate::store::Cursor) -> String {
+    let hex: String = c.1.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", c.0)
+}
+
+fn parse_cursor(s: &str) -> Option<crate::store::Cursor> {
+    let (ms, hex) = s.split_once('-')?;
+    if hex.len() != 32 {
+        return None;
     }
-    Ok(Json(serde_json::json!({"messages": messages})).into_response())
+    let mut id = [0u8; 16];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((ms.parse().ok()?, id))
+}
+
+async fn fetch(
+    State(s): State<MailState>,
+    uri: axum::http::Uri,
+    ext: axum::http::Extensions,
+    h: HeaderMap,
+) -> Result<Response, MailApiError> {
+    let path = uri.path_and_query().map_or("/v1/messages", |p| p.as_str());
+    let v = authenticate(&s, &h, &ext, "GET", path, b"").await?;
+    let bad_query = |m: &str| e(StatusCode::BAD_REQUEST, "bad_query", m.to_owned());
+    let (mut limit, mut after) = (PAGE_DEFAULT, None);
+    for pair in uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("limit", n)) => {
+                limit = n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=PAGE_MAX).contains(n))
+                    .ok_or_else(|| bad_query("limit must be 1 to 1000"))?;
+            }
+            Some(("after", c)) => {
+                after = Some(parse_cursor(c).ok_or_else(|| bad_query("after is not a cursor"))?);
+            }
+            _ => return Err(bad_query("the query takes limit and after only")),
+        }
+    }
+    let store = Arc::clone(&s.store);
+    let recipient = v.address.to_string();
+    let page = blocking(move || {
+        store.list(
+            &recipient,
+            now_ms(),
+            after,
+            limit,
+            crate::store::MAX_PAGE_BYTES,
+        )
+    })
+    .await?;
+    // The page is assembled as text: the stored envelopes are JSON already.
+    let mut out = String::from("{\"messages\":[");
+    for (i, (_, json)) in page.messages.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(std::str::from_utf8(json).map_err(internal)?);
+    }
+    out.push_str("],\"next\":");
+    match &page.next {
+        Some(c) => out.push_str(&format!("\"{}\"", cursor_text(c))),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        out,
+    )
+        .into_response())
 }
 
 async fn ack(
     State(s): State<MailState>,
+    ext: axum::http::Extensions,
     h: HeaderMap,
     body: Bytes,
 ) -> Result<Response, MailApiError> {
-    let v = authenticate(&s, &h, "POST", "/v1/messages/ack", &body).await?;
+    let v = authenticate(&s, &h, &ext, "POST", "/v1/messages/ack", &body).await?;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Ack {
@@ -496,9 +644,8 @@ async fn ack(
                 "ids must be base64 of 16 bytes",
             )
         })?;
-    let deleted = s
-        .store
-        .ack(&v.address.to_string(), &ids)
-        .map_err(internal)?;
+    let store = Arc::clone(&s.store);
+    let recipient = v.address.to_string();
+    let deleted = blocking(move || store.ack(&recipient, &ids)).await?;
     Ok(Json(serde_json::json!({"deleted": deleted})).into_response())
 }

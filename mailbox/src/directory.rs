@@ -31,10 +31,22 @@ pub trait Directory: Send + Sync + 'static {
     fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a>;
 }
 
+/// Where the trusted logs come from.
+#[derive(Debug)]
+enum Trust {
+    Fixed(Vec<TrustedLog>),
+    /// A trust file, read again whenever it changes (an operator adding a
+    /// log needs no restart).
+    File {
+        home: std::path::PathBuf,
+        seen: Mutex<(Option<std::time::SystemTime>, Vec<TrustedLog>)>,
+    },
+}
+
 /// Other domains' logs over HTTP, answers verified and cached for `ttl`.
 #[derive(Debug)]
 pub struct HttpDirectory {
-    logs: Vec<TrustedLog>,
+    trust: Trust,
     ttl: Duration,
     cache: Mutex<HashMap<Address, (Instant, Option<KeySet>)>>,
 }
@@ -43,9 +55,51 @@ impl HttpDirectory {
     /// Trusting `logs`, caching each verified answer for `ttl`.
     pub fn new(logs: Vec<TrustedLog>, ttl: Duration) -> HttpDirectory {
         HttpDirectory {
-            logs,
+            trust: Trust::Fixed(logs),
             ttl,
             cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Trusting the logs of the trust file in `home`, read again when it changes.
+    ///
+    /// # Errors
+    /// A trust file that does not parse.
+    pub fn from_trust_file(
+        home: &std::path::Path,
+        ttl: Duration,
+    ) -> Result<HttpDirectory, ank_client::ClientError> {
+        let logs = ank_client::home::read_trust(home)?;
+        let mtime = std::fs::metadata(home.join("trust"))
+            .and_then(|m| m.modified())
+            .ok();
+        Ok(HttpDirectory {
+            trust: Trust::File {
+                home: home.to_owned(),
+                seen: Mutex::new((mtime, logs)),
+            },
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The trusted log of `domain`, if any.
+    fn log_for(&self, domain: &str) -> Option<TrustedLog> {
+        match &self.trust {
+            Trust::Fixed(logs) => logs.iter().find(|t| t.domain == domain).cloned(),
+            Trust::File { home, seen } => {
+                let mtime = std::fs::metadata(home.join("trust"))
+                    .and_then(|m| m.modified())
+                    .ok();
+                let mut g = seen.lock().ok()?;
+                if g.0 != mtime {
+                    // A file that no longer parses keeps the last good list.
+                    if let Ok(logs) = ank_client::home::read_trust(home) {
+                        *g = (mtime, logs);
+                    }
+                }
+                g.1.iter().find(|t| t.domain == domain).cloned()
+            }
         }
     }
 }
@@ -60,9 +114,7 @@ impl Directory for HttpDirectory {
                 return Ok(ks.clone());
             }
             let log = self
-                .logs
-                .iter()
-                .find(|t| t.domain == address.domain())
+                .log_for(address.domain())
                 .ok_or_else(|| DirectoryError::UnknownDomain(address.domain().to_owned()))?;
             let unverified = |message: String| DirectoryError::Unverified {
                 domain: address.domain().to_owned(),

@@ -4,8 +4,11 @@
 //! The signed text is
 //!
 //! ```text
-//! ank-fetch-v1\n<METHOD>\n<path>\n<canonical address>\n<timestamp ms>\n<nonce, base64 of 16 bytes>\n<SHA-256 of the body, base64>\n
+//! ank-fetch-v2\n<METHOD>\n<mailbox domain>\n<mailbox authority>\n<path and query>\n<canonical address>\n<timestamp ms>\n<nonce, base64 of 16 bytes>\n<SHA-256 of the body, base64>\n
 //! ```
+//!
+//! The domain and the authority (`host[:port]` of the mailbox URL, lower
+//! case) bind a request to one mailbox: captured, it is refused by any other.
 //!
 //! sent as the headers `Ank-Address`, `Ank-Timestamp`, `Ank-Nonce`,
 //! `Ank-Key` (the Ed25519 public key, base64) and `Ank-Signature` (base64).
@@ -52,17 +55,26 @@ pub enum FetchAuthError {
     Signature,
 }
 
-fn text(
-    method: &str,
-    path: &str,
-    address: &Address,
-    ts: u64,
-    nonce: &[u8; 16],
-    body: &[u8],
-) -> Vec<u8> {
+/// Which mailbox a request is for, and what it asks.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub method: &'a str,
+    /// The domain the mailbox serves.
+    pub domain: &'a str,
+    /// `host[:port]` of the mailbox's URL.
+    pub authority: &'a str,
+    /// Path and query.
+    pub path: &'a str,
+}
+
+fn text(t: &Target<'_>, address: &Address, ts: u64, nonce: &[u8; 16], body: &[u8]) -> Vec<u8> {
     let digest = ank_proofs::hash::sha256(body);
     format!(
-        "ank-fetch-v1\n{method}\n{path}\n{address}\n{ts}\n{}\n{digest}\n",
+        "ank-fetch-v2\n{}\n{}\n{}\n{}\n{address}\n{ts}\n{}\n{digest}\n",
+        t.method,
+        t.domain,
+        t.authority.to_ascii_lowercase(),
+        t.path,
         STANDARD.encode(nonce)
     )
     .into_bytes()
@@ -72,14 +84,13 @@ impl FetchAuth {
     /// Signs a request.
     pub fn sign(
         key: &ed25519_dalek::SigningKey,
-        method: &str,
-        path: &str,
+        target: &Target<'_>,
         address: &Address,
         timestamp_ms: u64,
         nonce: [u8; 16],
         body: &[u8],
     ) -> FetchAuth {
-        let sig = key.sign(&text(method, path, address, timestamp_ms, &nonce, body));
+        let sig = key.sign(&text(target, address, timestamp_ms, &nonce, body));
         FetchAuth {
             address: address.to_string(),
             timestamp_ms,
@@ -95,8 +106,7 @@ impl FetchAuth {
     /// [`FetchAuthError`] naming the problem.
     pub fn verify(
         &self,
-        method: &str,
-        path: &str,
+        target: &Target<'_>,
         body: &[u8],
         now_ms: u64,
     ) -> Result<VerifiedFetch, FetchAuthError> {
@@ -125,7 +135,7 @@ impl FetchAuth {
         let vk = ed25519_dalek::VerifyingKey::from_bytes(&key)
             .map_err(|_| FetchAuthError::Header("Ank-Key"))?;
         vk.verify_strict(
-            &text(method, path, &address, self.timestamp_ms, &nonce, body),
+            &text(target, &address, self.timestamp_ms, &nonce, body),
             &ed25519_dalek::Signature::from_bytes(&sig),
         )
         .map_err(|_| FetchAuthError::Signature)?;

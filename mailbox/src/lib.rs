@@ -1,8 +1,9 @@
-//! # ank-mailbox (in progress)
+//! # ank-mailbox
 //!
 //! The mailbox accepts only messages encrypted to keys that the recipient's
-//! log proves current. This first part holds the message format and its
-//! encryption; the store, the HTTP API and the CLI follow.
+//! log proves current. This crate holds the message format and its
+//! encryption, the store ([`store`]), signed fetches ([`fetch_auth`]), the
+//! directory of current keys ([`directory`]) and the HTTP API ([`api`]).
 //!
 //! ## Payload (v1), the plaintext that gets encrypted
 //!
@@ -13,7 +14,7 @@
 //! | 1 + n | recipient's canonical address (1-byte length) |
 //! | 8 | timestamp, ms since the Unix epoch, u64 BE |
 //! | 2 + n | subject: u16 BE length ≤ 256, UTF-8 without control characters |
-//! | 4 + n | body: u32 BE length ≤ 65,536, UTF-8; of the control characters only tab, LF and CR |
+//! | 4 + n | body: u32 BE length ≤ 65,536, UTF-8; of the control characters only LF |
 //!
 //! Nothing follows the body. There are no attachments and no markup; links stay text.
 //!
@@ -133,9 +134,8 @@ fn check_body(s: &str) -> Result<(), MailError> {
     if s.len() > MAX_BODY {
         return Err(MailError::BodyTooLong { len: s.len() });
     }
-    if s.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
+    // Only LF: a CR could rewrite what a terminal shows, a tab hide text.
+    if s.chars().any(|c| c.is_control() && c != '\n') {
         return Err(MailError::ControlCharacter { field: "body" });
     }
     Ok(())

@@ -6,8 +6,16 @@
 //!   (unread messages expire after a TTL).
 //! * A retry with the same id and the same content is a success that stores
 //!   nothing new; the same id with other content is [`MailStoreError::IdConflict`].
-//! * Each recipient has a quota of messages and bytes.
+//! * Each recipient has a quota of messages and bytes, and so does each
+//!   sender within one recipient's mailbox (one sender cannot fill it); the
+//!   whole store has a byte cap, so new mail is refused before the disk fills
+//!   while fetch and acknowledge keep working.
+//! * Acknowledged ids are kept as tombstones until the message would have
+//!   expired: a replay of delivered mail is refused ([`MailStoreError::Delivered`]).
 //! * Fetch nonces are remembered until they expire, so a replayed fetch is refused.
+//! * The first open stores a key-check value sealed under the storage key;
+//!   opening with another key is refused ([`MailStoreError::WrongStorageKey`]).
+//!   A row that does not decrypt is moved to `quarantine` and skipped.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -25,7 +33,15 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, created_ms);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_ms);
 CREATE TABLE IF NOT EXISTS mailboxes (recipient TEXT PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS senders (recipient TEXT NOT NULL, sender TEXT NOT NULL, messages INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (recipient, sender)) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 0), messages INTEGER NOT NULL, bytes INTEGER NOT NULL) STRICT;
+INSERT OR IGNORE INTO totals (id, messages, bytes) VALUES (0, 0, 0);
+CREATE TABLE IF NOT EXISTS tombstones (id BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_by_expiry ON tombstones (expires_ms);
+CREATE TABLE IF NOT EXISTS quarantine (id BLOB PRIMARY KEY, recipient TEXT NOT NULL, sealed BLOB NOT NULL, reason TEXT NOT NULL, seen_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nonces (nonce BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_ms);
 CREATE TABLE IF NOT EXISTS evidence (note TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 ";
 
@@ -38,17 +54,35 @@ pub enum MailStoreError {
     QuotaMessages { limit: u64 },
     #[error("the recipient's mailbox is full ({limit} bytes)")]
     QuotaBytes { limit: u64 },
+    #[error("this sender has {limit} messages or bytes waiting for this recipient already")]
+    SenderQuota { limit: u64 },
+    #[error("the mailbox server is full ({limit} bytes stored); retry later")]
+    StoreFull { limit: u64 },
+    #[error("this message was delivered and acknowledged already")]
+    Delivered,
+    #[error(
+        "the storage key does not open this mailbox's data: ANK_STORAGE_KEY (or BANGMAIL_KEY) is not the key the mailbox was created with. Start with the original key; stored mail cannot be read without it"
+    )]
+    WrongStorageKey,
     #[error(transparent)]
     Mail(#[from] MailError),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// Per-recipient limits.
+/// Storage limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Quota {
+    /// Unread messages per recipient.
     pub messages: u64,
+    /// Unread bytes per recipient.
     pub bytes: u64,
+    /// Unread messages from one sender to one recipient.
+    pub sender_messages: u64,
+    /// Unread bytes from one sender to one recipient.
+    pub sender_bytes: u64,
+    /// Bytes stored for all recipients together.
+    pub total_bytes: u64,
 }
 
 impl Default for Quota {
@@ -56,8 +90,27 @@ impl Default for Quota {
         Quota {
             messages: 10_000,
             bytes: 256 * 1024 * 1024,
+            sender_messages: 1_000,
+            sender_bytes: 32 * 1024 * 1024,
+            total_bytes: 8 * 1024 * 1024 * 1024,
         }
     }
+}
+
+/// Largest answer of [`MailStore::list`], in envelope bytes.
+pub const MAX_PAGE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Where a listing continues: after the message created at `.0` with id `.1`.
+pub type Cursor = (u64, [u8; 16]);
+
+/// One page of a recipient's messages.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub messages: Vec<StoredMessage>,
+    /// Where the next page starts, when there may be more.
+    pub next: Option<Cursor>,
+    /// Rows that did not decrypt and were quarantined.
+    pub quarantined: usize,
 }
 
 /// A stored message: its id and its envelope JSON.
@@ -126,6 +179,36 @@ fn apply(tx: &rusqlite::Transaction<'_>, j: &Job) -> Result<Put, MailStoreError>
             Err(MailStoreError::IdConflict)
         };
     }
+    let delivered: Option<i64> = tx
+        .prepare_cached("SELECT expires_ms FROM tombstones WHERE id = ?1")?
+        .query_row([j.id.as_slice()], |r| r.get(0))
+        .optional()?;
+    if delivered.is_some() {
+        return Err(MailStoreError::Delivered);
+    }
+    let total: i64 = tx
+        .prepare_cached("SELECT bytes FROM totals WHERE id = 0")?
+        .query_row([], |r| r.get(0))?;
+    if total as u64 + j.size > j.quota.total_bytes {
+        return Err(MailStoreError::StoreFull {
+            limit: j.quota.total_bytes,
+        });
+    }
+    let (from_count, from_bytes): (i64, i64) = tx
+        .prepare_cached("SELECT messages, bytes FROM senders WHERE recipient = ?1 AND sender = ?2")?
+        .query_row([&j.recipient, &j.sender], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0));
+    if from_count as u64 >= j.quota.sender_messages {
+        return Err(MailStoreError::SenderQuota {
+            limit: j.quota.sender_messages,
+        });
+    }
+    if from_bytes as u64 + j.size > j.quota.sender_bytes {
+        return Err(MailStoreError::SenderQuota {
+            limit: j.quota.sender_bytes,
+        });
+    }
     let (count, bytes): (i64, i64) = tx
         .prepare_cached("SELECT messages, bytes FROM mailboxes WHERE recipient = ?1")?
         .query_row([&j.recipient], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -150,28 +233,54 @@ fn apply(tx: &rusqlite::Transaction<'_>, j: &Job) -> Result<Put, MailStoreError>
          ON CONFLICT(recipient) DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes",
     )?
     .execute(params![j.recipient, j.size as i64])?;
+    tx.prepare_cached(
+        "INSERT INTO senders (recipient, sender, messages, bytes) VALUES (?1, ?2, 1, ?3)
+         ON CONFLICT(recipient, sender) DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes",
+    )?
+    .execute(params![j.recipient, j.sender, j.size as i64])?;
+    tx.prepare_cached(
+        "UPDATE totals SET messages = messages + 1, bytes = bytes + ?1 WHERE id = 0",
+    )?
+    .execute([j.size as i64])?;
     Ok(Put::Stored)
 }
 
-/// Deletes the messages `sql` selects (it must say `RETURNING recipient, size`)
-/// and takes them off their mailboxes' counters.
+/// One deleted message, as `RETURNING id, recipient, sender, size, expires_ms` gives it.
+type Gone = (Vec<u8>, String, String, i64, i64);
+
+/// Deletes the messages `sql` selects (it must say `RETURNING id, recipient,
+/// sender, size, expires_ms`) and takes them off the counters.
 fn delete_counted(
     tx: &rusqlite::Transaction<'_>,
     sql: &str,
     args: impl rusqlite::Params,
-) -> Result<usize, rusqlite::Error> {
-    let gone: Vec<(String, i64)> = tx
+) -> Result<Vec<Gone>, rusqlite::Error> {
+    let gone: Vec<Gone> = tx
         .prepare_cached(sql)?
-        .query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(args, |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut dec = tx.prepare_cached(
         "UPDATE mailboxes SET messages = messages - 1, bytes = bytes - ?2 WHERE recipient = ?1",
     )?;
-    for (recipient, size) in &gone {
+    let mut dec_sender = tx.prepare_cached(
+        "UPDATE senders SET messages = messages - 1, bytes = bytes - ?3 WHERE recipient = ?1 AND sender = ?2",
+    )?;
+    let mut dec_total = tx.prepare_cached(
+        "UPDATE totals SET messages = messages - 1, bytes = bytes - ?1 WHERE id = 0",
+    )?;
+    for (_, recipient, sender, size, _) in &gone {
         dec.execute(params![recipient, size])?;
+        dec_sender.execute(params![recipient, sender, size])?;
+        dec_total.execute([size])?;
     }
-    Ok(gone.len())
+    tx.prepare_cached("DELETE FROM senders WHERE messages <= 0")?
+        .execute([])?;
+    Ok(gone)
 }
+
+const RETURNING: &str = "RETURNING id, recipient, sender, size, expires_ms";
 
 /// The writer: everything pending, one transaction, one fsync, then the answers.
 fn writer(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
@@ -185,11 +294,14 @@ fn writer(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
         }
         let outcome = (|| -> Result<Vec<Result<Put, MailStoreError>>, rusqlite::Error> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now = jobs[0].now_ms as i64;
             delete_counted(
                 &tx,
-                "DELETE FROM messages WHERE expires_ms <= ?1 RETURNING recipient, size",
-                [jobs[0].now_ms as i64],
+                &format!("DELETE FROM messages WHERE expires_ms <= ?1 {RETURNING}"),
+                [now],
             )?;
+            tx.prepare_cached("DELETE FROM tombstones WHERE expires_ms <= ?1")?
+                .execute([now])?;
             let results = jobs.iter().map(|j| apply(&tx, j)).collect();
             tx.commit()?;
             Ok(results)
@@ -230,6 +342,32 @@ fn aad(id: &[u8], recipient: &str) -> Vec<u8> {
     a
 }
 
+const KEY_CHECK: &[u8] = b"ank mailbox storage key check";
+
+/// Stores a value sealed under `key` on first use; later, refuses a key that
+/// does not open it.
+fn check_storage_key(c: &Connection, key: &StorageKey) -> Result<(), MailStoreError> {
+    let stored: Option<Vec<u8>> = c
+        .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match stored {
+        Some(v) => match key.open(&v, b"key_check") {
+            Ok(pt) if pt == KEY_CHECK => Ok(()),
+            _ => Err(MailStoreError::WrongStorageKey),
+        },
+        None => {
+            let sealed = key.seal(KEY_CHECK, b"key_check")?;
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ('key_check', ?1)",
+                [sealed],
+            )?;
+            Ok(())
+        }
+    }
+}
+
 impl MailStore {
     /// Opens (creating) the store at `path`, sealing with `key`.
     ///
@@ -240,6 +378,7 @@ impl MailStore {
             .map_err(|e| MailStoreError::Mail(MailError::Io(format!("{}: {e}", path.display()))))?;
         let c = open_conn(path)?;
         c.execute_batch(SCHEMA)?;
+        check_storage_key(&c, &key)?;
         let w = open_conn(path)?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -299,27 +438,118 @@ impl MailStore {
         rx.await.map_err(|_| stopped())?
     }
 
-    /// The recipient's unexpired messages, oldest first, as (id, envelope JSON).
+    /// One page of the recipient's unexpired messages, oldest first, as
+    /// (id, envelope JSON): at most `limit` messages and about `max_bytes`
+    /// (at least one message), starting after `after`. Rows that do not
+    /// decrypt are quarantined and skipped.
     ///
     /// # Errors
-    /// [`MailError::AtRest`] for a row that does not decrypt, sqlite errors.
-    pub fn list(&self, recipient: &str, now_ms: u64) -> Result<Vec<StoredMessage>, MailStoreError> {
-        let c = self.conn();
-        let mut st = c.prepare_cached("SELECT id, sealed FROM messages WHERE recipient = ?1 AND expires_ms > ?2 ORDER BY created_ms, id")?;
-        let rows = st.query_map(params![recipient, now_ms as i64], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, sealed) = row?;
-            let json = self.key.open(&sealed, &aad(&id, recipient))?;
-            let id: [u8; 16] = id.try_into().map_err(|_| MailError::AtRest)?;
-            out.push((id, json));
+    /// Sqlite errors.
+    pub fn list(
+        &self,
+        recipient: &str,
+        now_ms: u64,
+        after: Option<Cursor>,
+        limit: usize,
+        max_bytes: u64,
+    ) -> Result<Page, MailStoreError> {
+        let (after_ms, after_id) =
+            after.map_or((-1i64, Vec::new()), |(t, id)| (t as i64, id.to_vec()));
+        let mut page = Page::default();
+        let mut bad = Vec::new();
+        {
+            let c = self.conn();
+            let mut st = c.prepare_cached(
+                "SELECT id, sealed, created_ms FROM messages WHERE recipient = ?1 AND expires_ms > ?2
+                 AND (created_ms, id) > (?3, ?4) ORDER BY created_ms, id LIMIT ?5",
+            )?;
+            let rows = st.query_map(
+                params![
+                    recipient,
+                    now_ms as i64,
+                    after_ms,
+                    after_id,
+                    limit as i64 + 1
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?;
+            let mut bytes = 0u64;
+            let mut last = None;
+            let mut more = false;
+            for row in rows {
+                let (id, sealed, created) = row?;
+                if page.messages.len() >= limit
+                    || (!page.messages.is_empty() && bytes + sealed.len() as u64 > max_bytes)
+                {
+                    more = true;
+                    break;
+                }
+                let Ok(id16) = <[u8; 16]>::try_from(id.as_slice()) else {
+                    bad.push((id, sealed));
+                    continue;
+                };
+                last = Some((created as u64, id16));
+                match self.key.open(&sealed, &aad(&id, recipient)) {
+                    Ok(json) => {
+                        bytes += json.len() as u64;
+                        page.messages.push((id16, json));
+                    }
+                    Err(_) => bad.push((id, sealed)),
+                }
+            }
+            page.next = if more { last } else { None };
         }
-        Ok(out)
+        page.quarantined = bad.len();
+        if !bad.is_empty() {
+            self.quarantine(recipient, &bad, now_ms)?;
+        }
+        Ok(page)
     }
 
-    /// Deletes acknowledged messages of `recipient`; returns how many.
+    /// Moves rows that do not decrypt out of the mailbox, keeping them for the operator.
+    fn quarantine(
+        &self,
+        recipient: &str,
+        rows: &[(Vec<u8>, Vec<u8>)],
+        now_ms: u64,
+    ) -> Result<(), MailStoreError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        for (id, sealed) in rows {
+            tx.execute(
+                "INSERT OR REPLACE INTO quarantine (id, recipient, sealed, reason, seen_ms) VALUES (?1, ?2, ?3, 'does not decrypt under the storage key', ?4)",
+                params![id, recipient, sealed, now_ms as i64],
+            )?;
+            delete_counted(
+                &tx,
+                &format!("DELETE FROM messages WHERE id = ?1 AND recipient = ?2 {RETURNING}"),
+                params![id, recipient],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rows quarantined for `recipient` (ids), oldest first.
+    ///
+    /// # Errors
+    /// Sqlite errors.
+    pub fn quarantined(&self, recipient: &str) -> Result<Vec<Vec<u8>>, MailStoreError> {
+        let c = self.conn();
+        let mut st =
+            c.prepare("SELECT id FROM quarantine WHERE recipient = ?1 ORDER BY seen_ms, id")?;
+        let rows = st.query_map([recipient], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes acknowledged messages of `recipient` and keeps their ids as
+    /// tombstones until they would have expired; returns how many.
     ///
     /// # Errors
     /// Sqlite errors.
@@ -328,11 +558,18 @@ impl MailStore {
         let tx = c.transaction()?;
         let mut n = 0;
         for id in ids {
-            n += delete_counted(
+            let gone = delete_counted(
                 &tx,
-                "DELETE FROM messages WHERE id = ?1 AND recipient = ?2 RETURNING recipient, size",
+                &format!("DELETE FROM messages WHERE id = ?1 AND recipient = ?2 {RETURNING}"),
                 params![id.as_slice(), recipient],
             )?;
+            for (id, _, _, _, expires) in &gone {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO tombstones (id, expires_ms) VALUES (?1, ?2)",
+                )?
+                .execute(params![id, expires])?;
+            }
+            n += gone.len();
         }
         tx.commit()?;
         Ok(n)
@@ -344,10 +581,7 @@ impl MailStore {
     /// # Errors
     /// Sqlite errors.
     pub fn add_evidence(&self, note: &str) -> Result<(), MailStoreError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = ank_common::now_ms() as i64;
         self.conn().execute(
             "INSERT OR IGNORE INTO evidence (note, seen_ms) VALUES (?1, ?2)",
             params![note, now],
@@ -377,11 +611,11 @@ impl MailStore {
         expires_ms: u64,
     ) -> Result<bool, MailStoreError> {
         let c = self.conn();
-        c.execute("DELETE FROM nonces WHERE expires_ms <= ?1", [now_ms as i64])?;
-        let n = c.execute(
-            "INSERT OR IGNORE INTO nonces (nonce, expires_ms) VALUES (?1, ?2)",
-            params![nonce.as_slice(), expires_ms as i64],
-        )?;
+        c.prepare_cached("DELETE FROM nonces WHERE expires_ms <= ?1")?
+            .execute([now_ms as i64])?;
+        let n = c
+            .prepare_cached("INSERT OR IGNORE INTO nonces (nonce, expires_ms) VALUES (?1, ?2)")?
+            .execute(params![nonce.as_slice(), expires_ms as i64])?;
         Ok(n == 1)
     }
 }

@@ -36,41 +36,10 @@ struct TwoDomains {
 
 fn two_domains(tag: &str, extra: &[&str]) -> TwoDomains {
     let dir = Scratch::new(tag);
-    let mut vkeys = Vec::new();
-    for (d, seed) in [("a.example", 1u8), ("b.example", 2u8)] {
-        let data = dir.join(format!("data-{d}"));
-        std::fs::create_dir_all(&data).unwrap();
-        let k = ank_proofs::SignerKey::from_seed(
-            &format!("{d}/ank"),
-            ank_proofs::note::ALG_ED25519,
-            [seed; 32],
-        )
-        .unwrap();
-        std::fs::write(data.join("log.key"), format!("{}\n", k.to_text())).unwrap();
-        vkeys.push(k.verifier().to_text());
-    }
-    // Ports must be known for the trust files: reserve them, then let the servers take them.
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let urls: Vec<String> = ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}/"))
-        .collect();
-    for home in ["ops-a", "ops-b", "alice", "bob"] {
-        let h = dir.join(home);
-        ok(&h, &["trust", "add", "a.example", &urls[0], &vkeys[0]]);
-        ok(&h, &["trust", "add", "b.example", &urls[1], &vkeys[1]]);
-    }
-    let start = |d: &str, port: u16, home: &str| {
-        let listen = format!("127.0.0.1:{port}");
-        let mut args = vec!["--listen", listen.as_str(), "--interval", "20ms"];
+    // Each server binds port 0 and reports its URL and key; the trust files,
+    // which servers read again when they change, are written after.
+    let start = |d: &str, home: &str| {
+        let mut args = vec!["--interval", "20ms"];
         args.extend_from_slice(extra);
         Server::start_as(
             &dir.join(format!("data-{d}")),
@@ -80,8 +49,13 @@ fn two_domains(tag: &str, extra: &[&str]) -> TwoDomains {
         )
         .unwrap()
     };
-    let a = start("a.example", ports[0], "ops-a");
-    let b = start("b.example", ports[1], "ops-b");
+    let a = start("a.example", "ops-a");
+    let b = start("b.example", "ops-b");
+    for home in ["ops-a", "ops-b", "alice", "bob"] {
+        let h = dir.join(home);
+        ok(&h, &["trust", "add", "a.example", &a.url, &a.vkey]);
+        ok(&h, &["trust", "add", "b.example", &b.url, &b.vkey]);
+    }
     for (user, d, home) in [
         ("alice@a.example", "a.example", "alice"),
         ("bob@b.example", "b.example", "bob"),

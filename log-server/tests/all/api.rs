@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ank_log_server::api::{AppState, router};
-use ank_log_server::sequencer::{Settings, channel, start};
 use ank_common::now_ms;
 use ank_log_server::Log;
+use ank_log_server::api::{AppState, router};
+use ank_log_server::sequencer::{Settings, channel, start};
 use ank_proofs::api::{LookupResponse, ProofResponse, PublishResponse, verify_lookup};
 use ank_proofs::{Address, Device, Hash, KeySet, TlogProof};
 use axum::Router;
@@ -336,7 +336,9 @@ async fn bad_requests_are_refused_and_change_nothing() {
     let before = snapshot(&t);
 
     let bob_json = |v: Value| {
-        let mut base = prove(json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&bob_ks), "token": bob_token}));
+        let mut base = prove(
+            json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&bob_ks), "token": bob_token}),
+        );
         for (k, val) in v.as_object().unwrap() {
             base[k] = val.clone();
         }
@@ -362,7 +364,11 @@ async fn bad_requests_are_refused_and_change_nothing() {
         "signature": STANDARD.encode(stranger.sign(b"x").to_bytes())}]);
     // Alice binding a key she does not hold (bob's) is refused: no proof of possession.
     let alice_takes_bobs_key = {
-        let stolen = KeySet::new(vec![Device { name: "laptop".into(), ..bob.device.clone() }]).unwrap();
+        let stolen = KeySet::new(vec![Device {
+            name: "laptop".into(),
+            ..bob.device.clone()
+        }])
+        .unwrap();
         let mut body = signed(&alice, 2, &stolen, &alice.signing);
         body["possession"] = json!([]);
         body
@@ -916,7 +922,9 @@ async fn full_queue_is_503_with_retry_after() {
     let token = enroll(&t.log, &bob.address, 60_000);
     let before = snapshot(&t);
     let ks = KeySet::new(vec![bob.device.clone()]).unwrap();
-    let body = prove(json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&ks), "token": token}));
+    let body = prove(
+        json!({"address": "bob@example.org", "version": 1, "devices": devices_json(&ks), "token": token}),
+    );
     let (s, b, retry) = call(
         &t.app,
         "POST",
@@ -961,7 +969,9 @@ async fn independent_client_verifies_the_served_log() {
         let u = user(&format!("user{i}@example.org"), (i % 250) as u8 + 1);
         let token = enroll(&t.log, &u.address, 60_000);
         let ks = KeySet::new(vec![u.device.clone()]).unwrap();
-        let body = prove(json!({"address": u.address.to_string(), "version": 1, "devices": devices_json(&ks), "token": token}));
+        let body = prove(
+            json!({"address": u.address.to_string(), "version": 1, "devices": devices_json(&ks), "token": token}),
+        );
         handles.push(tokio::spawn(async move { post_json(&app, &body).await.0 }));
     }
     for h in handles {

@@ -258,7 +258,13 @@ fn a_key_without_its_log_is_refused() {
     }
     let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
     assert!(
-        matches!(err, LogError::KeyWithoutLog { missing: "log.sqlite", .. }),
+        matches!(
+            err,
+            LogError::KeyWithoutLog {
+                missing: "log.sqlite",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("move log.key away"), "{err}");
@@ -266,7 +272,13 @@ fn a_key_without_its_log_is_refused() {
     std::fs::write(dir.0.join("log.sqlite"), b"").unwrap();
     let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
     assert!(
-        matches!(err, LogError::KeyWithoutLog { missing: "log.sqlite", .. }),
+        matches!(
+            err,
+            LogError::KeyWithoutLog {
+                missing: "log.sqlite",
+                ..
+            }
+        ),
         "{err}"
     );
     // A database without a checkpoint (sqlite created it, nothing was logged).
@@ -274,7 +286,13 @@ fn a_key_without_its_log_is_refused() {
     drop(ank_log_server::store::SqliteStore::open(&dir.0.join("log.sqlite")).unwrap());
     let err = ank_log_server::Log::open(&dir.0, "example.org/ank").unwrap_err();
     assert!(
-        matches!(err, LogError::KeyWithoutLog { missing: "a checkpoint in log.sqlite", .. }),
+        matches!(
+            err,
+            LogError::KeyWithoutLog {
+                missing: "a checkpoint in log.sqlite",
+                ..
+            }
+        ),
         "{err}"
     );
 }

@@ -71,8 +71,18 @@ impl Drop for Setup {
     }
 }
 
+/// The authority the test mailbox is reached by.
+const MAILBOX: &str = "mail.b.example";
+
+fn settings() -> MailSettings {
+    MailSettings {
+        authorities: vec![MAILBOX.into()],
+        ..MailSettings::default()
+    }
+}
+
 fn setup(tag: &str) -> Setup {
-    setup_with(tag, MailSettings::default(), None)
+    setup_with(tag, settings(), None)
 }
 
 fn setup_with(
@@ -164,10 +174,17 @@ fn signed(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let a = FetchAuth::sign(key, method, path, &user.address, now, [nonce; 16], &body);
+    let target = ank_mailbox::fetch_auth::Target {
+        method,
+        domain: user.address.domain(),
+        authority: MAILBOX,
+        path,
+    };
+    let a = FetchAuth::sign(key, &target, &user.address, now, [nonce; 16], &body);
     Request::builder()
         .method(method)
         .uri(path)
+        .header("host", MAILBOX)
         .header("ank-address", a.address)
         .header("ank-timestamp", a.timestamp_ms.to_string())
         .header("ank-nonce", a.nonce)
@@ -371,7 +388,7 @@ async fn the_policy_decides_on_unauthenticated_senders() {
         "policy-allow",
         MailSettings {
             allow_unauthenticated: true,
-            ..MailSettings::default()
+            ..settings()
         },
         None,
     );
@@ -479,7 +496,7 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
     let (good, root1) = bob_log(&log, &bob_user, None);
     let (good2, root2) = bob_log(&log, &bob_user, Some(b"carol's entry"));
     let view = View(log.verifier(), vec![(1, root1), (2, root2)]);
-    let s = setup_with("proof", MailSettings::default(), Some(Arc::new(view)));
+    let s = setup_with("proof", settings(), Some(Arc::new(view)));
     let (app, store, alice, bob) = (&s.app, &s.store, &s.alice, &s.bob);
     let with = |id: u8, proof: ank_proofs::api::LookupResponse| {
         let mut e = envelope(alice, bob, "x", id);
@@ -513,4 +530,186 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
     let (st, v) = submit(app, &with(5, forked.clone())).await;
     assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "split_view"));
     assert_eq!(store.evidence().unwrap(), vec![forked.checkpoint]);
+}
+
+/// A signed fetch captured at one mailbox is refused at another (finding 8):
+/// the signature names the mailbox's domain and authority.
+#[tokio::test]
+async fn a_fetch_signed_for_another_mailbox_is_refused() {
+    let s = setup("elsewhere");
+    let mut req = signed(&s.bob, "GET", "/v1/messages", vec![], 1, &s.bob.signing);
+    // Sent to this mailbox under another name: not one of its authorities.
+    req.headers_mut()
+        .insert("host", "mail.other.example".parse().unwrap());
+    let (st, v) = call(&s.app, req).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::MISDIRECTED_REQUEST, "wrong_mailbox")
+    );
+    // Signed for another mailbox's authority, replayed here with this one's Host.
+    let other = setup_with(
+        "elsewhere-2",
+        MailSettings {
+            authorities: vec!["mail.other.example".into()],
+            ..MailSettings::default()
+        },
+        None,
+    );
+    let mut req = signed(&s.bob, "GET", "/v1/messages", vec![], 2, &s.bob.signing);
+    req.headers_mut()
+        .insert("host", "mail.other.example".parse().unwrap());
+    let (st, v) = call(&other.app, req).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_request_signature")
+    );
+}
+
+/// A forger naming alice as the sender does not use up alice's allowance
+/// (finding 2): only verified senders are counted per sender.
+#[tokio::test]
+async fn forged_senders_do_not_lock_out_the_real_one() {
+    let s = setup_with(
+        "forged-rate",
+        MailSettings {
+            rate_per_minute: 3,
+            ..settings()
+        },
+        None,
+    );
+    let mallory = ed25519_dalek::SigningKey::from_bytes(&[66u8; 32]);
+    for id in 10..13 {
+        // Signed by mallory's key but claiming to be from alice.
+        let p = Payload::new(s.alice.address.clone(), s.bob.address.clone(), 1, "x", "y").unwrap();
+        let env = Envelope::create(
+            &p,
+            &x25519_public(&s.bob.x_secret).unwrap(),
+            &mallory,
+            [id; 16],
+        )
+        .unwrap();
+        let (st, v) = submit(&s.app, &env).await;
+        assert_eq!(
+            (st, code(&v)),
+            (StatusCode::FORBIDDEN, "sender_key_not_current")
+        );
+    }
+    // The IP limit is not in play here (the test router has no peer address).
+    let (st, v) = submit(&s.app, &envelope(&s.alice, &s.bob, "real", 1)).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+}
+
+/// Fetches are limited per address once verified.
+#[tokio::test]
+async fn fetches_are_rate_limited_per_address() {
+    let s = setup_with(
+        "fetch-rate",
+        MailSettings {
+            rate_per_minute: 2,
+            ..settings()
+        },
+        None,
+    );
+    for n in 1..=2 {
+        let (st, _) = call(
+            &s.app,
+            signed(&s.bob, "GET", "/v1/messages", vec![], n, &s.bob.signing),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+    }
+    let (st, v) = call(
+        &s.app,
+        signed(&s.bob, "GET", "/v1/messages", vec![], 3, &s.bob.signing),
+    )
+    .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+}
+
+/// Replaying mail that was delivered and acknowledged is refused (finding 7).
+#[tokio::test]
+async fn replaying_acknowledged_mail_is_refused() {
+    let s = setup("replay-mail");
+    let env = envelope(&s.alice, &s.bob, "once", 1);
+    assert_eq!(submit(&s.app, &env).await.0, StatusCode::CREATED);
+    let body = serde_json::to_vec(&serde_json::json!({"ids": [env.id]})).unwrap();
+    let (st, _) = call(
+        &s.app,
+        signed(&s.bob, "POST", "/v1/messages/ack", body, 1, &s.bob.signing),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, v) = submit(&s.app, &env).await;
+    assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "already_delivered"));
+}
+
+/// Per-sender quota over the API, and pages with a cursor.
+#[tokio::test]
+async fn sender_quota_and_pages_over_the_api() {
+    let s = setup_with(
+        "sender-quota-api",
+        MailSettings {
+            quota: ank_mailbox::store::Quota {
+                sender_messages: 3,
+                ..Default::default()
+            },
+            ..settings()
+        },
+        None,
+    );
+    for id in 1..=3 {
+        assert_eq!(
+            submit(&s.app, &envelope(&s.alice, &s.bob, "m", id)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let (st, v) = submit(&s.app, &envelope(&s.alice, &s.bob, "m", 4)).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "sender_quota_exceeded")
+    );
+    let (st, v) = call(
+        &s.app,
+        signed(
+            &s.bob,
+            "GET",
+            "/v1/messages?limit=2",
+            vec![],
+            1,
+            &s.bob.signing,
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["messages"].as_array().unwrap().len(), 2);
+    let next = v["next"].as_str().unwrap().to_owned();
+    let path = format!("/v1/messages?limit=2&after={next}");
+    let (st, v) = call(
+        &s.app,
+        signed(&s.bob, "GET", &path, vec![], 2, &s.bob.signing),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["messages"].as_array().unwrap().len(), 1);
+    assert!(v["next"].is_null());
+    for (n, bad) in (3..).zip([
+        "/v1/messages?limit=0",
+        "/v1/messages?limit=1001",
+        "/v1/messages?after=zz",
+        "/v1/messages?x=1",
+    ]) {
+        let (st, v) = call(
+            &s.app,
+            signed(&s.bob, "GET", bad, vec![], n, &s.bob.signing),
+        )
+        .await;
+        assert_eq!(
+            (st, code(&v)),
+            (StatusCode::BAD_REQUEST, "bad_query"),
+            "{bad}"
+        );
+    }
 }

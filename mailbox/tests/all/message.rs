@@ -374,48 +374,79 @@ fn at_rest_sealing() {
 
 #[test]
 fn fetch_requests_are_signed_fresh_and_bound() {
-    use ank_mailbox::fetch_auth::{FetchAuth, FetchAuthError, MAX_SKEW_MS};
+    use ank_mailbox::fetch_auth::{FetchAuth, FetchAuthError, MAX_SKEW_MS, Target};
     let key = ed25519_dalek::SigningKey::from_bytes(&[11u8; 32]);
     let bob = addr("bob@b.example");
     let now = 1_800_000_000_000u64;
-    let auth = FetchAuth::sign(&key, "GET", "/v1/messages", &bob, now, [4u8; 16], b"");
-    let v = auth.verify("GET", "/v1/messages", b"", now + 1000).unwrap();
+    let t = |method: &'static str, path: &'static str| Target {
+        method,
+        domain: "b.example",
+        authority: "mail.b.example",
+        path,
+    };
+    let auth = FetchAuth::sign(&key, &t("GET", "/v1/messages"), &bob, now, [4u8; 16], b"");
+    // Bound to the mailbox: another authority or another domain is refused.
+    let elsewhere = Target {
+        authority: "mail.evil.example",
+        ..t("GET", "/v1/messages")
+    };
+    assert_eq!(
+        auth.verify(&elsewhere, b"", now),
+        Err(FetchAuthError::Signature)
+    );
+    let other_domain = Target {
+        domain: "evil.example",
+        ..t("GET", "/v1/messages")
+    };
+    assert_eq!(
+        auth.verify(&other_domain, b"", now),
+        Err(FetchAuthError::Signature)
+    );
+    // Authorities compare without case, as host names do.
+    let upper = Target {
+        authority: "MAIL.B.example",
+        ..t("GET", "/v1/messages")
+    };
+    assert!(auth.verify(&upper, b"", now).is_ok());
+    let v = auth
+        .verify(&t("GET", "/v1/messages"), b"", now + 1000)
+        .unwrap();
     assert_eq!(
         (v.address, v.key, v.nonce),
         (bob.clone(), key.verifying_key().to_bytes(), [4u8; 16])
     );
     // Bound to method, path, body; fresh within the skew window only.
     assert_eq!(
-        auth.verify("POST", "/v1/messages", b"", now),
+        auth.verify(&t("POST", "/v1/messages"), b"", now),
         Err(FetchAuthError::Signature)
     );
     assert_eq!(
-        auth.verify("GET", "/v1/messages/ack", b"", now),
+        auth.verify(&t("GET", "/v1/messages/ack"), b"", now),
         Err(FetchAuthError::Signature)
     );
     assert_eq!(
-        auth.verify("GET", "/v1/messages", b"x", now),
+        auth.verify(&t("GET", "/v1/messages"), b"x", now),
         Err(FetchAuthError::Signature)
     );
     assert_eq!(
-        auth.verify("GET", "/v1/messages", b"", now + MAX_SKEW_MS + 1),
+        auth.verify(&t("GET", "/v1/messages"), b"", now + MAX_SKEW_MS + 1),
         Err(FetchAuthError::Skew)
     );
     assert_eq!(
-        auth.verify("GET", "/v1/messages", b"", now - MAX_SKEW_MS - 1),
+        auth.verify(&t("GET", "/v1/messages"), b"", now - MAX_SKEW_MS - 1),
         Err(FetchAuthError::Skew)
     );
     // Another address, another nonce, another key: the signature no longer matches.
     let mut a = auth.clone();
     a.address = "carol@b.example".into();
     assert_eq!(
-        a.verify("GET", "/v1/messages", b"", now),
+        a.verify(&t("GET", "/v1/messages"), b"", now),
         Err(FetchAuthError::Signature)
     );
     let mut a = auth.clone();
     a.nonce = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [5u8; 16]);
     assert_eq!(
-        a.verify("GET", "/v1/messages", b"", now),
+        a.verify(&t("GET", "/v1/messages"), b"", now),
         Err(FetchAuthError::Signature)
     );
     let other = ed25519_dalek::SigningKey::from_bytes(&[12u8; 32]);
@@ -425,19 +456,19 @@ fn fetch_requests_are_signed_fresh_and_bound() {
         other.verifying_key().to_bytes(),
     );
     assert_eq!(
-        a.verify("GET", "/v1/messages", b"", now),
+        a.verify(&t("GET", "/v1/messages"), b"", now),
         Err(FetchAuthError::Signature)
     );
     let mut a = auth.clone();
     a.address = "Bob@b.example".into();
     assert_eq!(
-        a.verify("GET", "/v1/messages", b"", now),
+        a.verify(&t("GET", "/v1/messages"), b"", now),
         Err(FetchAuthError::Header("Ank-Address"))
     );
     let mut a = auth;
     a.signature = "short".into();
     assert_eq!(
-        a.verify("GET", "/v1/messages", b"", now),
+        a.verify(&t("GET", "/v1/messages"), b"", now),
         Err(FetchAuthError::Header("Ank-Signature"))
     );
 }

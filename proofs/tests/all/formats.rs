@@ -119,13 +119,23 @@ fn weak_keys_are_refused() {
     // u = 0 and the non-canonical encodings p - 1, p, p + 1 (top bit ignored, too).
     let mut high = [0xffu8; 32];
     high[31] = 0x7f;
-    for (first, last) in [(0x00, 0x00), (0xec, 0x7f), (0xed, 0x7f), (0xee, 0x7f), (0xed, 0xff)] {
+    for (first, last) in [
+        (0x00, 0x00),
+        (0xec, 0x7f),
+        (0xed, 0x7f),
+        (0xee, 0x7f),
+        (0xed, 0xff),
+    ] {
         let mut k = if first == 0 { [0u8; 32] } else { high };
         k[0] = first;
         k[31] = last;
         let mut d = device("a", 1);
         d.encryption_key = k;
-        assert_eq!(KeySet::new(vec![d.clone()]), e(KeySetError::WeakEncryptionKey), "{k:02x?}");
+        assert_eq!(
+            KeySet::new(vec![d.clone()]),
+            e(KeySetError::WeakEncryptionKey),
+            "{k:02x?}"
+        );
         // The encoded form is refused as well as the constructed one.
         let mut enc = KeySet::new(vec![device("a", 1)]).unwrap().encode();
         let at = enc.len() - 32;
@@ -134,7 +144,8 @@ fn weak_keys_are_refused() {
     }
     // An ordinary key passes.
     let mut d = device("a", 1);
-    d.encryption_key = curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped([7; 32]).to_bytes();
+    d.encryption_key =
+        curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped([7; 32]).to_bytes();
     assert!(KeySet::new(vec![d]).is_ok());
 }
 
