@@ -467,7 +467,7 @@ async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if !s.settings.authorities.iter().any(|a| *a == authority) {
+    if !s.settings.authorities.contains(&authority) {
         return Err(e(
             StatusCode::MISDIRECTED_REQUEST,
             "wrong_mailbox",

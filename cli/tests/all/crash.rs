@@ -12,8 +12,7 @@ use ank_log_server::store::LogStore as _;
 use ank_proofs::{Address, Hash, KeySet};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::Signer as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::procs::{Scratch, Server, ank_in, http};
 
@@ -73,14 +72,14 @@ fn publisher(
         let new_key = ed25519_dalek::SigningKey::from_bytes(
             &rng.next().to_le_bytes().repeat(4).try_into().unwrap(),
         );
-        let (ks, devices) = device_json(&new_key);
+        let (ks, _) = device_json(&new_key);
+        use ank_proofs::api::{PublishAuth, PublishRequest};
         let (address, version, body) = match &picked {
             Some(u) => {
                 let v = u.version + 1;
-                let msg = ank_proofs::api::publish_message(&u.address, v, &ks.hash());
-                let body = json!({"address": u.address.to_string(), "version": v, "devices": devices, "signature": {
-                    "public_key": STANDARD.encode(u.key.verifying_key().to_bytes()),
-                    "signature": STANDARD.encode(u.key.sign(&msg).to_bytes())}});
+                let req =
+                    PublishRequest::new(&u.address, v, &ks, PublishAuth::Key(&u.key), &[&new_key]);
+                let body = serde_json::to_value(req).unwrap();
                 (u.address.clone(), v, body)
             }
             None => {
@@ -96,7 +95,9 @@ fn publisher(
                 {
                     break;
                 }
-                let body = json!({"address": address.to_string(), "version": 1, "devices": devices, "token": token});
+                let req =
+                    PublishRequest::new(&address, 1, &ks, PublishAuth::Token(&token), &[&new_key]);
+                let body = serde_json::to_value(req).unwrap();
                 (address, 1, body)
             }
         };
