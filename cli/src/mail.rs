@@ -8,7 +8,7 @@ use ank_log_server::Log;
 use ank_mailbox::directory::{DirFuture, Directory};
 use ank_mailbox::fetch_auth::{FetchAuth, Target};
 use ank_mailbox::{Envelope, Payload};
-use ank_proofs::{Address, KeySet};
+use ank_proofs::Address;
 use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -17,7 +17,7 @@ use crate::runtime;
 use crate::user::LogFlags;
 
 /// The own domain's keys, read from the log in this process: the map says
-/// which entry is current, the entry's key set is served as stored.
+/// which entry is current; its key set is checked against the entry's keys_hash.
 pub struct LocalDirectory(pub Arc<Log>);
 
 impl Directory for LocalDirectory {
@@ -25,13 +25,14 @@ impl Directory for LocalDirectory {
         Box::pin(async move {
             let value = self.0.map().get(&address.label());
             let Some(v) = value else { return Ok(None) };
-            let stored = self.0.store.entry(v.index).map_err(|e| {
+            // Checked on read: the stored key set must be the one the entry commits to.
+            let (_, key_set, _) = self.0.stored_binding(v.index).map_err(|e| {
                 ank_mailbox::directory::DirectoryError::Unverified {
                     domain: address.domain().to_owned(),
                     message: e.to_string(),
                 }
             })?;
-            Ok(stored.and_then(|(_, ks)| KeySet::decode(&ks).ok()))
+            Ok(Some(key_set))
         })
     }
 }

@@ -1081,3 +1081,35 @@ async fn lookup_answers_cannot_be_mixed() {
         );
     }
 }
+
+/// Finding 12: a stored key set is checked against its entry's keys_hash
+/// before it authorises anything. A row swapped for mallory's key set does
+/// not let mallory sign alice's next binding.
+#[tokio::test]
+async fn a_tampered_stored_key_set_authorises_nothing() {
+    let t = start_log("tampered-keys");
+    let alice = user("alice@example.org", 1);
+    let r = register(&t, &alice).await;
+    let mallory = user("alice@example.org", 77);
+    let forged = KeySet::new(vec![mallory.device.clone()]).unwrap();
+    let c = rusqlite::Connection::open(t.dir.0.join("data/log.sqlite")).unwrap();
+    c.execute(
+        "UPDATE entries SET key_set = ?1 WHERE idx = ?2",
+        rusqlite::params![forged.encode(), r.index as i64],
+    )
+    .unwrap();
+    let next = KeySet::new(vec![user("alice@example.org", 78).device]).unwrap();
+    let (s, v) = post_json(&t.app, &signed(&mallory, 2, &next, &mallory.signing)).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("internal")),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not match its keys_hash"),
+        "{v}"
+    );
+}
