@@ -1,11 +1,7 @@
 //! The mailbox in `ank serve`, and the user's `ank send` and `ank fetch`.
 
-use std::sync::Arc;
-
 use ank_client::home::{DeviceKeys, ank_home, read_trust};
 use ank_common::fs::{create_private_dir, replace_private, write_private};
-use ank_log_server::Log;
-use ank_mailbox::directory::{DirFuture, Directory};
 use ank_mailbox::fetch_auth::{FetchAuth, Target};
 use ank_mailbox::{Envelope, Payload};
 use ank_proofs::Address;
@@ -15,48 +11,6 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::runtime;
 use crate::user::LogFlags;
-
-/// The own domain's keys, read from the log in this process: the map says
-/// which entry is current; its key set is checked against the entry's keys_hash.
-pub struct LocalDirectory(pub Arc<Log>);
-
-impl Directory for LocalDirectory {
-    fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a> {
-        Box::pin(async move {
-            let value = self.0.map().get(&address.label());
-            let Some(v) = value else { return Ok(None) };
-            // Checked on read: the stored key set must be the one the entry commits to.
-            let (_, key_set, _) = self.0.stored_binding(v.index).map_err(|e| {
-                ank_mailbox::directory::DirectoryError::Unverified {
-                    domain: address.domain().to_owned(),
-                    message: e.to_string(),
-                }
-            })?;
-            Ok(Some(key_set))
-        })
-    }
-}
-
-/// The mailbox's view of its own log: the key, and the root at any size
-/// up to the latest, from the stored hashes.
-pub struct LocalLogView(pub Arc<Log>);
-
-impl ank_mailbox::api::LogView for LocalLogView {
-    fn vkey(&self) -> &ank_proofs::VerifierKey {
-        &self.0.vkey
-    }
-
-    fn root_at(&self, size: u64) -> Option<ank_proofs::Hash> {
-        if size > self.0.latest().size {
-            return None;
-        }
-        ank_proofs::tree_hash(
-            size,
-            &ank_log_server::store::StoreHashReader(&*self.0.store),
-        )
-        .ok()
-    }
-}
 
 /// The single address this device has keys for, or the one asked for.
 fn own_address(given: Option<&str>) -> Result<Address> {
@@ -247,16 +201,7 @@ fn open_one(
             "replayed: this message id was delivered before".into(),
         ));
     }
-    // The sender's key must be current in the sender's own log.
-    let sender_ok = crate::user::client_for(&checked.from, &LogFlags::default())
-        .and_then(|c| Ok(rt.block_on(c.lookup(&checked.from))?))
-        .map(|l| {
-            l.binding().is_some_and(|(_, _, ks)| {
-                ks.devices()
-                    .iter()
-                    .any(|d| d.signing_key == checked.from_key)
-            })
-        });
+    let sender_ok = verify_sender(rt, env, &checked);
     match sender_ok {
         Ok(true) => {}
         Ok(false) => {
@@ -282,6 +227,32 @@ fn open_one(
         )));
     }
     Ok((checked, p))
+}
+
+/// Whether the envelope's `from_key` is, or was when the mailbox accepted
+/// the message, a current key of the sender, as the sender's own log proves:
+/// the proof the mailbox kept at acceptance, checked under the sender log's
+/// key from the trust file, or else a lookup now.
+fn verify_sender(
+    rt: &tokio::runtime::Runtime,
+    env: &Envelope,
+    checked: &ank_mailbox::CheckedEnvelope,
+) -> Result<bool> {
+    let client = crate::user::client_for(&checked.from, &LogFlags::default())?;
+    let holds = |l: &ank_proofs::api::VerifiedLookup| {
+        l.binding().is_some_and(|(_, _, ks)| {
+            ks.devices()
+                .iter()
+                .any(|d| d.signing_key == checked.from_key)
+        })
+    };
+    if let Some(proof) = &env.sender_proof
+        && let Ok(l) = ank_proofs::api::verify_lookup(proof, &checked.from, client.vkey())
+        && holds(&l)
+    {
+        return Ok(true);
+    }
+    Ok(holds(&rt.block_on(client.lookup(&checked.from))?))
 }
 
 /// Prints a message in a frame no body can imitate: every body line is

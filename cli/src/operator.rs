@@ -80,6 +80,11 @@ pub struct Serve {
     /// the flag. Signed fetches name it. The listening address always counts.
     #[arg(long)]
     mail_authority: Vec<String>,
+    /// How old another log's checkpoint may be before answers cached from it
+    /// are checked again (one small signed fetch): a revocation there takes
+    /// effect here within about this long.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    mail_freshness: Duration,
     /// Accept mail from senders whose domain has no trusted log (default: refuse).
     #[arg(long)]
     mail_allow_unauthenticated: bool,
@@ -106,6 +111,7 @@ pub fn serve(a: Serve) -> Result<()> {
     let remote = Arc::new(ank_mailbox::directory::HttpDirectory::from_trust_file(
         &ank_client::home::ank_home(),
         Duration::from_secs(60),
+        a.mail_freshness,
     )?);
     let mail_settings = ank_mailbox::api::MailSettings {
         authorities: a
@@ -149,12 +155,12 @@ pub fn serve(a: Serve) -> Result<()> {
                 .extend([addr.to_string(), format!("localhost:{}", addr.port())]);
             let resolver = ank_mailbox::directory::Resolver {
                 domain: domain.clone(),
-                local: Arc::new(crate::mail::LocalDirectory(Arc::clone(log))),
+                local: Arc::new(ank_log_server::directory::LocalDirectory(Arc::clone(log))),
                 remote,
             };
             ank_mailbox::api::router(
                 ank_mailbox::api::MailState::new(mail_store, Arc::new(resolver), mail_settings)
-                    .with_log(Arc::new(crate::mail::LocalLogView(Arc::clone(log)))),
+                    .with_log(Arc::clone(log) as Arc<dyn ank_mailbox::api::LogView>),
             )
         },
         |r| {

@@ -182,6 +182,33 @@ impl LogClient {
         })
     }
 
+    /// The log's latest checkpoint, its signature verified.
+    ///
+    /// # Errors
+    /// Transport and HTTP errors; [`ClientError::Proof`] for a bad signature.
+    pub async fn checkpoint(&self) -> Result<VerifiedCheckpoint, ClientError> {
+        let url = format!("{}/checkpoint", self.base);
+        let transport = |e: reqwest::Error| ClientError::Transport {
+            url: url.clone(),
+            message: e.to_string(),
+        };
+        let resp = self.http.get(&url).send().await.map_err(transport)?;
+        if !resp.status().is_success() {
+            return Err(ClientError::Http {
+                url,
+                status: resp.status().as_u16(),
+            });
+        }
+        let body = resp.bytes().await.map_err(transport)?;
+        if body.len() > crate::MAX_RESOURCE {
+            return Err(ClientError::TooLarge {
+                url,
+                limit: crate::MAX_RESOURCE,
+            });
+        }
+        Ok(ank_proofs::verify_checkpoint(&body, &self.vkey, &[])?)
+    }
+
     /// Looks `address` up and verifies the answer.
     ///
     /// # Errors

@@ -6,10 +6,14 @@
 //! * [`random`]: bytes from the operating system's random source;
 //! * [`b64_array`]: standard base64 of an exact length;
 //! * [`fs`]: files only their owner can read (0600) in directories only
-//!   their owner can enter (0700), written durably.
+//!   their owner can enter (0700), written durably;
+//! * [`directory`]: the traits through which a mailbox learns current keys
+//!   ([`directory::Directory`]) and checks its own log ([`directory::LogView`]),
+//!   implemented by the log in-process and by the HTTP client.
 //!
 //! No formats are defined here; errors are `std::io::Error` or `None`.
 
+pub mod directory;
 pub mod fs;
 
 use base64::Engine as _;

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ank_proofs::api::{
-    BindingJson, ErrorResponse, LookupResponse, ProofResponse, PublishRequest, PublishResponse,
+    ErrorResponse, LookupResponse, ProofResponse, PublishRequest, PublishResponse,
 };
 use ank_proofs::tile::{TileKind, encode_entry_bundle, tile_data};
 use ank_proofs::tree::stored_hash_index;
@@ -336,43 +336,8 @@ async fn lookup(
     s.log.metrics.lookups.fetch_add(1, Ordering::Relaxed);
     let address = Address::parse(&address)
         .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
-    let label = address.label();
-    // Map and checkpoint are read together, under the map's lock.
-    let (cp, proof, value) = {
-        let mut map = s.log.map();
-        (s.log.latest(), map.prove(&label), map.get(&label))
-    };
-    let map_proof = STANDARD.encode(proof.encode());
-    let Some(value) = value else {
-        return Ok(Json(LookupResponse {
-            address: address.to_string(),
-            found: false,
-            checkpoint: cp.note.clone(),
-            map_proof,
-            binding: None,
-        }));
-    };
-    // Served as stored: the client verifies every byte against the checkpoint.
-    let (raw, ks_raw) = s
-        .log
-        .store
-        .entry(value.index)?
-        .ok_or_else(|| internal(format!("entry {} missing", value.index)))?;
-    let inclusion =
-        prove_inclusion(value.index, cp.size, &StoreHashReader(&*s.log.store)).map_err(internal)?;
-    Ok(Json(LookupResponse {
-        address: address.to_string(),
-        found: true,
-        checkpoint: cp.note.clone(),
-        map_proof,
-        binding: Some(BindingJson {
-            index: value.index,
-            version: value.version,
-            entry: STANDARD.encode(raw),
-            key_set: STANDARD.encode(ks_raw),
-            inclusion_proof: inclusion.iter().map(Hash::to_base64).collect(),
-        }),
-    }))
+    let log = Arc::clone(&s.log);
+    blocking(move || log.lookup_answer(&address).map(Json)).await
 }
 
 fn query_u64(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, ApiError> {

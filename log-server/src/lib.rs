@@ -29,6 +29,7 @@
 //! The data directory is 0700 and every file in it 0600.
 
 pub mod api;
+pub mod directory;
 pub mod publish;
 pub mod sequencer;
 pub mod store;

@@ -42,10 +42,11 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::directory::{DirectoryError, Resolver};
+use crate::directory::{DirectoryError, Resolved, Resolver};
 use crate::fetch_auth::{FetchAuth, FetchAuthError, MAX_SKEW_MS, Target, VerifiedFetch};
 use crate::store::{MailStore, MailStoreError, Put, Quota};
 use crate::{Envelope, MailError};
+pub use ank_common::directory::LogView;
 
 /// Largest request body: a full envelope of a maximal message in base64, with room.
 pub const MAX_REQUEST: usize = 160 * 1024;
@@ -102,15 +103,6 @@ impl Limiter {
     }
 }
 
-/// The mailbox's view of its own domain's log, to check the lookup proofs
-/// senders attach.
-pub trait LogView: Send + Sync + 'static {
-    /// The log's verifier key.
-    fn vkey(&self) -> &ank_proofs::VerifierKey;
-    /// The log's root at `size`, if the log has that many entries.
-    fn root_at(&self, size: u64) -> Option<ank_proofs::Hash>;
-}
-
 /// What the handlers share.
 #[derive(Clone)]
 pub struct MailState {
@@ -155,7 +147,7 @@ impl MailState {
 /// domain's log key, and its checkpoint must agree with this log's own tree
 /// at that size. A validly signed checkpoint that disagrees is a split view:
 /// it is kept as evidence and the message is refused.
-fn check_recipient_proof(
+async fn check_recipient_proof(
     s: &MailState,
     env: &Envelope,
     to: &ank_proofs::Address,
@@ -170,15 +162,27 @@ fn check_recipient_proof(
             format!("the attached lookup proof does not verify under this log: {err}"),
         )
     })?;
-    let cp = verified.checkpoint();
-    if log.root_at(cp.size()) != Some(*cp.root()) {
-        s.store.add_evidence(&proof.checkpoint).map_err(internal)?;
+    let (size, root) = (verified.checkpoint().size(), *verified.checkpoint().root());
+    let (log, store, note) = (
+        Arc::clone(log),
+        Arc::clone(&s.store),
+        proof.checkpoint.clone(),
+    );
+    // Reading the log's hashes and keeping evidence touch sqlite: off the async workers.
+    let split = blocking(move || {
+        if log.root_at(size) == Some(root) {
+            return Ok(false);
+        }
+        store.add_evidence(&note)?;
+        Ok(true)
+    })
+    .await?;
+    if split {
         return Err(e(
             StatusCode::CONFLICT,
             "split_view",
             format!(
-                "the attached checkpoint of size {} is signed by this log but is not this log's tree; it is kept as evidence",
-                cp.size()
+                "the attached checkpoint of size {size} is signed by this log but is not this log's tree; it is kept as evidence"
             ),
         ));
     }
@@ -284,9 +288,9 @@ async fn submit(
             ),
         ));
     }
-    check_recipient_proof(&s, &env, &checked.to)?;
+    check_recipient_proof(&s, &env, &checked.to).await?;
     let recipient = s.resolver.current(&checked.to).await.map_err(internal)?;
-    let Some(recipient) = recipient else {
+    let Some(recipient) = recipient.keys else {
         return Err(e(
             StatusCode::NOT_FOUND,
             "unknown_recipient",
@@ -307,8 +311,11 @@ async fn submit(
             ),
         ));
     }
-    match s.resolver.current(&checked.from).await {
-        Ok(Some(sender)) => {
+    let sender_proof = match s.resolver.current(&checked.from).await {
+        Ok(Resolved {
+            keys: Some(sender),
+            proof,
+        }) => {
             if !sender
                 .devices()
                 .iter()
@@ -323,8 +330,9 @@ async fn submit(
                     ),
                 ));
             }
+            proof
         }
-        Ok(None) => {
+        Ok(Resolved { keys: None, .. }) => {
             return Err(e(
                 StatusCode::FORBIDDEN,
                 "unknown_sender",
@@ -332,9 +340,9 @@ async fn submit(
             ));
         }
         // A sender no trusted log speaks for: refused unless the policy allows it.
-        Err(DirectoryError::UnknownDomain(_)) if s.settings.allow_unauthenticated => {}
+        Err(DirectoryError::UnknownDomain(_)) if s.settings.allow_unauthenticated => None,
         Err(err) => return Err(dir_error("sender", err)),
-    }
+    };
     // Counted only now that the sender's signature and key are verified.
     if !s.limiter.allow(
         &format!("from {}", checked.from),
@@ -346,8 +354,11 @@ async fn submit(
             format!("too many messages from {}; retry in a minute", checked.from),
         ));
     }
+    // The proof that the sender's key was current when the mail was accepted
+    // travels with it: a sender who rotates later does not make it unverifiable.
     let json = serde_json::to_vec(&Envelope {
         recipient_proof: None,
+        sender_proof,
         ..env
     })
     .map_err(internal)?;
@@ -501,7 +512,7 @@ async fn authenticate(
             format!("this mailbox serves {}", s.resolver.domain),
         ));
     }
-    let keys = s.resolver.current(&v.address).await.map_err(internal)?;
+    let keys = s.resolver.current(&v.address).await.map_err(internal)?.keys;
     if !keys.is_some_and(|k| k.devices().iter().any(|d| d.signing_key == v.key)) {
         return Err(e(
             StatusCode::FORBIDDEN,

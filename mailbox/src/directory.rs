@@ -1,35 +1,25 @@
-//! Where the mailbox learns addresses' current keys: its own domain's log in
-//! the same process, other domains' logs over HTTP (found through the trust
-//! file now, DNS later), every answer verified with its map proof, and
-//! cached for a bounded time.
+//! Where the mailbox learns other domains' current keys: their logs over
+//! HTTP (found through the trust file, read again when it changes; DNS
+//! later), every answer verified with its map proof.
+//!
+//! Answers are cached for at most `ttl`, and only while they are fresh: a
+//! cached answer is used only if it was proven against the log's latest
+//! checkpoint, which is fetched (one small, signed request) at most once per
+//! `freshness` per log. A revocation therefore takes effect here within
+//! about `freshness` (default one second) of being sequenced. A log whose
+//! checkpoint cannot be fetched gives no answer (fail closed).
+//!
+//! The traits are [`ank_common::directory`]'s; the own domain is answered
+//! in-process by the log (`ank_log_server::directory::LocalDirectory`).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ank_client::home::TrustedLog;
 use ank_client::log::LogClient;
-use ank_proofs::{Address, KeySet};
-
-/// Why an address's keys could not be learnt.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DirectoryError {
-    #[error("no log is trusted for {0}")]
-    UnknownDomain(String),
-    #[error("the log of {domain} did not give a verified answer: {message}")]
-    Unverified { domain: String, message: String },
-}
-
-/// A boxed future, so directories can be trait objects.
-pub type DirFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<KeySet>, DirectoryError>> + Send + 'a>>;
-
-/// The current key set of an address: `None` when its log proves it absent.
-pub trait Directory: Send + Sync + 'static {
-    fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a>;
-}
+pub use ank_common::directory::{DirFuture, Directory, DirectoryError, Resolved};
+use ank_proofs::Address;
 
 /// Where the trusted logs come from.
 #[derive(Debug)]
@@ -43,44 +33,59 @@ enum Trust {
     },
 }
 
-/// Other domains' logs over HTTP, answers verified and cached for `ttl`.
+/// A cached answer: when it was fetched, what it proves, and the size of
+/// the checkpoint it was proven against.
+#[derive(Debug, Clone)]
+struct Cached {
+    at: Instant,
+    resolved: Resolved,
+    size: u64,
+}
+
+/// Other domains' logs over HTTP (see the module docs).
 #[derive(Debug)]
 pub struct HttpDirectory {
     trust: Trust,
     ttl: Duration,
-    cache: Mutex<HashMap<Address, (Instant, Option<KeySet>)>>,
+    freshness: Duration,
+    cache: Mutex<HashMap<Address, Cached>>,
+    /// Per log origin: when its checkpoint was last fetched, and its size.
+    heads: Mutex<HashMap<String, (Instant, u64)>>,
 }
 
 impl HttpDirectory {
-    /// Trusting `logs`, caching each verified answer for `ttl`.
-    pub fn new(logs: Vec<TrustedLog>, ttl: Duration) -> HttpDirectory {
+    /// Trusting `logs`; answers cached up to `ttl`, revalidated against each
+    /// log's checkpoint fetched at most once per `freshness`.
+    pub fn new(logs: Vec<TrustedLog>, ttl: Duration, freshness: Duration) -> HttpDirectory {
         HttpDirectory {
             trust: Trust::Fixed(logs),
             ttl,
+            freshness,
             cache: Mutex::new(HashMap::new()),
+            heads: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Trusting the logs of the trust file in `home`, read again when it changes.
+    /// As [`HttpDirectory::new`], trusting the logs of the trust file in
+    /// `home`, read again when it changes.
     ///
     /// # Errors
     /// A trust file that does not parse.
     pub fn from_trust_file(
         home: &std::path::Path,
         ttl: Duration,
+        freshness: Duration,
     ) -> Result<HttpDirectory, ank_client::ClientError> {
         let logs = ank_client::home::read_trust(home)?;
         let mtime = std::fs::metadata(home.join("trust"))
             .and_then(|m| m.modified())
             .ok();
-        Ok(HttpDirectory {
-            trust: Trust::File {
-                home: home.to_owned(),
-                seen: Mutex::new((mtime, logs)),
-            },
-            ttl,
-            cache: Mutex::new(HashMap::new()),
-        })
+        let mut d = HttpDirectory::new(Vec::new(), ttl, freshness);
+        d.trust = Trust::File {
+            home: home.to_owned(),
+            seen: Mutex::new((mtime, logs)),
+        };
+        Ok(d)
     }
 
     /// The trusted log of `domain`, if any.
@@ -102,17 +107,30 @@ impl HttpDirectory {
             }
         }
     }
+
+    /// The size of `log`'s latest checkpoint, fetched at most once per `freshness`.
+    async fn head(&self, client: &LogClient) -> Result<u64, ank_client::ClientError> {
+        let origin = client.vkey().name().to_owned();
+        if let Ok(h) = self.heads.lock()
+            && let Some((at, size)) = h.get(&origin)
+            && at.elapsed() < self.freshness
+        {
+            return Ok(*size);
+        }
+        let cp = client.checkpoint().await?;
+        if let Ok(mut h) = self.heads.lock() {
+            let e = h.entry(origin).or_insert((Instant::now(), 0));
+            // Never step back to a smaller head than one already seen.
+            *e = (Instant::now(), e.1.max(cp.size()));
+            return Ok(e.1);
+        }
+        Ok(cp.size())
+    }
 }
 
 impl Directory for HttpDirectory {
     fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a> {
         Box::pin(async move {
-            if let Ok(c) = self.cache.lock()
-                && let Some((at, ks)) = c.get(address)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(ks.clone());
-            }
             let log = self
                 .log_for(address.domain())
                 .ok_or_else(|| DirectoryError::UnknownDomain(address.domain().to_owned()))?;
@@ -122,18 +140,39 @@ impl Directory for HttpDirectory {
             };
             let client = LogClient::new(&log.url, log.vkey.clone())
                 .map_err(|e| unverified(e.to_string()))?;
-            let answer = client
-                .lookup(address)
+            let head = self
+                .head(&client)
                 .await
                 .map_err(|e| unverified(e.to_string()))?;
-            let ks = answer.binding().map(|(_, _, ks)| ks.clone());
+            if let Ok(c) = self.cache.lock()
+                && let Some(hit) = c.get(address)
+                && hit.at.elapsed() < self.ttl
+                && hit.size >= head
+            {
+                return Ok(hit.resolved.clone());
+            }
+            let (raw, answer) = client
+                .lookup_with_answer(address)
+                .await
+                .map_err(|e| unverified(e.to_string()))?;
+            let resolved = Resolved {
+                keys: answer.binding().map(|(_, _, ks)| ks.clone()),
+                proof: Some(raw),
+            };
             if let Ok(mut c) = self.cache.lock() {
                 if c.len() > 100_000 {
                     c.clear();
                 }
-                c.insert(address.clone(), (Instant::now(), ks.clone()));
+                c.insert(
+                    address.clone(),
+                    Cached {
+                        at: Instant::now(),
+                        resolved: resolved.clone(),
+                        size: answer.checkpoint().size(),
+                    },
+                );
             }
-            Ok(ks)
+            Ok(resolved)
         })
     }
 }
@@ -154,11 +193,11 @@ impl std::fmt::Debug for Resolver {
 }
 
 impl Resolver {
-    /// The current key set of `address`.
+    /// The current keys of `address`, with the proof they come from.
     ///
     /// # Errors
     /// [`DirectoryError`].
-    pub async fn current(&self, address: &Address) -> Result<Option<KeySet>, DirectoryError> {
+    pub async fn current(&self, address: &Address) -> Result<Resolved, DirectoryError> {
         if address.domain() == self.domain {
             self.local.current(address).await
         } else {

@@ -34,6 +34,9 @@
 //! key the message is sealed to), `from_key` (the sender's Ed25519 key),
 //! `enc` (32 bytes), `ciphertext`, `signature`, and optionally
 //! `recipient_proof`, the lookup answer the sender verified for `to_key`.
+//! The mailbox replaces `sender_proof` with the lookup answer of the sender's
+//! log that proved `from_key` current at acceptance; the recipient checks it
+//! under that log's key, so mail stays verifiable after the sender rotates.
 //! The sender signs, with `from_key`, the text
 //!
 //! ```text
@@ -377,6 +380,10 @@ pub struct Envelope {
     pub signature: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_proof: Option<ank_proofs::api::LookupResponse>,
+    /// Set by the mailbox, never by the sender: the lookup answer of the
+    /// sender's log that proved `from_key` current when the mail was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_proof: Option<ank_proofs::api::LookupResponse>,
 }
 
 /// An envelope whose fields parsed and whose signature verified.
@@ -458,6 +465,7 @@ impl Envelope {
             ciphertext: STANDARD.encode(&ct),
             signature: STANDARD.encode(sender.sign(&text).to_bytes()),
             recipient_proof: None,
+            sender_proof: None,
         })
     }
 

@@ -448,3 +448,36 @@ fn key_changes_lose_neither_mail_nor_keys() {
     assert!(ok(&alice, &["fetch", "--json"]).contains("to the newest key"));
     drop((t.a, t.b));
 }
+
+/// Finding 3: mail from a sender who rotated after sending still verifies,
+/// through the proof the mailbox kept when it accepted the message.
+#[test]
+fn mail_from_a_sender_who_rotated_since_still_verifies() {
+    let t = two_domains("sender-rotated", &[]);
+    let (alice, bob) = (t.dir.join("alice"), t.dir.join("bob"));
+    ok(
+        &bob,
+        &["send", "alice@a.example", "--body", "sent before rotating"],
+    );
+    ok(&bob, &["rotate", "bob@b.example"]);
+    let (success, out, err) = ank_in(&alice, &["fetch", "--json"]);
+    assert!(success, "{err}");
+    assert!(out.contains("sent before rotating"), "{out}{err}");
+    assert!(!err.contains("quarantined"), "{err}");
+    drop((t.a, t.b));
+}
+
+/// Finding 16: a revocation takes effect at other domains' mailboxes as soon
+/// as their view of the sender's log is refreshed (here at once), not after
+/// the 60 s answer cache.
+#[test]
+fn a_revoked_key_stops_working_elsewhere_at_once() {
+    let t = two_domains("revoked-elsewhere", &["--mail-freshness", "0ms"]);
+    let bob = t.dir.join("bob");
+    ok(&bob, &["send", "alice@a.example", "--body", "before"]);
+    ok(&bob, &["revoke", "bob@b.example"]);
+    let (success, _, err) = ank_in(&bob, &["send", "alice@a.example", "--body", "after"]);
+    assert!(!success, "{err}");
+    assert!(err.contains("sender_key_not_current"), "{err}");
+    drop((t.a, t.b));
+}

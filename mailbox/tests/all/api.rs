@@ -27,7 +27,10 @@ impl Directory for Keys {
             if !self.1.contains(&a.domain()) {
                 return Err(DirectoryError::UnknownDomain(a.domain().to_owned()));
             }
-            Ok(self.0.lock().unwrap().get(a).cloned())
+            Ok(ank_mailbox::directory::Resolved {
+                keys: self.0.lock().unwrap().get(a).cloned(),
+                proof: None,
+            })
         })
     }
 }

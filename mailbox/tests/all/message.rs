@@ -306,6 +306,7 @@ fn envelope_round_trip_and_every_tampering() {
         ciphertext: b64(&ct),
         signature: b64(&alice.sign(&text).to_bytes()),
         recipient_proof: None,
+        sender_proof: None,
     };
     let checked = forged.check().unwrap();
     assert_eq!(

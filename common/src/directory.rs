@@ -1,0 +1,45 @@
+//! Where a mailbox learns addresses' current keys, as a trait that both the
+//! log (in-process, its own domain) and the HTTP client (other domains)
+//! implement, so that neither depends on the mailbox.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use ank_proofs::api::LookupResponse;
+use ank_proofs::{Address, Hash, KeySet, VerifierKey};
+
+/// Why an address's keys could not be learnt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("no log is trusted for {0}")]
+    UnknownDomain(String),
+    #[error("the log of {domain} did not give a verified answer: {message}")]
+    Unverified { domain: String, message: String },
+}
+
+/// An address's current keys, as its log proves them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The current key set; `None` when the log proves the address absent.
+    pub keys: Option<KeySet>,
+    /// The lookup answer the keys come from (verifiable offline under the
+    /// log's key), when the directory has one.
+    pub proof: Option<LookupResponse>,
+}
+
+/// A boxed future, so directories can be trait objects.
+pub type DirFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Resolved, DirectoryError>> + Send + 'a>>;
+
+/// The current key set of an address.
+pub trait Directory: Send + Sync + 'static {
+    fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a>;
+}
+
+/// A view of one log, enough to check a checkpoint someone else was shown.
+pub trait LogView: Send + Sync + 'static {
+    /// The log's verifier key.
+    fn vkey(&self) -> &VerifierKey;
+    /// The log's root at `size`, if the log has that many entries.
+    fn root_at(&self, size: u64) -> Option<Hash>;
+}

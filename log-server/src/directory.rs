@@ -1,0 +1,110 @@
+//! The log answering for its own domain inside the process: lookup answers
+//! built from the latest checkpoint and map, the in-process
+//! [`Directory`] a mailbox beside the log uses, and the [`LogView`] with
+//! which it checks checkpoints that senders were shown.
+
+use std::sync::Arc;
+
+use ank_common::directory::{DirFuture, Directory, DirectoryError, LogView, Resolved};
+use ank_proofs::api::{BindingJson, LookupResponse};
+use ank_proofs::{Address, Hash, prove_inclusion};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::Log;
+use crate::store::{StoreError, StoreHashReader};
+
+impl Log {
+    /// The lookup answer for `address` against the latest checkpoint: the
+    /// map proof of its label and, when bound, its entry, key set (checked
+    /// against the entry's keys_hash) and inclusion proof.
+    ///
+    /// # Errors
+    /// Store errors, [`StoreError::Corrupt`] for a stored row that does not
+    /// match its entry.
+    pub fn lookup_answer(&self, address: &Address) -> Result<LookupResponse, StoreError> {
+        self.resolve(address).map(|(answer, _)| answer)
+    }
+
+    /// As [`Log::lookup_answer`], with the key set it proves.
+    ///
+    /// # Errors
+    /// As [`Log::lookup_answer`].
+    pub fn resolve(
+        &self,
+        address: &Address,
+    ) -> Result<(LookupResponse, Option<ank_proofs::KeySet>), StoreError> {
+        let label = address.label();
+        // Map and checkpoint are read together, under the map's lock.
+        let (cp, proof, value) = {
+            let mut map = self.map();
+            (self.latest(), map.prove(&label), map.get(&label))
+        };
+        let map_proof = STANDARD.encode(proof.encode());
+        let Some(value) = value else {
+            let answer = LookupResponse {
+                address: address.to_string(),
+                found: false,
+                checkpoint: cp.note.clone(),
+                map_proof,
+                binding: None,
+            };
+            return Ok((answer, None));
+        };
+        let (_, key_set, raw) = self.stored_binding(value.index)?;
+        let inclusion = prove_inclusion(value.index, cp.size, &StoreHashReader(&*self.store))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let answer = LookupResponse {
+            address: address.to_string(),
+            found: true,
+            checkpoint: cp.note.clone(),
+            map_proof,
+            binding: Some(BindingJson {
+                index: value.index,
+                version: value.version,
+                entry: STANDARD.encode(raw),
+                key_set: STANDARD.encode(key_set.encode()),
+                inclusion_proof: inclusion.iter().map(Hash::to_base64).collect(),
+            }),
+        };
+        Ok((answer, Some(key_set)))
+    }
+}
+
+/// The log's own domain, answered in-process (off the async workers).
+#[derive(Debug, Clone)]
+pub struct LocalDirectory(pub Arc<Log>);
+
+impl Directory for LocalDirectory {
+    fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a> {
+        Box::pin(async move {
+            let unverified = |message: String| DirectoryError::Unverified {
+                domain: address.domain().to_owned(),
+                message,
+            };
+            let log = Arc::clone(&self.0);
+            let a = address.clone();
+            let (answer, keys) = tokio::task::spawn_blocking(move || log.resolve(&a))
+                .await
+                .map_err(|e| unverified(e.to_string()))?
+                .map_err(|e| unverified(e.to_string()))?;
+            Ok(Resolved {
+                keys,
+                proof: Some(answer),
+            })
+        })
+    }
+}
+
+impl LogView for Log {
+    fn vkey(&self) -> &ank_proofs::VerifierKey {
+        &self.vkey
+    }
+
+    fn root_at(&self, size: u64) -> Option<Hash> {
+        if size > self.latest().size {
+            return None;
+        }
+        ank_proofs::tree_hash(size, &StoreHashReader(&*self.store)).ok()
+    }
+}
