@@ -80,6 +80,17 @@ pub struct Serve {
     /// the flag. Signed fetches name it. The listening address always counts.
     #[arg(long)]
     mail_authority: Vec<String>,
+    /// Most connections served at once; more are answered 503 and closed
+    /// (never above the open-file limit, which is raised at start).
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// How long a connection may take to send a request's headers (and may
+    /// stay idle between requests).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// How long a request, body included, may take before it is answered 408.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    request_timeout: Duration,
     /// How old another log's checkpoint may be before answers cached from it
     /// are checked again (one small signed fetch): a revocation there takes
     /// effect here within about this long.
@@ -100,6 +111,7 @@ pub fn serve(a: Serve) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("--domain {:?} is not a valid domain name", a.domain))?
         .domain()
         .to_owned();
+    let nofile = ank_log_server::conn::raise_nofile_limit();
     // The mailbox seals stored mail under this key: no key, no server.
     let storage = ank_mailbox::at_rest::StorageKey::from_env()?;
     ank_common::fs::create_private_dir(&a.data)
@@ -143,6 +155,15 @@ pub fn serve(a: Serve) -> Result<()> {
             interval: a.interval,
             max_batch: a.max_batch.max(1),
             ..Default::default()
+        },
+        limits: ank_log_server::conn::Limits {
+            // Room is left for the databases, the log files and outgoing lookups.
+            max_connections: a
+                .max_connections
+                .min(usize::try_from(nofile.saturating_sub(256)).unwrap_or(usize::MAX))
+                .max(1),
+            header_timeout: a.header_timeout,
+            request_timeout: a.request_timeout,
         },
     };
     let rt = crate::runtime()?;

@@ -29,6 +29,7 @@
 //! The data directory is 0700 and every file in it 0600.
 
 pub mod api;
+pub mod conn;
 pub mod directory;
 pub mod publish;
 pub mod sequencer;
@@ -427,6 +428,7 @@ pub struct ServeConfig {
     pub origin: String,
     pub listen: std::net::SocketAddr,
     pub sequencer: sequencer::Settings,
+    pub limits: conn::Limits,
 }
 
 /// A running log: its address and a handle to stop it.
@@ -480,14 +482,14 @@ pub async fn serve(
         let _ = stop_tx.send(());
         r
     });
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+    conn::serve(listener, app, cfg.limits, async move {
         tokio::select! {
             () = shutdown => {}
             _ = stop_rx => {}
         }
-    });
-    server.await.map_err(|source| LogError::Io {
+    })
+    .await
+    .map_err(|source| LogError::Io {
         path: addr.to_string(),
         source,
     })?;

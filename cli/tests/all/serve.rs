@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::procs::{Scratch, Server, ank_in};
+use crate::procs::{Scratch, Server, ank_in, http};
 
 fn ok(home: &Path, args: &[&str]) -> String {
     let (success, out, err) = ank_in(home, args);
@@ -235,4 +235,70 @@ fn another_domain_on_a_used_directory_is_refused() {
         err.contains("this data directory's log is \"example.org/ank\", not \"other.example/ank\""),
         "{err}"
     );
+}
+
+/// Finding 5: partial headers, idle connections and slow bodies cannot hold
+/// the server: connections beyond the cap get an immediate 503, partial
+/// heads are closed after the header timeout, slow bodies get 408.
+#[test]
+fn slow_and_idle_connections_cannot_exhaust_the_server() {
+    use std::io::{Read as _, Write as _};
+    let dir = Scratch::new("slowloris");
+    let s = Server::start(
+        &dir.join("data"),
+        &[
+            "--max-connections",
+            "4",
+            "--header-timeout",
+            "3s",
+            "--request-timeout",
+            "2s",
+        ],
+    )
+    .unwrap();
+    // Four connections that send half a request head, then nothing.
+    let mut stalled: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    // Beyond the cap: refused at once, with a JSON code.
+    let (status, body) = http(&s.addr, "GET", "/healthz", None).unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"too_many_connections\""), "{body}");
+    // The stalled ones are closed by the server (read returns end of stream).
+    for c in &mut stalled {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest)
+            .expect("the server closes a connection that never finishes its head");
+    }
+    drop(stalled);
+    // Served again once they are gone.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = http(&s.addr, "GET", "/healthz", None).unwrap().0;
+        if status == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(status, 200);
+    // A body that never arrives in full: 408 with its code.
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    c.write_all(
+        b"POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"add",
+    )
+    .unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut resp = Vec::new();
+    let _ = c.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"request_timeout\""), "{text}");
 }
