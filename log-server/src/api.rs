@@ -172,26 +172,32 @@ async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> Result<Res
             format!("{} is beyond the tree of size {size}", t.path()),
         )
     };
-    let data = match t.kind {
-        TileKind::Entries => {
-            if end > size {
-                return Err(not_found());
-            }
-            let entries = s.log.store.entries(start, end)?;
-            encode_entry_bundle(&entries).map_err(internal)?
-        }
+    let beyond = match t.kind {
+        TileKind::Entries => end > size,
         TileKind::Hashes { level } => {
             let shift = 8 * u32::from(level);
-            if shift >= 64 || end > size >> shift {
-                return Err(not_found());
-            }
+            shift >= 64 || end > size >> shift
+        }
+    };
+    if beyond {
+        return Err(not_found());
+    }
+    let log = Arc::clone(&s.log);
+    let kind = t.kind;
+    let data = blocking(move || match kind {
+        TileKind::Entries => {
+            let entries = log.store.entries(start, end)?;
+            encode_entry_bundle(&entries).map_err(internal)
+        }
+        TileKind::Hashes { level } => {
             let tree_level = (8 * level as u16).min(63) as u8;
             let idx: Vec<u64> = (start..end)
                 .map(|n| stored_hash_index(tree_level, n))
                 .collect();
-            tile_data(&s.log.store.read_hashes(&idx)?)
+            Ok(tile_data(&log.store.read_hashes(&idx)?))
         }
-    };
+    })
+    .await?;
     Ok(cached(data, "application/octet-stream", t.is_full()))
 }
 
@@ -377,7 +383,11 @@ async fn inclusion(
             format!("need index < size <= {latest}"),
         ));
     }
-    let proof = prove_inclusion(index, size, &StoreHashReader(&*s.log.store)).map_err(internal)?;
+    let log = Arc::clone(&s.log);
+    let proof = blocking(move || {
+        prove_inclusion(index, size, &StoreHashReader(&*log.store)).map_err(internal)
+    })
+    .await?;
     Ok(Json(ProofResponse {
         from: index,
         size,
@@ -401,7 +411,11 @@ async fn consistency(
             format!("need 0 < from <= to <= {latest}"),
         ));
     }
-    let proof = prove_consistency(from, to, &StoreHashReader(&*s.log.store)).map_err(internal)?;
+    let log = Arc::clone(&s.log);
+    let proof = blocking(move || {
+        prove_consistency(from, to, &StoreHashReader(&*log.store)).map_err(internal)
+    })
+    .await?;
     Ok(Json(ProofResponse {
         from,
         size: to,
