@@ -8,8 +8,6 @@ use ank_proofs::{Hash, Policy, TlogProof, VerifierKey, verify_consistency, verif
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-mod bench;
-mod bench_log;
 mod mail;
 mod operator;
 mod user;
@@ -102,9 +100,6 @@ enum Command {
     /// Check outside data (proofs, notes, checkpoints, whole tiled logs) with ank's verifier.
     #[command(subcommand)]
     Verify(Verify),
-    /// Measure ank's verifier (see docs/benchmarks.md).
-    #[command(subcommand)]
-    Bench(bench::Bench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -227,7 +222,6 @@ fn main() -> ExitCode {
         } => mail::send(&to, from.as_deref(), &subject, body, &log),
         Command::Fetch { address, json, log } => mail::fetch(address.as_deref(), json, &log),
         Command::Verify(v) => verify(v),
-        Command::Bench(b) => bench::run(b),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

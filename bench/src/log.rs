@@ -1,4 +1,4 @@
-//! Log-server benchmarks (`ank bench sequencer|populate|lookup|publish`).
+//! Log-server and mailbox benchmarks (`ank-bench sequencer|populate|lookup|publish|mail`).
 //! The figures and commands are recorded in docs/benchmarks.md.
 
 use std::path::Path;

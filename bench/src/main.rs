@@ -1,10 +1,39 @@
-//! `ank bench`: measurements that need a whole program, not a micro-benchmark.
+//! `ank-bench`: measurements that need a whole program, not a micro-benchmark.
+//! Not part of the shipped `ank` binary; the figures and the commands that
+//! produced them are in docs/benchmarks.md.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use clap::Subcommand;
+use clap::{Parser, Subcommand};
+
+mod log;
+
+#[derive(Parser, Debug)]
+#[command(name = "ank-bench", about = "ank's whole-program benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().bench) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A tokio runtime for one benchmark.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
 
 #[derive(Subcommand, Debug)]
 pub enum Bench {
@@ -52,7 +81,7 @@ pub enum Bench {
         bindings: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
-        #[arg(long, default_value = "10s", value_parser = crate::operator::parse_duration)]
+        #[arg(long, default_value = "10s", value_parser = ank_common::parse_duration)]
         duration: std::time::Duration,
     },
     /// Signed key rotations over HTTP against a running `ank serve` of a populated directory.
@@ -88,30 +117,30 @@ pub fn run(b: Bench) -> Result<()> {
             domain,
             messages,
             concurrency,
-        } => crate::bench_log::mail(&url, &data, &domain, messages, concurrency),
+        } => crate::log::mail(&url, &data, &domain, messages, concurrency),
         Bench::Sequencer {
             entries,
             batch,
             dir,
-        } => crate::bench_log::sequencer(entries, &batch, &dir),
+        } => crate::log::sequencer(entries, &batch, &dir),
         Bench::Populate {
             data,
             bindings,
             keyed,
             batch,
-        } => crate::bench_log::populate(&data, bindings, keyed, batch),
+        } => crate::log::populate(&data, bindings, keyed, batch),
         Bench::Lookup {
             url,
             bindings,
             concurrency,
             duration,
-        } => crate::bench_log::lookup(&url, bindings, concurrency, duration),
+        } => crate::log::lookup(&url, bindings, concurrency, duration),
         Bench::Publish {
             url,
             users,
             first,
             concurrency,
-        } => crate::bench_log::publish(&url, first, users, concurrency),
+        } => crate::log::publish(&url, first, users, concurrency),
     }
 }
 
