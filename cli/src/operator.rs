@@ -9,8 +9,6 @@ use ank_log_server::store::LogStore as _;
 use ank_log_server::{DataDir, ServeConfig};
 use ank_proofs::{Address, Device, KeySet};
 use anyhow::{Context as _, Result, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
 
 pub use ank_common::parse_duration;
@@ -242,11 +240,7 @@ pub enum LogCmd {
 }
 
 fn b64_32(s: &str, what: &str) -> Result<[u8; 32]> {
-    STANDARD
-        .decode(s)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("--{what} must be base64 of 32 bytes"))
+    ank_common::b64_array(s).with_context(|| format!("--{what} must be base64 of 32 bytes"))
 }
 
 pub fn log(cmd: LogCmd) -> Result<()> {

@@ -131,7 +131,7 @@ impl DeviceKeys {
         f: KeyFile,
         bad: impl Fn(&str) -> ClientError,
     ) -> Result<DeviceKeys, ClientError> {
-        let b32 = |s: &str| -> Option<[u8; 32]> { STANDARD.decode(s).ok()?.try_into().ok() };
+        let b32 = ank_common::b64_array::<32>;
         Ok(DeviceKeys {
             address: Address::parse(&f.address).map_err(|e| bad(&e.to_string()))?,
             device: f.device,

@@ -4,7 +4,7 @@
 //!
 //! * [`now_ms`]: milliseconds since the Unix epoch;
 //! * [`random`]: bytes from the operating system's random source;
-//! * [`b64_array`]: standard base64 of an exact length;
+//! * [`b64_array`]: standard base64 of an exact length (defined in `ank-proofs`);
 //! * [`fs`]: files only their owner can read (0600) in directories only
 //!   their owner can enter (0700), written durably;
 //! * [`directory`]: the traits through which a mailbox learns current keys
@@ -15,9 +15,6 @@
 
 pub mod directory;
 pub mod fs;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {
@@ -37,10 +34,7 @@ pub fn random<const N: usize>() -> std::io::Result<[u8; N]> {
     Ok(b)
 }
 
-/// Decodes standard padded base64 that must hold exactly `N` bytes.
-pub fn b64_array<const N: usize>(s: &str) -> Option<[u8; N]> {
-    STANDARD.decode(s).ok()?.try_into().ok()
-}
+pub use ank_proofs::hash::b64_array;
 
 /// Parses `500ms`, `2s`, `5m`, `24h`, `7d`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

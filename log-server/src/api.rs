@@ -26,8 +26,7 @@ use std::sync::atomic::Ordering;
 use ank_proofs::api::{
     ErrorResponse, LookupResponse, ProofResponse, PublishRequest, PublishResponse,
 };
-use ank_proofs::tile::{TileKind, encode_entry_bundle, tile_data};
-use ank_proofs::tree::stored_hash_index;
+use ank_proofs::tile::{TileKind, encode_entry_bundle, hash_tile_data};
 use ank_proofs::{Address, Hash, Tile, TlogProof, prove_consistency, prove_inclusion};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -183,18 +182,13 @@ async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> Result<Res
         return Err(not_found());
     }
     let log = Arc::clone(&s.log);
-    let kind = t.kind;
-    let data = blocking(move || match kind {
+    let data = blocking(move || match t.kind {
         TileKind::Entries => {
             let entries = log.store.entries(start, end)?;
             encode_entry_bundle(&entries).map_err(internal)
         }
         TileKind::Hashes { level } => {
-            let tree_level = (8 * level as u16).min(63) as u8;
-            let idx: Vec<u64> = (start..end)
-                .map(|n| stored_hash_index(tree_level, n))
-                .collect();
-            Ok(tile_data(&log.store.read_hashes(&idx)?))
+            hash_tile_data(level, t.index, t.width, &StoreHashReader(&*log.store)).map_err(internal)
         }
     })
     .await?;

@@ -391,12 +391,7 @@ pub fn map_line(root: &Hash) -> String {
 /// The map root signed in a checkpoint note (not verified: our own note).
 pub fn signed_map_root(note: &str) -> Option<Hash> {
     let n = ank_proofs::Note::parse(note.as_bytes()).ok()?;
-    let c = Checkpoint::parse(n.text()).ok()?;
-    let line = c
-        .extensions
-        .iter()
-        .find_map(|l| l.strip_prefix(MAP_ROOT_PREFIX))?;
-    Hash::from_base64(line).ok()
+    ank_proofs::api::map_root_line(&Checkpoint::parse(n.text()).ok()?)
 }
 
 /// The map of a store's current bindings.

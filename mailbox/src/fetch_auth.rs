@@ -18,6 +18,7 @@
 //! log — the key is a current key of the address.
 
 use ank_proofs::Address;
+use ank_proofs::hash::b64_array;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::Signer as _;
@@ -114,21 +115,10 @@ impl FetchAuth {
             .ok()
             .filter(|a| a.to_string() == self.address)
             .ok_or(FetchAuthError::Header("Ank-Address"))?;
-        let nonce: [u8; 16] = STANDARD
-            .decode(&self.nonce)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(FetchAuthError::Header("Ank-Nonce"))?;
-        let key: [u8; 32] = STANDARD
-            .decode(&self.key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(FetchAuthError::Header("Ank-Key"))?;
-        let sig: [u8; 64] = STANDARD
-            .decode(&self.signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(FetchAuthError::Header("Ank-Signature"))?;
+        let nonce: [u8; 16] = b64_array(&self.nonce).ok_or(FetchAuthError::Header("Ank-Nonce"))?;
+        let key: [u8; 32] = b64_array(&self.key).ok_or(FetchAuthError::Header("Ank-Key"))?;
+        let sig: [u8; 64] =
+            b64_array(&self.signature).ok_or(FetchAuthError::Header("Ank-Signature"))?;
         if self.timestamp_ms.abs_diff(now_ms) > MAX_SKEW_MS {
             return Err(FetchAuthError::Skew);
         }

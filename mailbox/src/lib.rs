@@ -419,11 +419,7 @@ pub fn envelope_signed_text(
 }
 
 fn b64_array<const N: usize>(s: &str, field: &'static str) -> Result<[u8; N], MailError> {
-    STANDARD
-        .decode(s)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(MailError::Envelope { field })
+    ank_proofs::hash::b64_array(s).ok_or(MailError::Envelope { field })
 }
 
 fn canonical(s: &str, field: &'static str) -> Result<Address, MailError> {

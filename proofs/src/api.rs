@@ -52,9 +52,7 @@ impl DeviceJson {
     }
 }
 
-fn key32(s: &str) -> Option<[u8; 32]> {
-    STANDARD.decode(s).ok()?.try_into().ok()
-}
+use crate::hash::b64_array as key32;
 
 /// Parses devices from JSON into a canonical key set.
 ///
@@ -229,12 +227,16 @@ pub const MAP_ROOT_PREFIX: &str = "ank-map/v1 ";
 /// # Errors
 /// [`Error::LookupMismatch`] (`map root`) when the line is absent or not a hash.
 pub fn map_root(cp: &VerifiedCheckpoint) -> Result<Hash, Error> {
-    cp.checkpoint()
-        .extensions
+    map_root_line(cp.checkpoint()).ok_or(Error::LookupMismatch { field: "map root" })
+}
+
+/// The map root named by a checkpoint's `ank-map/v1` line, if it has one
+/// (whether the checkpoint was verified is the caller's business).
+pub fn map_root_line(cp: &crate::Checkpoint) -> Option<Hash> {
+    cp.extensions
         .iter()
         .find_map(|l| l.strip_prefix(MAP_ROOT_PREFIX))
         .and_then(|r| Hash::from_base64(r).ok())
-        .ok_or(Error::LookupMismatch { field: "map root" })
 }
 
 /// A lookup answer that verified. Only [`verify_lookup`] makes one.

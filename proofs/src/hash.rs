@@ -95,3 +95,13 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     buf[33..].copy_from_slice(&right.0);
     sha256(&buf)
 }
+
+/// Decodes standard padded base64 that must hold exactly `N` bytes.
+pub fn b64_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .ok()?
+        .try_into()
+        .ok()
+}

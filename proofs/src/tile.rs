@@ -459,6 +459,27 @@ pub fn tile_data(hashes: &[Hash]) -> Vec<u8> {
     hashes.iter().flat_map(|h| h.0).collect()
 }
 
+/// The data of the hash tile at tile level `level`, index `index`, `width`
+/// hashes wide, read from a log's stored hashes (indexed as
+/// [`crate::tree::stored_hash_index`]); the caller checks that the tree is
+/// large enough.
+///
+/// # Errors
+/// Whatever the reader reports.
+pub fn hash_tile_data(
+    level: u8,
+    index: u64,
+    width: u16,
+    stored: &(impl crate::tree::HashReader + ?Sized),
+) -> Result<Vec<u8>, Error> {
+    let tree_level = (8 * u16::from(level)).min(63) as u8;
+    let start = index.saturating_mul(256);
+    let idx: Vec<u64> = (start..start.saturating_add(u64::from(width)))
+        .map(|n| crate::tree::stored_hash_index(tree_level, n))
+        .collect();
+    Ok(tile_data(&stored.read_hashes(&idx)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

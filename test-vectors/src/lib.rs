@@ -15,7 +15,7 @@
 )]
 
 use ank_proofs::note::{ALG_COSIGNATURE_V1, ALG_ED25519};
-use ank_proofs::tile::{encode_entry_bundle, entry_bundles_for_size, tile_data, tiles_for_size};
+use ank_proofs::tile::{encode_entry_bundle, entry_bundles_for_size, tiles_for_size};
 use ank_proofs::tree::{prove_consistency, prove_inclusion};
 use ank_proofs::{
     Address, Authority, Checkpoint, Device, Entry, Error, Hash, KeySet, SignerKey, TlogProof,
@@ -53,19 +53,10 @@ pub fn tiled_log<E: AsRef<[u8]>>(
 ) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let size = entries.len() as u64;
     let mut b = TreeBuilder::new();
-    // Hashes of every tree level that is a multiple of 8, for the tiles.
-    let mut levels: Vec<Vec<Hash>> = vec![Vec::with_capacity(entries.len())];
+    // Every stored hash, in stored-index order, for the tiles.
+    let mut stored: Vec<Hash> = Vec::with_capacity(entries.len() * 2);
     for e in entries {
-        let stored = b.push_stored(leaf_hash(e.as_ref()));
-        for (l, h) in stored.iter().enumerate() {
-            if l % 8 == 0 {
-                let tl = l / 8;
-                if levels.len() <= tl {
-                    levels.push(Vec::new());
-                }
-                levels[tl].push(*h);
-            }
-        }
+        stored.extend(b.push_stored(leaf_hash(e.as_ref())));
     }
     let cp = Checkpoint {
         origin: log.name().to_owned(),
@@ -81,9 +72,10 @@ pub fn tiled_log<E: AsRef<[u8]>>(
         let ank_proofs::tile::TileKind::Hashes { level } = t.kind else {
             continue;
         };
-        let start = (t.index * 256) as usize;
-        let hashes = &levels[usize::from(level)][start..start + usize::from(t.width)];
-        files.push((t.path(), tile_data(hashes)));
+        files.push((
+            t.path(),
+            ank_proofs::tile::hash_tile_data(level, t.index, t.width, &stored)?,
+        ));
     }
     for t in entry_bundles_for_size(size) {
         let start = (t.index * 256) as usize;
