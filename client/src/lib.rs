@@ -58,7 +58,16 @@ pub enum ClientError {
     )]
     PendingChange(String),
     #[error("the log's answer does not match the request: {0}")]
-    Mismatch(String),
+    Mismatch(Mismatch),
+}
+
+/// How a log's answer fails to match the request it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("the logged entry is not the one published")]
+    Entry,
+    #[error("the proof is for another index")]
+    ProofIndex,
 }
 
 impl ClientError {

@@ -8,7 +8,7 @@ use ank_proofs::{Address, Entry, TlogProof, VerifiedCheckpoint, VerifierKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::ClientError;
+use crate::{ClientError, Mismatch};
 
 /// A log at `url` whose answers must verify with `vkey`.
 #[derive(Debug, Clone)]
@@ -164,15 +164,11 @@ impl LogClient {
             || entry.version != req.version
             || entry.keys_hash != key_set.hash()
         {
-            return Err(ClientError::Mismatch(
-                "the logged entry is not the one published".into(),
-            ));
+            return Err(ClientError::Mismatch(Mismatch::Entry));
         }
         let bundle = TlogProof::parse(&ans.tlog_proof)?;
         if bundle.index != ans.index {
-            return Err(ClientError::Mismatch(
-                "the proof is for another index".into(),
-            ));
+            return Err(ClientError::Mismatch(Mismatch::ProofIndex));
         }
         let checkpoint = bundle.verify(&entry.leaf_hash(), &self.vkey, &[])?;
         Ok(Published {

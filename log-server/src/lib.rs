@@ -20,8 +20,10 @@
 //!
 //! ## Errors
 //!
-//! [`LogError`]: `Locked` (another server holds the directory), `Mismatch`
-//! (the directory belongs to another domain or key), `KeyWithoutLog` (a key
+//! [`LogError`]: `Locked` (another server holds the directory), `NoLog`
+//! (`ank log …` on a directory without a log), `BadOrigin`, `OtherLog` and
+//! `OtherKey` (the directory belongs to another log or key), `WrongDomain`
+//! (an address of another domain), `Sign`, `KeyWithoutLog` (a key
 //! whose log database is missing or empty: never started over silently),
 //! `Key` (an unreadable key file), `Io`, `Store`. Publish refusals are
 //! [`publish::PublishError`].
@@ -55,8 +57,18 @@ use crate::store::{Batch, LogStore, SqliteStore, StoreError, StoredCheckpoint};
 pub enum LogError {
     #[error("{dir} is in use by another ank serve (its lock file is held); stop that one first")]
     Locked { dir: String },
-    #[error("{0}")]
-    Mismatch(String),
+    #[error("{dir} holds no log; start `ank serve --data {dir}` first")]
+    NoLog { dir: String },
+    #[error("origin {origin:?} cannot be a key name: {reason}")]
+    BadOrigin { origin: String, reason: String },
+    #[error(
+        "this data directory's log is {found:?}, not {wanted:?}; use the matching --domain or another --data"
+    )]
+    OtherLog { found: String, wanted: String },
+    #[error("log.key ({found}) is not the key this log was created with ({created_with})")]
+    OtherKey { found: String, created_with: String },
+    #[error("signing the first checkpoint: {0}")]
+    Sign(ank_proofs::Error),
     #[error(
         "{dir} has log.key but no log ({missing} is missing or empty): starting here would make the old key sign a second history. Restore log.sqlite (with log.sqlite-wal, if any) from a backup; or, to start a new log deliberately, move log.key away: a new log gets a new key"
     )]
@@ -159,14 +171,12 @@ impl DataDir {
     /// Opens the store of an existing data directory (for `ank log …`).
     ///
     /// # Errors
-    /// [`LogError::Mismatch`] when the directory holds no log.
+    /// [`LogError::NoLog`] when the directory holds no log.
     pub fn open_store(&self) -> Result<SqliteStore, LogError> {
         if !std::fs::metadata(self.db()).is_ok_and(|m| m.len() > 0) {
-            return Err(LogError::Mismatch(format!(
-                "{} holds no log; start `ank serve --data {}` first",
-                self.0.display(),
-                self.0.display()
-            )));
+            return Err(LogError::NoLog {
+                dir: self.0.display().to_string(),
+            });
         }
         Ok(SqliteStore::open(&self.db())?)
     }
@@ -230,7 +240,10 @@ impl Log {
             }
             let seed = ank_common::random().map_err(io(dir))?;
             let key = SignerKey::from_seed(origin, ALG_ED25519, seed).map_err(|e| {
-                LogError::Mismatch(format!("origin {origin:?} cannot be a key name: {e}"))
+                LogError::BadOrigin {
+                    origin: origin.to_owned(),
+                    reason: e.to_string(),
+                }
             })?;
             let path = d.key();
             write_private(&path, format!("{}\n", key.to_text()).as_bytes()).map_err(io(&path))?;
@@ -257,7 +270,7 @@ impl Log {
     /// checkpoint of a new log. The origin must equal the key name.
     ///
     /// # Errors
-    /// [`LogError::Mismatch`], store errors.
+    /// [`LogError::OtherLog`], [`LogError::OtherKey`], [`LogError::Sign`], store errors.
     pub fn from_store(
         store: Arc<dyn LogStore>,
         signer: SignerKey,
@@ -265,18 +278,18 @@ impl Log {
         lock: Option<File>,
     ) -> Result<(Arc<Log>, TreeBuilder), LogError> {
         if signer.name() != origin {
-            return Err(LogError::Mismatch(format!(
-                "this data directory's log is {:?}, not {origin:?}; use the matching --domain or another --data",
-                signer.name()
-            )));
+            return Err(LogError::OtherLog {
+                found: signer.name().to_owned(),
+                wanted: origin.to_owned(),
+            });
         }
         let vkey = signer.verifier();
         match store.meta("vkey")? {
             Some(v) if v != vkey.to_text() => {
-                return Err(LogError::Mismatch(format!(
-                    "log.key ({}) is not the key this log was created with ({v})",
-                    vkey.to_text()
-                )));
+                return Err(LogError::OtherKey {
+                    found: vkey.to_text(),
+                    created_with: v,
+                });
             }
             Some(_) => {}
             None => {
@@ -293,10 +306,7 @@ impl Log {
                     root: ank_proofs::empty_root(),
                     extensions: vec![map_line(&ank_proofs::map::empty_root())],
                 };
-                let note = empty
-                    .sign(&signer)
-                    .map_err(|e| LogError::Mismatch(e.to_string()))?
-                    .to_text();
+                let note = empty.sign(&signer).map_err(LogError::Sign)?.to_text();
                 let cp = StoredCheckpoint {
                     size: 0,
                     root: empty.root,

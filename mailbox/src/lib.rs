@@ -59,6 +59,7 @@ pub mod api;
 pub mod at_rest;
 pub mod directory;
 pub mod fetch_auth;
+pub mod service;
 pub mod store;
 
 use ank_proofs::Address;
