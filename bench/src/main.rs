@@ -61,7 +61,7 @@ pub enum Bench {
         #[arg(long, default_value = "target/bench-sequencer")]
         dir: PathBuf,
     },
-    /// Fill a data directory with N bindings (users u<i>@bench.example) for the HTTP benchmarks.
+    /// Fill a data directory with N bindings (users `u<i>@bench.example`) for the HTTP benchmarks.
     Populate {
         #[arg(long)]
         data: PathBuf,

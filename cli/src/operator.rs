@@ -55,7 +55,7 @@ pub struct Serve {
     /// (507 mailbox_full) beyond it, while fetch and acknowledge keep working.
     #[arg(long, default_value_t = 8 * 1024 * 1024 * 1024)]
     mail_max_bytes: u64,
-    /// A host[:port] users reach this mailbox by (its public name); repeat
+    /// A `host[:port]` users reach this mailbox by (its public name); repeat
     /// the flag. Signed fetches name it. The listening address always counts.
     #[arg(long)]
     mail_authority: Vec<String>,

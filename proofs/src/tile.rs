@@ -384,16 +384,17 @@ pub fn decode_entry_bundle(data: &[u8], width: usize) -> Result<Vec<&[u8]>, Erro
 
 /// Recomputes a whole tiled log from its entries and checks every tile.
 ///
-/// Feed entry bundles in order with [`TiledLogChecker::add_bundle`]; each
-/// completed hash tile is produced for comparison with
-/// [`TiledLogChecker::finish`] returning every tile of the final size.
-/// Memory is O(256 · levels).
+/// Feed the leaf hashes in order with [`TiledLogChecker::push_leaf`]; take
+/// each completed full hash tile with [`TiledLogChecker::take_full_tiles`]
+/// and, at the end, the right edge with [`TiledLogChecker::partial_tiles`],
+/// and compare them with the tiles served; [`TiledLogChecker::root`] is the
+/// tree's root. Memory is O(256 · levels).
 #[derive(Debug, Default)]
 pub struct TiledLogChecker {
     builder: crate::tree::TreeBuilder,
     /// Hashes of the not-yet-full tile at each tile level.
     pending: Vec<Vec<Hash>>,
-    /// Completed full tiles, taken by the caller with `take_full_tiles`.
+    /// Completed full tiles, taken by the caller with [`TiledLogChecker::take_full_tiles`].
     full: Vec<(Tile, Vec<Hash>)>,
 }
 
