@@ -1,8 +1,8 @@
 //! The mailbox in `ank serve`, and the user's `ank send` and `ank fetch`.
 
 use ank_client::home::{DeviceKeys, ank_home, read_trust};
+use ank_client::mail::MailClient;
 use ank_common::fs::{create_private_dir, replace_private, write_private};
-use ank_mailbox::fetch_auth::{FetchAuth, Target};
 use ank_mailbox::{Envelope, Payload};
 use ank_proofs::Address;
 use anyhow::{Context as _, Result, bail};
@@ -55,26 +55,6 @@ fn mailbox_url(address: &Address, log: &LogFlags) -> Result<String> {
         })
 }
 
-fn http() -> Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?)
-}
-
-async fn refusal(resp: reqwest::Response) -> anyhow::Error {
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
-    match serde_json::from_str::<ank_proofs::api::ErrorResponse>(&body) {
-        Ok(e) => anyhow::anyhow!(
-            "the mailbox refused ({} {}): {}",
-            status.as_u16(),
-            e.error,
-            e.message
-        ),
-        Err(_) => anyhow::anyhow!("the mailbox answered HTTP {status}"),
-    }
-}
-
 pub fn send(
     to: &str,
     from: Option<&str>,
@@ -101,17 +81,14 @@ pub fn send(
     if ks.devices().is_empty() {
         bail!("{to} has revoked every key; nothing was sent");
     }
-    let url = format!("{}/v1/messages", mailbox_url(&to, log)?);
-    let http = http()?;
+    let mailbox = MailClient::new(&mailbox_url(&to, log)?)?;
     for d in ks.devices() {
         let id: [u8; 16] = ank_common::random()?;
         let mut env = Envelope::create(&payload, &d.encryption_key, &keys.signing, id)?;
         // The proof this sender verified for the key, as evidence for the mailbox.
         env.recipient_proof = Some(raw_answer.clone());
-        let resp = rt.block_on(async { http.post(&url).json(&env).send().await })?;
-        if !resp.status().is_success() {
-            return Err(rt.block_on(refusal(resp)));
-        }
+        rt.block_on(mailbox.submit(&env))
+            .with_context(|| format!("sending to {to} (device {})", d.name))?;
         println!(
             "sent to {to} (device {}), id {}",
             d.name,
@@ -119,52 +96,6 @@ pub fn send(
         );
     }
     Ok(())
-}
-
-/// `host[:port]` of a mailbox URL, as an HTTP client sends it in `Host`.
-fn authority(url: &str) -> Result<String> {
-    let u = reqwest::Url::parse(url).with_context(|| format!("mailbox URL {url:?}"))?;
-    let host = u.host_str().context("the mailbox URL has no host")?;
-    Ok(match u.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    }
-    .to_ascii_lowercase())
-}
-
-fn signed(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    base: &str,
-    path: &str,
-    keys: &DeviceKeys,
-    body: Vec<u8>,
-) -> Result<reqwest::RequestBuilder> {
-    let nonce: [u8; 16] = ank_common::random()?;
-    let authority = authority(base)?;
-    let target = Target {
-        method: method.as_str(),
-        domain: keys.address.domain(),
-        authority: &authority,
-        path,
-    };
-    let auth = FetchAuth::sign(
-        &keys.signing,
-        &target,
-        &keys.address,
-        ank_common::now_ms(),
-        nonce,
-        &body,
-    );
-    Ok(http
-        .request(method, format!("{base}{path}"))
-        .header("ank-address", auth.address)
-        .header("ank-timestamp", auth.timestamp_ms.to_string())
-        .header("ank-nonce", auth.nonce)
-        .header("ank-key", auth.key)
-        .header("ank-signature", auth.signature)
-        .header("content-type", "application/json")
-        .body(body))
 }
 
 /// Mail older than this (by its signed timestamp) is refused as a replay:
@@ -275,8 +206,7 @@ fn print_framed(id: &[u8; 16], p: &Payload) {
 pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
     let address = own_address(address)?;
     let home = ank_home();
-    let base = mailbox_url(&address, log)?;
-    let http = http()?;
+    let mailbox = MailClient::new(&mailbox_url(&address, log)?)?;
     let rt = runtime()?;
     // A key change whose answer was lost is settled first: it decides which key signs.
     let client = crate::user::client_for(&address, log)?;
@@ -301,21 +231,7 @@ pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
     let (mut shown, mut quarantined) = (0usize, 0usize);
     let mut after: Option<String> = None;
     loop {
-        let path = match &after {
-            Some(c) => format!("/v1/messages?limit=100&after={c}"),
-            None => "/v1/messages?limit=100".to_owned(),
-        };
-        let req = signed(&http, reqwest::Method::GET, &base, &path, &keys, Vec::new())?;
-        let resp = rt.block_on(async { req.send().await })?;
-        if !resp.status().is_success() {
-            return Err(rt.block_on(refusal(resp)));
-        }
-        #[derive(serde::Deserialize)]
-        struct List {
-            messages: Vec<Envelope>,
-            next: Option<String>,
-        }
-        let list: List = rt.block_on(resp.json())?;
+        let list = rt.block_on(mailbox.fetch_page(&keys, after.as_deref(), 100))?;
         let mut done = Vec::new();
         for env in list.messages {
             match open_one(&rt, &env, &secrets, &store_dir, now) {
@@ -358,19 +274,7 @@ pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
             }
         }
         if !done.is_empty() {
-            let body = serde_json::to_vec(&serde_json::json!({"ids": done}))?;
-            let req = signed(
-                &http,
-                reqwest::Method::POST,
-                &base,
-                "/v1/messages/ack",
-                &keys,
-                body,
-            )?;
-            let resp = rt.block_on(async { req.send().await })?;
-            if !resp.status().is_success() {
-                return Err(rt.block_on(refusal(resp)));
-            }
+            rt.block_on(mailbox.ack(&keys, &done))?;
         }
         match list.next {
             Some(c) => after = Some(c),

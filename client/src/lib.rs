@@ -5,6 +5,10 @@
 //!
 //! ## Errors
 //!
+//! Modules: [`log`] (publish, lookup, checkpoints of a log), [`mail`] (a
+//! mailbox: submit, signed fetch and acknowledge), [`home`] (keys, pending
+//! key changes, superseded secrets, the trust file).
+//!
 //! [`ClientError`]: `Io` (a file could not be read), `Http` (a non-success
 //! status), `Transport` (connection or TLS failure), `TooLarge` (a response
 //! over [`MAX_RESOURCE`] bytes), `Source` (an unusable source string),
@@ -15,6 +19,7 @@
 
 pub mod home;
 pub mod log;
+pub mod mail;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -41,7 +46,7 @@ pub enum ClientError {
     Source(String),
     #[error("{0}")]
     Proof(#[from] ank_proofs::Error),
-    #[error("the log refused ({status} {code}): {message}")]
+    #[error("the server refused ({status} {code}): {message}")]
     Api {
         status: u16,
         code: String,
@@ -75,6 +80,40 @@ impl ClientError {
     pub fn is_refusal(&self) -> bool {
         matches!(self, ClientError::Api { status, .. } if (400..500).contains(status))
     }
+}
+
+/// Sends a request and decodes a JSON answer, or the server's JSON refusal
+/// (`{"error", "message"}`) as [`ClientError::Api`].
+pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
+    url: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<T, ClientError> {
+    let transport = |e: reqwest::Error| ClientError::Transport {
+        url: url.to_owned(),
+        message: e.to_string(),
+    };
+    let resp = req.send().await.map_err(transport)?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(transport)?;
+    if !status.is_success() {
+        return Err(
+            match serde_json::from_slice::<ank_proofs::api::ErrorResponse>(&body) {
+                Ok(e) => ClientError::Api {
+                    status: status.as_u16(),
+                    code: e.error,
+                    message: e.message,
+                },
+                Err(_) => ClientError::Http {
+                    url: url.to_owned(),
+                    status: status.as_u16(),
+                },
+            },
+        );
+    }
+    serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
+        url: url.to_owned(),
+        message: format!("bad answer: {e}"),
+    })
 }
 
 /// The largest resource of a tiled log: a full entry bundle of maximal entries.

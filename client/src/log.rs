@@ -2,7 +2,7 @@
 //! it is returned.
 
 use ank_proofs::api::{
-    ErrorResponse, LookupResponse, PublishRequest, PublishResponse, VerifiedLookup, verify_lookup,
+    LookupResponse, PublishRequest, PublishResponse, VerifiedLookup, verify_lookup,
 };
 use ank_proofs::{Address, Entry, TlogProof, VerifiedCheckpoint, VerifierKey};
 use base64::Engine as _;
@@ -115,37 +115,6 @@ impl LogClient {
         &self.vkey
     }
 
-    /// Sends a request and decodes a JSON answer, or the log's JSON refusal.
-    async fn exchange<T: serde::de::DeserializeOwned>(
-        url: &str,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, ClientError> {
-        let transport = |e: reqwest::Error| ClientError::Transport {
-            url: url.to_owned(),
-            message: e.to_string(),
-        };
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(transport)?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<ErrorResponse>(&body) {
-                Ok(e) => ClientError::Api {
-                    status: status.as_u16(),
-                    code: e.error,
-                    message: e.message,
-                },
-                Err(_) => ClientError::Http {
-                    url: url.to_owned(),
-                    status: status.as_u16(),
-                },
-            });
-        }
-        serde_json::from_slice(&body).map_err(|e| ClientError::Transport {
-            url: url.to_owned(),
-            message: format!("bad answer: {e}"),
-        })
-    }
-
     /// Publishes and verifies that the answer proves exactly this binding.
     ///
     /// # Errors
@@ -153,7 +122,7 @@ impl LogClient {
     /// [`ClientError::Mismatch`] when the answer does not prove the request.
     pub async fn publish(&self, req: &PublishRequest) -> Result<Published, ClientError> {
         let url = format!("{}/v1/publish", self.base);
-        let ans: PublishResponse = Self::exchange(&url, self.http.post(&url).json(req)).await?;
+        let ans: PublishResponse = crate::exchange(&url, self.http.post(&url).json(req)).await?;
         let address = Address::parse(&req.address)?;
         let key_set = ank_proofs::api::key_set_from_json(&req.devices)?;
         let raw = STANDARD
@@ -224,7 +193,7 @@ impl LogClient {
         address: &Address,
     ) -> Result<(LookupResponse, VerifiedLookup), ClientError> {
         let url = format!("{}/v1/lookup/{address}", self.base);
-        let ans: LookupResponse = Self::exchange(&url, self.http.get(&url)).await?;
+        let ans: LookupResponse = crate::exchange(&url, self.http.get(&url)).await?;
         let verified = verify_lookup(&ans, address, &self.vkey)?;
         Ok((ans, verified))
     }
