@@ -35,11 +35,13 @@ impl Log {
         address: &Address,
     ) -> Result<(LookupResponse, Option<ank_proofs::KeySet>), StoreError> {
         let label = address.label();
-        // Map and checkpoint are read together, under the map's lock.
+        // Map and checkpoint are read together, under the map's shared lock.
         let (cp, proof, value) = {
-            let mut map = self.map();
-            (self.latest(), map.prove(&label), map.get(&label))
+            let map = self.map();
+            (self.latest(), map.proof(&label), map.get(&label))
         };
+        let proof =
+            proof.ok_or_else(|| StoreError::Corrupt("the map has pending hashes".into()))?;
         let map_proof = STANDARD.encode(proof.encode());
         let Some(value) = value else {
             let answer = LookupResponse {

@@ -40,7 +40,7 @@ pub mod store;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use ank_proofs::api::MAP_ROOT_PREFIX;
 use ank_proofs::map::{Map, MapValue};
@@ -199,10 +199,13 @@ pub struct Log {
     pub signer: SignerKey,
     pub vkey: VerifierKey,
     latest: RwLock<Arc<StoredCheckpoint>>,
-    /// The verifiable map at the latest checkpoint. The sequencer holds this
-    /// lock from updating the map until the new checkpoint is the latest, so a
-    /// holder always sees a map and a checkpoint that belong together.
-    map: Mutex<Map>,
+    /// The verifiable map at the latest checkpoint. Readers share it; the
+    /// sequencer prepares each batch from a shared reference too, and takes
+    /// it exclusively only to copy a committed batch in and make the new
+    /// checkpoint the latest ([`Log::publish_snapshot`]): a holder always sees
+    /// a map and a checkpoint that belong together, and no reader waits for
+    /// a sqlite commit.
+    map: RwLock<Map>,
     pub metrics: Metrics,
     _lock: Option<File>,
 }
@@ -333,7 +336,7 @@ impl Log {
             signer,
             vkey,
             latest: RwLock::new(Arc::new(cp)),
-            map: Mutex::new(map),
+            map: RwLock::new(map),
             metrics: Metrics::default(),
             _lock: lock,
         };
@@ -341,34 +344,45 @@ impl Log {
         Ok((Arc::new(log), tree))
     }
 
-    /// The map, locked (see the field's docs).
-    pub fn map(&self) -> MutexGuard<'_, Map> {
-        match self.map.lock() {
+    /// The map, shared (see the field's docs).
+    pub fn map(&self) -> RwLockReadGuard<'_, Map> {
+        match self.map.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// Applies a committed map batch and makes `cp` the latest checkpoint,
+    /// together, under the map's exclusive lock (a short copy).
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if the batch was prepared on another state.
+    pub fn publish_snapshot(
+        &self,
+        batch: ank_proofs::map::PreparedBatch,
+        cp: Arc<StoredCheckpoint>,
+    ) -> Result<(), StoreError> {
+        let mut map = match self.map.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        map.apply(batch)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.set_latest(cp);
+        Ok(())
     }
 
     /// Checks that the map's root is the one the latest checkpoint signs.
     fn check_map_root(&self) -> Result<(), LogError> {
         let cp = self.latest();
         let signed = signed_map_root(&cp.note);
-        let rebuilt = self.map().root();
-        if signed != Some(rebuilt) {
+        let rebuilt = self.map().current_root();
+        if signed != rebuilt {
             return Err(StoreError::Corrupt(format!(
-                "the map rebuilt from the stored bindings has root {rebuilt}, but the latest checkpoint signs {signed:?}"
+                "the map rebuilt from the stored bindings has root {rebuilt:?}, but the latest checkpoint signs {signed:?}"
             ))
             .into());
         }
-        Ok(())
-    }
-
-    /// Rebuilds the map from storage (after a failed commit left it ahead).
-    ///
-    /// # Errors
-    /// Store errors.
-    pub fn reload_map(&self, map: &mut Map) -> Result<(), StoreError> {
-        *map = rebuild_map(&*self.store)?;
         Ok(())
     }
 

@@ -280,25 +280,20 @@ fn sequence(
         entries,
         hashes,
     };
-    // The map is locked from its update until the new checkpoint is the
-    // latest: lookups never see a map ahead of (or behind) the checkpoint.
-    let mut guard = log.map();
-    let map: &mut ank_proofs::map::Map = &mut guard;
-    // The map's update runs beside sqlite's writes; the checkpoint, which
-    // signs both roots, is made when the writes are done.
+    // The map's update is prepared beside sqlite's writes, from a shared
+    // reference: lookups keep reading the map and checkpoint as they were.
+    // The checkpoint, which signs both roots, is made when the writes are done.
+    let mut prepared = None;
     let committed = std::thread::scope(|scope| {
-        let mut job = Some(scope.spawn(move || {
-            for (label, value) in updates {
-                map.insert(label, value);
-            }
-            map.root()
-        }));
+        let mut job = Some(scope.spawn(move || log.map().prepare(&updates)));
         let mut finish = || -> Result<StoredCheckpoint, StoreError> {
-            let map_root = job
+            let p = job
                 .take()
                 .ok_or_else(|| StoreError::Corrupt("checkpoint asked for twice".into()))?
                 .join()
                 .map_err(|_| StoreError::Corrupt("map update panicked".into()))?;
+            let map_root = p.root();
+            prepared = Some(p);
             let body = Checkpoint {
                 origin: log.origin().to_owned(),
                 size: next.size(),
@@ -324,23 +319,28 @@ fn sequence(
         }
         r
     });
-    let cp = match committed {
-        Ok(cp) => cp,
-        Err(e) => {
+    let cp = match (committed, prepared) {
+        (Ok(cp), Some(p)) => (cp, p),
+        (Ok(_), None) => {
+            return Err(StoreError::Corrupt(
+                "a commit succeeded without its map update".into(),
+            ));
+        }
+        (Err(e), _) => {
             for r in waiting.into_iter().flatten() {
                 let _ = r.send(Err(Rejected::Internal(e.to_string())));
             }
-            // The map may hold this batch's updates; bring it back to the stored state.
-            log.reload_map(&mut guard)?;
+            // The prepared map update is dropped: the map never left the stored state.
             return match e {
                 StoreError::Conflict { .. } => Err(e),
                 _ => Ok(tree),
             };
         }
     };
+    let (cp, p) = cp;
     let cp = Arc::new(cp);
-    log.set_latest(Arc::clone(&cp));
-    drop(guard);
+    // The one exclusive step: the new map and checkpoint become visible together.
+    log.publish_snapshot(p, Arc::clone(&cp))?;
     log.metrics.batches.fetch_add(1, Ordering::Relaxed);
     for (i, (e, reply)) in batch.entries.iter().zip(waiting).enumerate() {
         if let Some(r) = reply {

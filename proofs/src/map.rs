@@ -351,11 +351,22 @@ pub fn verify_map_proof(label: &Hash, proof: &MapProof, root: &Hash) -> Result<M
 /// is its cached hash, children, split depth and one leaf below it, from whose
 /// label its prefix follows (48 bytes). Hashes are recomputed lazily, so a
 /// batch of updates costs one pass over the changed paths.
+///
+/// Two ways to update it:
+///
+/// * [`Map::insert`] then [`Map::root`]: in place (replays, bulk builds);
+/// * [`Map::prepare`] then [`Map::apply`]: a batch is prepared, hashes and
+///   root included, from a shared reference (readers keep reading the map as
+///   it was, e.g. under a read lock), and applied later by copying the
+///   changed nodes in: a short exclusive step. A prepared batch that is never
+///   applied leaves the map untouched.
 #[derive(Debug, Clone, Default)]
 pub struct Map {
     leaves: Vec<LeafNode>,
     inners: Vec<InnerNode>,
     root: Option<u32>,
+    /// Counts changes, so a batch prepared on an older state is refused.
+    generation: u64,
 }
 
 /// Child references: the high bit marks a leaf.
@@ -376,6 +387,289 @@ struct InnerNode {
     depth: u8,
     dirty: bool,
 }
+
+/// Access to a map's nodes: the map itself, or a copy-on-write overlay on it.
+trait Nodes {
+    fn leaf(&self, i: u32) -> &LeafNode;
+    fn inner(&self, i: u32) -> &InnerNode;
+    fn leaf_mut(&mut self, i: u32) -> &mut LeafNode;
+    fn inner_mut(&mut self, i: u32) -> &mut InnerNode;
+    fn push_leaf(&mut self, l: LeafNode) -> u32;
+    fn push_inner(&mut self, n: InnerNode) -> u32;
+    fn root_ref(&self) -> Option<u32>;
+    fn set_root(&mut self, r: u32);
+}
+
+impl Nodes for Map {
+    fn leaf(&self, i: u32) -> &LeafNode {
+        &self.leaves[i as usize]
+    }
+    fn inner(&self, i: u32) -> &InnerNode {
+        &self.inners[i as usize]
+    }
+    fn leaf_mut(&mut self, i: u32) -> &mut LeafNode {
+        &mut self.leaves[i as usize]
+    }
+    fn inner_mut(&mut self, i: u32) -> &mut InnerNode {
+        &mut self.inners[i as usize]
+    }
+    fn push_leaf(&mut self, l: LeafNode) -> u32 {
+        self.leaves.push(l);
+        (self.leaves.len() - 1) as u32
+    }
+    fn push_inner(&mut self, n: InnerNode) -> u32 {
+        self.inners.push(n);
+        (self.inners.len() - 1) as u32
+    }
+    fn root_ref(&self) -> Option<u32> {
+        self.root
+    }
+    fn set_root(&mut self, r: u32) {
+        self.root = Some(r);
+    }
+}
+
+/// The changes a batch makes to a map, prepared from a shared reference.
+#[derive(Debug, Clone)]
+struct Changes {
+    generation: u64,
+    base_leaves: usize,
+    base_inners: usize,
+    new_leaves: Vec<LeafNode>,
+    new_inners: Vec<InnerNode>,
+    changed_leaves: std::collections::HashMap<u32, LeafNode>,
+    changed_inners: std::collections::HashMap<u32, InnerNode>,
+    root: Option<u32>,
+}
+
+/// A copy-on-write view: reads fall through to the base map.
+struct Overlay<'a> {
+    base: &'a Map,
+    c: Changes,
+}
+
+impl Nodes for Overlay<'_> {
+    fn leaf(&self, i: u32) -> &LeafNode {
+        if i as usize >= self.c.base_leaves {
+            return &self.c.new_leaves[i as usize - self.c.base_leaves];
+        }
+        self.c
+            .changed_leaves
+            .get(&i)
+            .unwrap_or(&self.base.leaves[i as usize])
+    }
+    fn inner(&self, i: u32) -> &InnerNode {
+        if i as usize >= self.c.base_inners {
+            return &self.c.new_inners[i as usize - self.c.base_inners];
+        }
+        self.c
+            .changed_inners
+            .get(&i)
+            .unwrap_or(&self.base.inners[i as usize])
+    }
+    fn leaf_mut(&mut self, i: u32) -> &mut LeafNode {
+        if i as usize >= self.c.base_leaves {
+            return &mut self.c.new_leaves[i as usize - self.c.base_leaves];
+        }
+        let base = self.base;
+        self.c
+            .changed_leaves
+            .entry(i)
+            .or_insert_with(|| base.leaves[i as usize].clone())
+    }
+    fn inner_mut(&mut self, i: u32) -> &mut InnerNode {
+        if i as usize >= self.c.base_inners {
+            return &mut self.c.new_inners[i as usize - self.c.base_inners];
+        }
+        let base = self.base;
+        self.c
+            .changed_inners
+            .entry(i)
+            .or_insert_with(|| base.inners[i as usize].clone())
+    }
+    fn push_leaf(&mut self, l: LeafNode) -> u32 {
+        self.c.new_leaves.push(l);
+        (self.c.base_leaves + self.c.new_leaves.len() - 1) as u32
+    }
+    fn push_inner(&mut self, n: InnerNode) -> u32 {
+        self.c.new_inners.push(n);
+        (self.c.base_inners + self.c.new_inners.len() - 1) as u32
+    }
+    fn root_ref(&self) -> Option<u32> {
+        self.c.root
+    }
+    fn set_root(&mut self, r: u32) {
+        self.c.root = Some(r);
+    }
+}
+
+/// The node's key: a leaf's label, an inner node's prefix.
+fn key_of(n: &impl Nodes, r: u32) -> [u8; 32] {
+    if r & LEAF != 0 {
+        n.leaf(r & !LEAF).label
+    } else {
+        let i = n.inner(r);
+        prefix(&n.leaf(i.key_leaf).label, i.depth)
+    }
+}
+
+/// A node's hash; inner hashes must be current.
+fn hash_of(n: &impl Nodes, r: u32) -> Hash {
+    if r & LEAF != 0 {
+        let l = n.leaf(r & !LEAF);
+        leaf_hash(&Hash(l.label), &l.value)
+    } else {
+        n.inner(r).hash
+    }
+}
+
+/// Sets the value of `label`; returns the previous one.
+fn insert(n: &mut impl Nodes, label: Hash, value: MapValue) -> Option<MapValue> {
+    let leaf = LeafNode {
+        label: label.0,
+        value,
+    };
+    let Some(mut cur) = n.root_ref() else {
+        let l = n.push_leaf(leaf);
+        n.set_root(l | LEAF);
+        return None;
+    };
+    let mut path: Vec<(u32, usize)> = Vec::new();
+    let split_at = loop {
+        if cur & LEAF != 0 {
+            let idx = cur & !LEAF;
+            match first_difference(&label.0, &n.leaf(idx).label) {
+                None => {
+                    let old = std::mem::replace(&mut n.leaf_mut(idx).value, value);
+                    dirty(n, &path);
+                    return Some(old);
+                }
+                Some(f) => break f,
+            }
+        }
+        let depth = n.inner(cur).depth;
+        match first_difference(&label.0, &key_of(n, cur)) {
+            Some(f) if f < depth => break f,
+            _ => {
+                let side = usize::from(bit(&label.0, depth));
+                path.push((cur, side));
+                cur = n.inner(cur).children[side];
+            }
+        }
+    };
+    let leaf = n.push_leaf(leaf);
+    let children = if bit(&label.0, split_at) {
+        [cur, leaf | LEAF]
+    } else {
+        [leaf | LEAF, cur]
+    };
+    let node = n.push_inner(InnerNode {
+        hash: Hash::default(),
+        children,
+        key_leaf: leaf,
+        depth: split_at,
+        dirty: true,
+    });
+    match path.last() {
+        None => n.set_root(node),
+        Some(&(parent, side)) => n.inner_mut(parent).children[side] = node,
+    }
+    dirty(n, &path);
+    None
+}
+
+fn dirty(n: &mut impl Nodes, path: &[(u32, usize)]) {
+    for &(r, _) in path {
+        n.inner_mut(r).dirty = true;
+    }
+}
+
+/// Recomputes every stale inner hash under `r` (iteratively: no recursion depth).
+fn rehash(n: &mut impl Nodes, r: u32) {
+    if r & LEAF != 0 || !n.inner(r).dirty {
+        return;
+    }
+    let mut stack = vec![(r, false)];
+    while let Some((i, expanded)) = stack.pop() {
+        let node = n.inner(i);
+        if !expanded {
+            stack.push((i, true));
+            for c in node.children {
+                if c & LEAF == 0 && n.inner(c).dirty {
+                    stack.push((c, false));
+                }
+            }
+            continue;
+        }
+        let (depth, [c0, c1]) = (node.depth, node.children);
+        let key = key_of(n, i);
+        let h = node_hash(depth, &key, &hash_of(n, c0), &hash_of(n, c1));
+        let node = n.inner_mut(i);
+        node.hash = h;
+        node.dirty = false;
+    }
+}
+
+/// The map's root; inner hashes must be current.
+fn root_of(n: &impl Nodes) -> Hash {
+    n.root_ref().map_or_else(empty_root, |r| hash_of(n, r))
+}
+
+/// The lookup proof for `label`; inner hashes must be current.
+fn prove_in(n: &impl Nodes, label: &Hash) -> MapProof {
+    let Some(root) = n.root_ref() else {
+        return MapProof {
+            terminal: Terminal::Empty,
+            path: Vec::new(),
+        };
+    };
+    let mut cur = root;
+    let mut path = Vec::new();
+    let terminal = loop {
+        if cur & LEAF != 0 {
+            let l = n.leaf(cur & !LEAF);
+            break Terminal::Leaf {
+                label: Hash(l.label),
+                value: l.value,
+            };
+        }
+        let (depth, children) = (n.inner(cur).depth, n.inner(cur).children);
+        let key = key_of(n, cur);
+        if first_difference(&label.0, &key).is_some_and(|f| f < depth) {
+            break Terminal::Node {
+                depth,
+                prefix: key,
+                left: hash_of(n, children[0]),
+                right: hash_of(n, children[1]),
+            };
+        }
+        let side = usize::from(bit(&label.0, depth));
+        path.push((depth, hash_of(n, children[1 - side])));
+        cur = children[side];
+    };
+    path.reverse();
+    MapProof { terminal, path }
+}
+
+/// A batch of updates prepared by [`Map::prepare`], with the root the map
+/// will have once it is [applied](Map::apply).
+#[derive(Debug, Clone)]
+pub struct PreparedBatch {
+    changes: Changes,
+    root: Hash,
+}
+
+impl PreparedBatch {
+    /// The map's root after the batch.
+    pub fn root(&self) -> Hash {
+        self.root
+    }
+}
+
+/// [`Map::apply`] was given a batch prepared on another state of the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the batch was prepared on another state of the map")]
+pub struct StaleBatch;
 
 impl Map {
     /// An empty map.
@@ -399,134 +693,29 @@ impl Map {
         self.inners.shrink_to_fit();
     }
 
-    fn leaf(&self, r: u32) -> &LeafNode {
-        &self.leaves[(r & !LEAF) as usize]
-    }
-
-    fn inner(&self, r: u32) -> &InnerNode {
-        &self.inners[r as usize]
-    }
-
-    /// The node's key: a leaf's label, an inner node's prefix.
-    fn key_of(&self, r: u32) -> [u8; 32] {
-        if r & LEAF != 0 {
-            self.leaf(r).label
-        } else {
-            let n = self.inner(r);
-            prefix(&self.leaves[n.key_leaf as usize].label, n.depth)
-        }
-    }
-
-    /// A node's hash; inner hashes must be current.
-    fn hash_of(&self, r: u32) -> Hash {
-        if r & LEAF != 0 {
-            let l = self.leaf(r);
-            leaf_hash(&Hash(l.label), &l.value)
-        } else {
-            self.inner(r).hash
-        }
-    }
-
     /// Sets the value of `label`; returns the previous one.
     pub fn insert(&mut self, label: Hash, value: MapValue) -> Option<MapValue> {
-        let new_leaf = |m: &mut Map| {
-            m.leaves.push(LeafNode {
-                label: label.0,
-                value,
-            });
-            (m.leaves.len() - 1) as u32
-        };
-        let Some(mut cur) = self.root else {
-            let l = new_leaf(self);
-            self.root = Some(l | LEAF);
-            return None;
-        };
-        let mut path: Vec<(u32, usize)> = Vec::new();
-        let split_at = loop {
-            if cur & LEAF != 0 {
-                let idx = (cur & !LEAF) as usize;
-                match first_difference(&label.0, &self.leaves[idx].label) {
-                    None => {
-                        let old = std::mem::replace(&mut self.leaves[idx].value, value);
-                        self.dirty(&path);
-                        return Some(old);
-                    }
-                    Some(f) => break f,
-                }
-            }
-            let depth = self.inner(cur).depth;
-            match first_difference(&label.0, &self.key_of(cur)) {
-                Some(f) if f < depth => break f,
-                _ => {
-                    let side = usize::from(bit(&label.0, depth));
-                    path.push((cur, side));
-                    cur = self.inner(cur).children[side];
-                }
-            }
-        };
-        let leaf = new_leaf(self);
-        let children = if bit(&label.0, split_at) {
-            [cur, leaf | LEAF]
-        } else {
-            [leaf | LEAF, cur]
-        };
-        self.inners.push(InnerNode {
-            hash: Hash::default(),
-            children,
-            key_leaf: leaf,
-            depth: split_at,
-            dirty: true,
-        });
-        let node = (self.inners.len() - 1) as u32;
-        match path.last() {
-            None => self.root = Some(node),
-            Some(&(parent, side)) => self.inners[parent as usize].children[side] = node,
-        }
-        self.dirty(&path);
-        None
-    }
-
-    fn dirty(&mut self, path: &[(u32, usize)]) {
-        for &(r, _) in path {
-            self.inners[r as usize].dirty = true;
-        }
-    }
-
-    /// Recomputes every stale inner hash under `r` (iteratively: no recursion depth).
-    fn rehash(&mut self, r: u32) {
-        if r & LEAF != 0 || !self.inner(r).dirty {
-            return;
-        }
-        let mut stack = vec![(r, false)];
-        while let Some((n, expanded)) = stack.pop() {
-            let node = &self.inners[n as usize];
-            if !expanded {
-                stack.push((n, true));
-                for c in node.children {
-                    if c & LEAF == 0 && self.inner(c).dirty {
-                        stack.push((c, false));
-                    }
-                }
-                continue;
-            }
-            let (depth, [c0, c1]) = (node.depth, node.children);
-            let key = self.key_of(n);
-            let h = node_hash(depth, &key, &self.hash_of(c0), &self.hash_of(c1));
-            let node = &mut self.inners[n as usize];
-            node.hash = h;
-            node.dirty = false;
-        }
+        self.generation += 1;
+        insert(self, label, value)
     }
 
     /// The map's root.
     pub fn root(&mut self) -> Hash {
-        match self.root {
-            None => empty_root(),
-            Some(r) => {
-                self.rehash(r);
-                self.hash_of(r)
-            }
+        if let Some(r) = self.root {
+            rehash(self, r);
         }
+        root_of(self)
+    }
+
+    /// Whether every inner hash is current (no [`Map::insert`] since the last [`Map::root`]).
+    pub fn is_clean(&self) -> bool {
+        self.root
+            .is_none_or(|r| r & LEAF != 0 || !self.inners[r as usize].dirty)
+    }
+
+    /// The root of a clean map (see [`Map::is_clean`]); `None` otherwise.
+    pub fn current_root(&self) -> Option<Hash> {
+        self.is_clean().then(|| root_of(self))
     }
 
     /// The current value of `label`.
@@ -534,52 +723,80 @@ impl Map {
         let mut cur = self.root?;
         loop {
             if cur & LEAF != 0 {
-                let l = self.leaf(cur);
+                let l = &self.leaves[(cur & !LEAF) as usize];
                 return (l.label == label.0).then_some(l.value);
             }
-            let depth = self.inner(cur).depth;
-            if first_difference(&label.0, &self.key_of(cur)).is_some_and(|f| f < depth) {
+            let depth = self.inners[cur as usize].depth;
+            if first_difference(&label.0, &key_of(self, cur)).is_some_and(|f| f < depth) {
                 return None;
             }
-            cur = self.inner(cur).children[usize::from(bit(&label.0, depth))];
+            cur = self.inners[cur as usize].children[usize::from(bit(&label.0, depth))];
         }
     }
 
     /// The lookup proof for `label` (membership or absence).
     pub fn prove(&mut self, label: &Hash) -> MapProof {
-        let Some(root) = self.root else {
-            return MapProof {
-                terminal: Terminal::Empty,
-                path: Vec::new(),
-            };
+        if let Some(r) = self.root {
+            rehash(self, r);
+        }
+        prove_in(self, label)
+    }
+
+    /// The lookup proof for `label` from a clean map (see [`Map::is_clean`]),
+    /// through a shared reference; `None` if the map has pending hashes.
+    pub fn proof(&self, label: &Hash) -> Option<MapProof> {
+        self.is_clean().then(|| prove_in(self, label))
+    }
+
+    /// Prepares a batch of updates (in order; a later update of a label wins)
+    /// without changing the map: the changed nodes are copied aside and
+    /// rehashed there. The map must be clean.
+    pub fn prepare(&self, updates: &[(Hash, MapValue)]) -> PreparedBatch {
+        let mut o = Overlay {
+            base: self,
+            c: Changes {
+                generation: self.generation,
+                base_leaves: self.leaves.len(),
+                base_inners: self.inners.len(),
+                new_leaves: Vec::new(),
+                new_inners: Vec::new(),
+                changed_leaves: std::collections::HashMap::new(),
+                changed_inners: std::collections::HashMap::new(),
+                root: self.root,
+            },
         };
-        self.rehash(root);
-        let mut cur = root;
-        let mut path = Vec::new();
-        let terminal = loop {
-            if cur & LEAF != 0 {
-                let l = self.leaf(cur);
-                break Terminal::Leaf {
-                    label: Hash(l.label),
-                    value: l.value,
-                };
-            }
-            let (depth, children) = (self.inner(cur).depth, self.inner(cur).children);
-            let key = self.key_of(cur);
-            if first_difference(&label.0, &key).is_some_and(|f| f < depth) {
-                break Terminal::Node {
-                    depth,
-                    prefix: key,
-                    left: self.hash_of(children[0]),
-                    right: self.hash_of(children[1]),
-                };
-            }
-            let side = usize::from(bit(&label.0, depth));
-            path.push((depth, self.hash_of(children[1 - side])));
-            cur = children[side];
-        };
-        path.reverse();
-        MapProof { terminal, path }
+        for (label, value) in updates {
+            insert(&mut o, *label, *value);
+        }
+        if let Some(r) = o.c.root {
+            rehash(&mut o, r);
+        }
+        let root = root_of(&o);
+        PreparedBatch { changes: o.c, root }
+    }
+
+    /// Applies a prepared batch: copies its nodes in. Cheap next to
+    /// preparing it; the map is clean afterwards.
+    ///
+    /// # Errors
+    /// [`StaleBatch`] if the map changed since the batch was prepared
+    /// (nothing is applied then).
+    pub fn apply(&mut self, batch: PreparedBatch) -> Result<(), StaleBatch> {
+        let c = batch.changes;
+        if c.generation != self.generation {
+            return Err(StaleBatch);
+        }
+        self.generation += 1;
+        for (i, l) in c.changed_leaves {
+            self.leaves[i as usize] = l;
+        }
+        for (i, n) in c.changed_inners {
+            self.inners[i as usize] = n;
+        }
+        self.leaves.extend(c.new_leaves);
+        self.inners.extend(c.new_inners);
+        self.root = c.root;
+        Ok(())
     }
 }
 

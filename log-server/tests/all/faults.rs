@@ -21,11 +21,34 @@ use crate::common::TempDir;
 const OK: u8 = 0;
 const FAIL_BEFORE: u8 = 1;
 const FAIL_AFTER_SIGNING: u8 = 2;
+/// Holds the commit open (inside sqlite's transaction, after signing) until released.
+const HOLD: u8 = 3;
+
+#[derive(Debug, Default)]
+struct Gate {
+    state: std::sync::Mutex<(bool, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Gate {
+    fn wait_for(&self, f: impl Fn(&(bool, bool)) -> bool) {
+        let mut g = self.state.lock().unwrap();
+        while !f(&g) {
+            g = self.changed.wait(g).unwrap();
+        }
+    }
+    fn set(&self, f: impl FnOnce(&mut (bool, bool))) {
+        f(&mut self.state.lock().unwrap());
+        self.changed.notify_all();
+    }
+}
 
 #[derive(Debug)]
 struct Flaky {
     inner: SqliteStore,
     mode: AtomicU8,
+    /// (a held commit is inside, released)
+    gate: Gate,
 }
 
 impl LogStore for Flaky {
@@ -45,6 +68,12 @@ impl LogStore for Flaky {
                 Err(StoreError::Corrupt(
                     "injected: lost power after signing".into(),
                 ))
+            }),
+            HOLD => self.inner.commit_with(expected, batch, &mut || {
+                let cp = finish()?;
+                self.gate.set(|g| g.0 = true);
+                self.gate.wait_for(|g| g.1);
+                Ok(cp)
             }),
             _ => self.inner.commit_with(expected, batch, finish),
         }
@@ -114,6 +143,7 @@ fn failed_commits_leave_no_trace() {
     let flaky = Arc::new(Flaky {
         inner: SqliteStore::open(&dir.0.join("log.sqlite")).unwrap(),
         mode: AtomicU8::new(OK),
+        gate: Gate::default(),
     });
     let signer = SignerKey::from_seed("example.org/ank", ALG_ED25519, [4; 32]).unwrap();
     let (log, tree) = Log::from_store(flaky.clone(), signer, "example.org/ank", None).unwrap();
@@ -144,7 +174,7 @@ fn failed_commits_leave_no_trace() {
         assert_eq!(*log.latest(), stored);
         assert_eq!(stored.size, committed);
         assert_eq!(
-            Some(log.map().root()),
+            log.map().current_root(),
             signed_map_root(&stored.note),
             "round {round}"
         );
@@ -162,4 +192,48 @@ fn failed_commits_leave_no_trace() {
         assert!(rx.blocking_recv().unwrap().is_ok());
     }
     assert_eq!(log.latest().size, 5);
+}
+
+/// Finding 17: lookups never wait for a sqlite commit. While a commit is
+/// held open inside its transaction (checkpoint signed, map prepared),
+/// lookups are answered from the previous checkpoint and map.
+#[test]
+fn lookups_do_not_wait_for_a_commit() {
+    let dir = TempDir::new("no-wait");
+    let flaky = Arc::new(Flaky {
+        inner: SqliteStore::open(&dir.0.join("log.sqlite")).unwrap(),
+        mode: AtomicU8::new(OK),
+        gate: Gate::default(),
+    });
+    let signer = SignerKey::from_seed("example.org/ank", ALG_ED25519, [4; 32]).unwrap();
+    let (log, tree) = Log::from_store(flaky.clone(), signer, "example.org/ank", None).unwrap();
+    let settings = Settings {
+        interval: Duration::from_millis(1),
+        ..Settings::default()
+    };
+    let (queue, _seq) = start(Arc::clone(&log), tree, settings).unwrap();
+    let (j, rx) = job(1);
+    queue.submit(j).unwrap();
+    rx.blocking_recv().unwrap().unwrap();
+    let before = log.latest();
+    flaky.mode.store(HOLD, Ordering::SeqCst);
+    let (j, rx) = job(2);
+    queue.submit(j).unwrap();
+    flaky.gate.wait_for(|g| g.0);
+    // The commit is open now; a lookup must still be answered.
+    let (tx, answers) = std::sync::mpsc::channel();
+    let reader = Arc::clone(&log);
+    std::thread::spawn(move || {
+        let a = ank_proofs::Address::parse("alice@example.org").unwrap();
+        let _ = tx.send(reader.lookup_answer(&a).map(|r| r.checkpoint));
+    });
+    let answered = answers.recv_timeout(Duration::from_secs(60));
+    flaky.gate.set(|g| g.1 = true);
+    let checkpoint = answered.expect("a lookup waited for the commit").unwrap();
+    assert_eq!(
+        checkpoint, before.note,
+        "answered from the previous checkpoint"
+    );
+    rx.blocking_recv().unwrap().unwrap();
+    assert_eq!(log.latest().size, before.size + 1);
 }

@@ -206,6 +206,78 @@ fn random_update_sequences_agree_with_the_reference() {
     }
 }
 
+/// Prepared batches agree with in-place updates and the reference, leave the
+/// map untouched until applied, and are refused on another state of the map.
+#[test]
+fn prepared_batches_agree_and_leave_the_map_untouched_until_applied() {
+    let mut rng = Rng(91);
+    let base = random_label(&mut rng);
+    let mut items: Vec<Item> = Vec::new();
+    let mut m = Map::new();
+    for round in 0..30 {
+        let mut batch: Vec<(Hash, MapValue)> = Vec::new();
+        for _ in 0..1 + rng.below(80) {
+            // Existing labels (some twice in one batch: the later wins) and new ones.
+            if !batch.is_empty() && rng.below(8) == 0 {
+                let k = rng.below(batch.len() as u64) as usize;
+                batch.push((batch[k].0, value(&mut rng)));
+            } else if !items.is_empty() && rng.below(3) == 0 {
+                let k = rng.below(items.len() as u64) as usize;
+                batch.push((items[k].0, value(&mut rng)));
+            } else {
+                let l = if round % 2 == 0 {
+                    clustered_label(&mut rng, &base)
+                } else {
+                    random_label(&mut rng)
+                };
+                batch.push((l, value(&mut rng)));
+            }
+        }
+        let before = m.current_root().unwrap();
+        let probe = random_label(&mut rng);
+        let proof_before = m.proof(&probe).unwrap();
+        let prepared = m.prepare(&batch);
+        // Nothing changed yet: root, proofs and values are the old ones.
+        assert_eq!(m.current_root(), Some(before));
+        assert_eq!(m.proof(&probe), Some(proof_before));
+        for (l, v) in &batch {
+            if let Some(k) = items.iter().position(|(x, _)| x == l) {
+                items[k].1 = *v;
+            } else {
+                items.push((*l, *v));
+            }
+        }
+        assert_eq!(prepared.root(), ref_root(&items, 0), "round {round}");
+        // In place, on a copy: the same root.
+        let mut direct = m.clone();
+        for (l, v) in &batch {
+            direct.insert(*l, *v);
+        }
+        assert_eq!(direct.root(), prepared.root());
+        m.apply(prepared).unwrap();
+        assert!(m.is_clean());
+        assert_eq!(m.current_root(), Some(ref_root(&items, 0)));
+        for _ in 0..5 {
+            let (l, v) = items[rng.below(items.len() as u64) as usize];
+            assert_eq!(m.get(&l), Some(v));
+            assert_eq!(m.proof(&l), Some(ref_proof(&items, &l)));
+        }
+        let absent = random_label(&mut rng);
+        assert_eq!(m.proof(&absent), Some(ref_proof(&items, &absent)));
+    }
+    // A batch prepared before another change is refused, and changes nothing.
+    let stale = m.prepare(&[(random_label(&mut rng), value(&mut rng))]);
+    let newer = m.prepare(&[(random_label(&mut rng), value(&mut rng))]);
+    let root = newer.root();
+    m.apply(newer).unwrap();
+    assert_eq!(m.apply(stale), Err(ank_proofs::map::StaleBatch));
+    assert_eq!(m.current_root(), Some(root));
+    // Pending in-place updates make shared-reference proofs unavailable.
+    m.insert(random_label(&mut rng), value(&mut rng));
+    assert!(!m.is_clean());
+    assert_eq!(m.proof(&base), None);
+}
+
 fn flip(h: &Hash, b: usize) -> Hash {
     let mut x = *h;
     x.0[b / 8] ^= 0x80 >> (b % 8);
