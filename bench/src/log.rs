@@ -332,46 +332,14 @@ pub fn publish(url: &str, first: u64, users: u64, concurrency: usize) -> Result<
 /// a sender and a recipient on the server's own domain (their tokens put into
 /// `data`), seals and signs `messages` envelopes first, then posts them.
 pub fn mail(url: &str, data: &Path, domain: &str, messages: u64, concurrency: usize) -> Result<()> {
-    use ank_log_server::store::LogStore as _;
     use ank_mailbox::{Envelope, Payload};
-    let store = ank_log_server::DataDir(data.to_owned()).open_store()?;
     let rt = crate::runtime()?;
-    let client = http()?;
     let base = url.trim_end_matches('/').to_owned();
     let stamp = ank_common::now_ms();
-    let mut users = Vec::new();
-    for (name, seed) in [("sender", 1u8), ("recipient", 2u8)] {
-        let address = Address::parse(&format!("{name}{stamp}@{domain}"))?;
-        let signing =
-            ed25519_dalek::SigningKey::from_bytes(&ank_proofs::hash::sha256(&[seed, 7]).0);
-        let x_secret = ank_proofs::hash::sha256(&[seed, 9]).0;
-        let ks = KeySet::new(vec![Device {
-            name: "bench".into(),
-            signing_key: signing.verifying_key().to_bytes(),
-            encryption_key: ank_mailbox::x25519_public(&x_secret)?,
-        }])?;
-        let token = format!("bench-{name}-{stamp}");
-        store.put_token(
-            &ank_proofs::hash::sha256(token.as_bytes()),
-            &address.label(),
-            stamp + 600_000,
-        )?;
-        let req = PublishRequest::new(&address, 1, &ks, PublishAuth::Token(&token), &[&signing]);
-        let r = rt.block_on(async {
-            client
-                .post(format!("{base}/v1/publish"))
-                .json(&req)
-                .send()
-                .await
-        })?;
-        if !r.status().is_success() {
-            bail!("registering {address}: HTTP {}", r.status());
-        }
-        users.push((address, signing, ks));
-    }
-    let (from, signing, _) = &users[0];
-    let (to, _, to_ks) = &users[1];
-    let to_key = to_ks.devices()[0].encryption_key;
+    let users = register_users(&rt, &base, data, domain, stamp, &["sender", "recipient"])?;
+    let (from, signing) = (&users[0].address, &users[0].signing);
+    let to = &users[1].address;
+    let to_key = users[1].public().encryption_key;
     let t = Instant::now();
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..messages)
@@ -403,4 +371,239 @@ pub fn mail(url: &str, data: &Path, domain: &str, messages: u64, concurrency: us
         Some(reqwest::StatusCode::CREATED),
         "accepted messages",
     )
+}
+
+/// Registers one user per name (`<name><stamp>@<domain>`) with keys derived
+/// from its position, through `POST /v1/publish` with tokens put into `data`.
+fn register_users(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    data: &Path,
+    domain: &str,
+    stamp: u64,
+    names: &[&str],
+) -> Result<Vec<ank_client::home::DeviceKeys>> {
+    use ank_log_server::store::LogStore as _;
+    let store = ank_log_server::DataDir(data.to_owned()).open_store()?;
+    let client = http()?;
+    let mut users = Vec::new();
+    for (n, name) in names.iter().enumerate() {
+        let address = Address::parse(&format!("{name}{stamp}@{domain}"))?;
+        let seed = n as u8;
+        let keys = ank_client::home::DeviceKeys {
+            address: address.clone(),
+            device: "bench".into(),
+            signing: ed25519_dalek::SigningKey::from_bytes(&ank_proofs::hash::sha256(&[seed, 7]).0),
+            encryption: ank_proofs::hash::sha256(&[seed, 9]).0.into(),
+        };
+        let ks = KeySet::new(vec![keys.public()])?;
+        let token = format!("bench-{name}-{stamp}");
+        store.put_token(
+            &ank_proofs::hash::sha256(token.as_bytes()),
+            &address.label(),
+            stamp + 600_000,
+        )?;
+        let req = PublishRequest::new(
+            &address,
+            1,
+            &ks,
+            PublishAuth::Token(&token),
+            &[&keys.signing],
+        );
+        let r = rt.block_on(async {
+            client
+                .post(format!("{base}/v1/publish"))
+                .json(&req)
+                .send()
+                .await
+        })?;
+        if !r.status().is_success() {
+            bail!("registering {address}: HTTP {}", r.status());
+        }
+        users.push(keys);
+    }
+    Ok(users)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `ank-bench fetch`: fills `recipients` mailboxes with `messages` messages
+/// of about `body_bytes` each, then fetches every mailbox `rounds` times at
+/// once, page by page (signed requests, nothing acknowledged), sampling the
+/// server's RSS (`pid`) and `/healthz` latency meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub fn fetch(
+    url: &str,
+    data: &Path,
+    domain: &str,
+    pid: u32,
+    recipients: usize,
+    messages: u64,
+    body_bytes: usize,
+    rounds: u32,
+) -> Result<()> {
+    use ank_mailbox::{Envelope, Payload};
+    let rt = crate::runtime()?;
+    let base = url.trim_end_matches('/').to_owned();
+    let stamp = ank_common::now_ms();
+    let mut names = vec!["sender".to_owned()];
+    names.extend((0..recipients).map(|i| format!("reader{i}-")));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let users = register_users(&rt, &base, data, domain, stamp, &names)?;
+    let sender = &users[0];
+    let readers = Arc::new(users[1..].to_vec());
+    let body = "x".repeat(body_bytes.min(ank_mailbox::MAX_BODY));
+    let t = Instant::now();
+    let mut envelopes = Vec::new();
+    for (r, reader) in readers.iter().enumerate() {
+        let key = reader.public().encryption_key;
+        for i in 0..messages {
+            let p = Payload::new(
+                sender.address.clone(),
+                reader.address.clone(),
+                stamp,
+                "bench",
+                &body,
+            )?;
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&(i + ((r as u64) << 32)).to_be_bytes());
+            id[8..].copy_from_slice(&stamp.to_be_bytes());
+            envelopes.push(serde_json::to_string(&Envelope::create(
+                &p,
+                &key,
+                &sender.signing,
+                id,
+            )?)?);
+        }
+    }
+    eprintln!("sealed {} messages in {:.1?}", envelopes.len(), t.elapsed());
+    post_all(
+        &format!("{base}/v1/messages"),
+        Arc::new(envelopes),
+        32,
+        Some(reqwest::StatusCode::CREATED),
+        "stored messages",
+    )?;
+    let rss_before = rss_kib(pid).unwrap_or(0);
+    let mailbox = ank_client::mail::MailClient::new(&base)?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Samplers: RSS every 20 ms, /healthz every 50 ms.
+    let sampler = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut max = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                max = max.max(rss_kib(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            max
+        })
+    };
+    let health = {
+        let stop = Arc::clone(&stop);
+        let addr = base
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        std::thread::spawn(move || -> Vec<Duration> {
+            let mut lat = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                if healthz(&addr) {
+                    lat.push(t.elapsed());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            lat
+        })
+    };
+    let t = Instant::now();
+    let (pages, bytes) = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for r in 0..readers.len() {
+            let (mailbox, readers) = (mailbox.clone(), Arc::clone(&readers));
+            tasks.push(tokio::spawn(async move {
+                let keys = &readers[r];
+                let (mut pages, mut bytes) = (0u64, 0u64);
+                for _ in 0..rounds {
+                    let mut after: Option<String> = None;
+                    loop {
+                        let page = mailbox.fetch_page(keys, after.as_deref(), 100).await?;
+                        pages += 1;
+                        bytes += page
+                            .messages
+                            .iter()
+                            .map(|m| m.ciphertext.len() as u64)
+                            .sum::<u64>();
+                        match page.next {
+                            Some(c) => after = Some(c),
+                            None => break,
+                        }
+                    }
+                }
+                Ok::<_, anyhow::Error>((pages, bytes))
+            }));
+        }
+        let mut total = (0, 0);
+        for task in tasks {
+            let (p, b) = task.await??;
+            total.0 += p;
+            total.1 += b;
+        }
+        Ok::<_, anyhow::Error>(total)
+    })?;
+    let elapsed = t.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let max_rss = sampler.join().unwrap_or(0);
+    let mut lat = health.join().unwrap_or_default();
+    lat.sort();
+    println!(
+        "{} concurrent fetchers, {rounds} round(s): {pages} pages, {:.0} MB of ciphertext in {:.1?} ({:.0} MB/s)",
+        readers.len(),
+        bytes as f64 / 1e6,
+        elapsed,
+        bytes as f64 / 1e6 / elapsed.as_secs_f64()
+    );
+    println!(
+        "server RSS: {:.1} MB before fetching, peak {:.1} MB while fetching",
+        rss_before as f64 / 1024.0,
+        max_rss as f64 / 1024.0
+    );
+    println!(
+        "/healthz while fetching: {} samples, p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        lat.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// One plain `GET /healthz` on a new connection; true on a 200.
+fn healthz(addr: &str) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut c) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+    if write!(
+        c,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let mut r = Vec::new();
+    let _ = c.read_to_end(&mut r);
+    r.starts_with(b"HTTP/1.1 200")
 }

@@ -52,6 +52,29 @@ pub enum Bench {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// Concurrent signed fetches of full mailboxes against a running `ank
+    /// serve` (start it with --mail-rate 0 and quotas that fit), sampling the
+    /// server's RSS and /healthz latency.
+    Fetch {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        domain: String,
+        /// The server's process id (for its RSS).
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 6)]
+        recipients: usize,
+        /// Messages per mailbox.
+        #[arg(long, default_value_t = 3000)]
+        messages: u64,
+        #[arg(long, default_value_t = 65536)]
+        body_bytes: usize,
+        #[arg(long, default_value_t = 2)]
+        rounds: u32,
+    },
     /// Durable appends through the sequencer and sqlite, against batch size.
     Sequencer {
         #[arg(long, default_value_t = 200_000)]
@@ -118,6 +141,18 @@ pub fn run(b: Bench) -> Result<()> {
             messages,
             concurrency,
         } => crate::log::mail(&url, &data, &domain, messages, concurrency),
+        Bench::Fetch {
+            url,
+            data,
+            domain,
+            pid,
+            recipients,
+            messages,
+            body_bytes,
+            rounds,
+        } => crate::log::fetch(
+            &url, &data, &domain, pid, recipients, messages, body_bytes, rounds,
+        ),
         Bench::Sequencer {
             entries,
             batch,

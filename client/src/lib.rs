@@ -82,6 +82,18 @@ impl ClientError {
     }
 }
 
+/// The HTTP client every ank request uses: ank's user agent, a 60 s timeout.
+pub(crate) fn http_client(url: &str) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("ank/", env!("CARGO_PKG_VERSION")))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| ClientError::Transport {
+            url: url.to_owned(),
+            message: e.to_string(),
+        })
+}
+
 /// Sends a request and decodes a JSON answer, or the server's JSON refusal
 /// (`{"error", "message"}`) as [`ClientError::Api`].
 pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(

@@ -95,14 +95,7 @@ impl LogClient {
     /// # Errors
     /// [`ClientError::Transport`] when no HTTP client can be built.
     pub fn new(url: &str, vkey: VerifierKey) -> Result<LogClient, ClientError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("ank/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| ClientError::Transport {
-                url: url.to_owned(),
-                message: e.to_string(),
-            })?;
+        let http = crate::http_client(url)?;
         Ok(LogClient {
             base: url.trim_end_matches('/').to_owned(),
             http,

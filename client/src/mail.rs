@@ -48,14 +48,7 @@ impl MailClient {
             None => host.to_owned(),
         }
         .to_ascii_lowercase();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("ank/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| ClientError::Transport {
-                url: url.to_owned(),
-                message: e.to_string(),
-            })?;
+        let http = crate::http_client(url)?;
         Ok(MailClient {
             base: url.trim_end_matches('/').to_owned(),
             authority,

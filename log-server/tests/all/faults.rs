@@ -137,9 +137,8 @@ fn job(
     (j, rx)
 }
 
-#[test]
-fn failed_commits_leave_no_trace() {
-    let dir = TempDir::new("faults");
+/// A log on a [`Flaky`] store in `dir`, with its sequencer running.
+fn flaky_log(dir: &TempDir) -> (Arc<Flaky>, Arc<Log>, ank_log_server::sequencer::Queue) {
     let flaky = Arc::new(Flaky {
         inner: SqliteStore::open(&dir.0.join("log.sqlite")).unwrap(),
         mode: AtomicU8::new(OK),
@@ -151,7 +150,15 @@ fn failed_commits_leave_no_trace() {
         interval: Duration::from_millis(1),
         ..Settings::default()
     };
+    // The sequencer thread ends when the queue is dropped.
     let (queue, _seq) = start(Arc::clone(&log), tree, settings).unwrap();
+    (flaky, log, queue)
+}
+
+#[test]
+fn failed_commits_leave_no_trace() {
+    let dir = TempDir::new("faults");
+    let (flaky, log, queue) = flaky_log(&dir);
     let mut committed = 0u64;
     for (round, mode) in [OK, FAIL_BEFORE, OK, FAIL_AFTER_SIGNING, OK]
         .into_iter()
@@ -200,18 +207,7 @@ fn failed_commits_leave_no_trace() {
 #[test]
 fn lookups_do_not_wait_for_a_commit() {
     let dir = TempDir::new("no-wait");
-    let flaky = Arc::new(Flaky {
-        inner: SqliteStore::open(&dir.0.join("log.sqlite")).unwrap(),
-        mode: AtomicU8::new(OK),
-        gate: Gate::default(),
-    });
-    let signer = SignerKey::from_seed("example.org/ank", ALG_ED25519, [4; 32]).unwrap();
-    let (log, tree) = Log::from_store(flaky.clone(), signer, "example.org/ank", None).unwrap();
-    let settings = Settings {
-        interval: Duration::from_millis(1),
-        ..Settings::default()
-    };
-    let (queue, _seq) = start(Arc::clone(&log), tree, settings).unwrap();
+    let (flaky, log, queue) = flaky_log(&dir);
     let (j, rx) = job(1);
     queue.submit(j).unwrap();
     rx.blocking_recv().unwrap().unwrap();

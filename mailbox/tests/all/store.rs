@@ -301,12 +301,9 @@ async fn a_full_store_refuses_mail_but_drains() {
     );
 }
 
-/// A row that does not decrypt is quarantined; the rest is served.
-#[tokio::test]
-async fn a_bad_row_is_quarantined_not_fatal() {
-    let dir = Dir::new("badrow");
-    let s = store(&dir);
-    for id in 1..=3 {
+/// Stores messages with ids 1..=n, one a millisecond from 101 on.
+async fn fill(s: &MailStore, n: u8) {
+    for id in 1..=n {
         let (e, j) = envelope(id, "m");
         s.put(
             &e.check().unwrap(),
@@ -318,6 +315,14 @@ async fn a_bad_row_is_quarantined_not_fatal() {
         .await
         .unwrap();
     }
+}
+
+/// A row that does not decrypt is quarantined; the rest is served.
+#[tokio::test]
+async fn a_bad_row_is_quarantined_not_fatal() {
+    let dir = Dir::new("badrow");
+    let s = store(&dir);
+    fill(&s, 3).await;
     let c = rusqlite::Connection::open(dir.0.join("mail.sqlite")).unwrap();
     c.execute(
         "UPDATE messages SET sealed = zeroblob(64) WHERE id = ?1",
@@ -348,18 +353,7 @@ async fn a_bad_row_is_quarantined_not_fatal() {
 async fn listing_is_paginated() {
     let dir = Dir::new("pages");
     let s = store(&dir);
-    for id in 1..=5 {
-        let (e, j) = envelope(id, "paged");
-        s.put(
-            &e.check().unwrap(),
-            &j,
-            100 + u64::from(id),
-            10_000,
-            Quota::default(),
-        )
-        .await
-        .unwrap();
-    }
+    fill(&s, 5).await;
     let mut after = None;
     let mut seen = Vec::new();
     let mut pages = 0;
