@@ -50,6 +50,20 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct AppState {
     pub log: Arc<Log>,
     pub queue: Queue,
+    /// Publish authorisation (signature checks) runs one at a time: under a
+    /// flood of publishes it takes at most one core, and reads keep the rest.
+    verifier: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// The state of a log's routes.
+    pub fn new(log: Arc<Log>, queue: Queue) -> AppState {
+        AppState {
+            log,
+            queue,
+            verifier: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
 }
 
 /// An error answer.
@@ -261,7 +275,16 @@ async fn publish_inner(
 ) -> Result<Json<PublishResponse>, ApiError> {
     let Json(req) = body.map_err(json_rejection)?;
     let log = Arc::clone(&s.log);
-    let decision = blocking(move || log.authorize_publish(&req, crate::now_ms())).await?;
+    let permit = Arc::clone(&s.verifier)
+        .acquire_owned()
+        .await
+        .map_err(internal)?;
+    let decision = blocking(move || {
+        let d = log.authorize_publish(&req, crate::now_ms());
+        drop(permit);
+        d
+    })
+    .await?;
     let (label, version, key_set, authority, token) = match decision {
         Decision::Retry { index } => {
             let log = Arc::clone(&s.log);

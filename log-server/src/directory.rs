@@ -23,10 +23,10 @@ impl Log {
     /// Store errors, [`StoreError::Corrupt`] for a stored row that does not
     /// match its entry.
     pub fn lookup_answer(&self, address: &Address) -> Result<LookupResponse, StoreError> {
-        self.resolve(address).map(|(answer, _)| answer)
+        self.answer(address).map(|(answer, _)| answer)
     }
 
-    /// As [`Log::lookup_answer`], with the key set it proves.
+    /// As [`Log::lookup_answer`], with the key set it proves, decoded.
     ///
     /// # Errors
     /// As [`Log::lookup_answer`].
@@ -34,6 +34,16 @@ impl Log {
         &self,
         address: &Address,
     ) -> Result<(LookupResponse, Option<ank_proofs::KeySet>), StoreError> {
+        let (answer, ks) = self.answer(address)?;
+        let keys = ks
+            .map(|k| ank_proofs::KeySet::decode(&k))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok((answer, keys))
+    }
+
+    /// The answer and the key-set bytes it serves (checked against the entry).
+    fn answer(&self, address: &Address) -> Result<(LookupResponse, Option<Vec<u8>>), StoreError> {
         let label = address.label();
         // Map and checkpoint are read together, under the map's shared lock.
         let (cp, proof, value) = {
@@ -53,7 +63,7 @@ impl Log {
             };
             return Ok((answer, None));
         };
-        let (_, key_set, raw) = self.stored_binding(value.index)?;
+        let (_, raw, key_set) = self.stored_entry(value.index)?;
         let inclusion = prove_inclusion(value.index, cp.size, &StoreHashReader(&*self.store))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let answer = LookupResponse {
@@ -65,7 +75,7 @@ impl Log {
                 index: value.index,
                 version: value.version,
                 entry: STANDARD.encode(raw),
-                key_set: STANDARD.encode(key_set.encode()),
+                key_set: STANDARD.encode(&key_set),
                 inclusion_proof: inclusion.iter().map(Hash::to_base64).collect(),
             }),
         };

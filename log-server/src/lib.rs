@@ -493,7 +493,7 @@ pub async fn serve(
         addr,
         created,
     });
-    let app = api::router(api::AppState { log, queue }).merge(extra);
+    let app = api::router(api::AppState::new(log, queue)).merge(extra);
     // The sequencer stopping (a CAS conflict) also stops the server.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let watcher = tokio::task::spawn_blocking(move || {

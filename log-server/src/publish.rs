@@ -173,23 +173,33 @@ impl Log {
         self.origin().split('/').next().unwrap_or_default()
     }
 
-    /// The entry at `index` with its key set, checked against each other:
-    /// a stored key set whose hash is not the entry's `keys_hash` is corruption.
+    /// The entry at `index` and its key set as stored, checked against each
+    /// other: a stored key set whose hash is not the entry's `keys_hash` is
+    /// corruption. Returns (entry, entry bytes, key-set bytes).
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] for a missing, undecodable or mismatched row.
-    pub fn stored_binding(&self, index: u64) -> Result<(Entry, KeySet, Vec<u8>), StoreError> {
+    pub fn stored_entry(&self, index: u64) -> Result<(Entry, Vec<u8>, Vec<u8>), StoreError> {
         let (raw, ks) = self
             .store
             .entry(index)?
             .ok_or_else(|| StoreError::Corrupt(format!("entry {index} missing")))?;
         let entry = Entry::decode(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let key_set = KeySet::decode(&ks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if key_set.hash() != entry.keys_hash {
+        if ank_proofs::hash::sha256(&ks) != entry.keys_hash {
             return Err(StoreError::Corrupt(format!(
                 "the key set stored with entry {index} does not match its keys_hash"
             )));
         }
+        Ok((entry, raw, ks))
+    }
+
+    /// As [`Log::stored_entry`], with the key set decoded.
+    ///
+    /// # Errors
+    /// As [`Log::stored_entry`].
+    pub fn stored_binding(&self, index: u64) -> Result<(Entry, KeySet, Vec<u8>), StoreError> {
+        let (entry, raw, ks) = self.stored_entry(index)?;
+        let key_set = KeySet::decode(&ks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok((entry, key_set, raw))
     }
 

@@ -133,6 +133,33 @@ fn map_at_1m(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         )
     });
+    let updates: Vec<(ank_proofs::Hash, MapValue)> = (0..4096u64)
+        .map(|i| {
+            let label = ank_proofs::hash::sha256(&(n + i).to_be_bytes());
+            let value = MapValue {
+                version: 1,
+                index: n + i,
+                entry_hash: root,
+            };
+            (label, value)
+        })
+        .collect();
+    g.bench_function(
+        "4096 new labels into 2^20, prepared (shared reference)",
+        |b| b.iter(|| map.prepare(black_box(&updates)).root()),
+    );
+    g.bench_function("4096 new labels into 2^20, prepared then applied", |b| {
+        b.iter_batched(
+            || map.clone(),
+            |mut m| {
+                let p = m.prepare(&updates);
+                let r = p.root();
+                m.apply(p).unwrap();
+                r
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
     g.finish();
 }
 

@@ -156,23 +156,48 @@ pub struct KeySet {
     devices: Vec<Device>,
 }
 
-/// Whether an X25519 public key has low order (on the curve or its twist).
-///
-/// Every clamped scalar is a multiple of the cofactor 8, so it sends exactly
-/// the points of order dividing 8 to the identity (u = 0); any other point
-/// has a large prime-order component that a fixed scalar below that order
-/// cannot annihilate.
+/// The u-coordinates of every point of low order on Curve25519 or its
+/// twist (order dividing 8), canonical, little-endian: 0, 1, the two points
+/// of order 8 on the curve, and p − 1, with p and p + 1, the non-canonical
+/// encodings of 0 and 1. Bit 255 is ignored by X25519 and masked before
+/// comparing. A test derives the list from the curve's 8-torsion and a
+/// scalar multiplication.
+const LOW_ORDER_U: [[u8; 32]; 7] = [
+    [0; 32],
+    {
+        let mut u = [0; 32];
+        u[0] = 1;
+        u
+    },
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+        0xb8, 0x00,
+    ],
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
+        0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
+        0x11, 0x57,
+    ],
+    p_plus(0xec),
+    p_plus(0xed),
+    p_plus(0xee),
+];
+
+/// p − 1, p, p + 1 for a first byte of 0xec, 0xed, 0xee.
+const fn p_plus(first: u8) -> [u8; 32] {
+    let mut u = [0xff; 32];
+    u[0] = first;
+    u[31] = 0x7f;
+    u
+}
+
+/// Whether an X25519 public key has low order (on the curve or its twist):
+/// every shared secret with it is one of eight values, whatever the secret key.
 pub fn x25519_low_order(key: &[u8; 32]) -> bool {
-    // Any fixed scalar works (clamping makes it a multiple of 8).
-    const PROBE: [u8; 32] = [
-        0x3d, 0x1c, 0x6e, 0x5b, 0x08, 0x91, 0x47, 0xa2, 0xc4, 0x7f, 0x12, 0xe9, 0x55, 0x0b, 0x86,
-        0x3a, 0xd7, 0x29, 0x64, 0xbe, 0x1f, 0x70, 0x93, 0x0c, 0x48, 0xe5, 0x2d, 0xa1, 0x6b, 0x37,
-        0xf0, 0x5e,
-    ];
-    curve25519_dalek::montgomery::MontgomeryPoint(*key)
-        .mul_clamped(PROBE)
-        .to_bytes()
-        == [0u8; 32]
+    let mut u = *key;
+    u[31] &= 0x7f;
+    LOW_ORDER_U.contains(&u)
 }
 
 fn valid_device_name(n: &str) -> bool {

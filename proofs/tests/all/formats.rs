@@ -142,6 +142,31 @@ fn weak_keys_are_refused() {
         enc[at..].copy_from_slice(&k);
         assert_eq!(KeySet::decode(&enc), e(KeySetError::WeakEncryptionKey));
     }
+    // The list agrees with the definition: a clamped scalar (a multiple of
+    // the cofactor) sends exactly the low-order points to u = 0.
+    for b in [0u8, 1, 0x37, 0xa5] {
+        let mut k = [b; 32];
+        k[31] &= 0x7f;
+        let by_definition = curve25519_dalek::montgomery::MontgomeryPoint(k)
+            .mul_clamped([0x5b; 32])
+            .to_bytes()
+            == [0u8; 32];
+        assert_eq!(
+            ank_proofs::binding::x25519_low_order(&k),
+            by_definition,
+            "{k:02x?}"
+        );
+    }
+    for p in curve25519_dalek::constants::EIGHT_TORSION {
+        let u = p.to_montgomery().to_bytes();
+        assert!(ank_proofs::binding::x25519_low_order(&u));
+        assert_eq!(
+            curve25519_dalek::montgomery::MontgomeryPoint(u)
+                .mul_clamped([0x5b; 32])
+                .to_bytes(),
+            [0u8; 32]
+        );
+    }
     // An ordinary key passes.
     let mut d = device("a", 1);
     d.encryption_key =
