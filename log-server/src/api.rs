@@ -16,7 +16,7 @@
 //! `stale_version`, `missing_token`, `unknown_token`, `used_token`,
 //! `expired_token`, `missing_signature`, `bad_signature`, `unknown_key`,
 //! `revoked`, `not_found`, `bad_tile_path`, `tile_not_found`, `bad_query`,
-//! `queue_full` (503, with Retry-After), `internal` (500). A refused request
+//! `queue_full` and `busy` (503, with Retry-After), `internal` (500). A refused request
 //! stores nothing.
 
 use std::collections::HashMap;
@@ -50,18 +50,87 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct AppState {
     pub log: Arc<Log>,
     pub queue: Queue,
-    /// Publish authorisation (signature checks) runs one at a time: under a
-    /// flood of publishes it takes at most one core, and reads keep the rest.
-    verifier: Arc<tokio::sync::Semaphore>,
+    verify: Arc<VerifyGate>,
+    /// Threads for sqlite reads and signature checks (never the async workers).
+    pool: crate::pool::Pool,
+}
+
+/// How many publish authorisations (signature checks, the costly part of a
+/// publish) run at once: one per core while no lookup is in flight, one
+/// while lookups are: a flood of publishes then leaves lookups the other
+/// cores.
+#[derive(Debug)]
+struct VerifyGate {
+    any: Arc<tokio::sync::Semaphore>,
+    beside_reads: Arc<tokio::sync::Semaphore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a lookup in flight while it lives.
+struct Reading<'a>(&'a VerifyGate);
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.reads.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl VerifyGate {
+    fn reading(&self) -> Reading<'_> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        Reading(self)
+    }
+
+    async fn permit(&self) -> Result<Vec<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+        let mut permits = vec![
+            Arc::clone(&self.any)
+                .acquire_owned()
+                .await
+                .map_err(internal)?,
+        ];
+        if self.reads.load(Ordering::Relaxed) > 0 {
+            permits.push(
+                Arc::clone(&self.beside_reads)
+                    .acquire_owned()
+                    .await
+                    .map_err(internal)?,
+            );
+        }
+        Ok(permits)
+    }
 }
 
 impl AppState {
     /// The state of a log's routes.
-    pub fn new(log: Arc<Log>, queue: Queue) -> AppState {
-        AppState {
+    ///
+    /// # Errors
+    /// When the OS cannot start the worker threads.
+    pub fn new(log: Arc<Log>, queue: Queue) -> std::io::Result<AppState> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Ok(AppState {
+            pool: crate::pool::Pool::new("ank-read", cores, 65_536)?,
             log,
             queue,
-            verifier: Arc::new(tokio::sync::Semaphore::new(1)),
+            verify: Arc::new(VerifyGate {
+                any: Arc::new(tokio::sync::Semaphore::new(cores)),
+                beside_reads: Arc::new(tokio::sync::Semaphore::new(1)),
+                reads: std::sync::atomic::AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Runs sqlite or CPU work on the log's threads, off the async workers.
+    async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self.pool.run("read", f).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(busy) => Err(err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!("{busy}; retry shortly"),
+            )),
         }
     }
 }
@@ -104,16 +173,6 @@ impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         err(status, e.code(), e.to_string())
-    }
-}
-
-/// Runs sqlite work off the async workers.
-async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
-    f: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(Into::into),
-        Err(e) => Err(internal(e)),
     }
 }
 
@@ -196,16 +255,18 @@ async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> Result<Res
         return Err(not_found());
     }
     let log = Arc::clone(&s.log);
-    let data = blocking(move || match t.kind {
-        TileKind::Entries => {
-            let entries = log.store.entries(start, end)?;
-            encode_entry_bundle(&entries).map_err(internal)
-        }
-        TileKind::Hashes { level } => {
-            hash_tile_data(level, t.index, t.width, &StoreHashReader(&*log.store)).map_err(internal)
-        }
-    })
-    .await?;
+    let data = s
+        .blocking(move || match t.kind {
+            TileKind::Entries => {
+                let entries = log.store.entries(start, end)?;
+                encode_entry_bundle(&entries).map_err(internal)
+            }
+            TileKind::Hashes { level } => {
+                hash_tile_data(level, t.index, t.width, &StoreHashReader(&*log.store))
+                    .map_err(internal)
+            }
+        })
+        .await?;
     Ok(cached(data, "application/octet-stream", t.is_full()))
 }
 
@@ -275,29 +336,28 @@ async fn publish_inner(
 ) -> Result<Json<PublishResponse>, ApiError> {
     let Json(req) = body.map_err(json_rejection)?;
     let log = Arc::clone(&s.log);
-    let permit = Arc::clone(&s.verifier)
-        .acquire_owned()
-        .await
-        .map_err(internal)?;
-    let decision = blocking(move || {
-        let d = log.authorize_publish(&req, crate::now_ms());
-        drop(permit);
-        d
-    })
-    .await?;
+    let permit = s.verify.permit().await?;
+    let decision = s
+        .blocking(move || {
+            let d = log.authorize_publish(&req, crate::now_ms());
+            drop(permit);
+            d
+        })
+        .await?;
     let (label, version, key_set, authority, token) = match decision {
         Decision::Retry { index } => {
             let log = Arc::clone(&s.log);
-            return blocking(move || {
-                let (_, _, raw) = log.stored_binding(index)?;
-                let cp = checkpoint_covering(&log, index)?;
-                Ok::<_, ApiError>(Json(PublishResponse {
-                    index,
-                    entry: STANDARD.encode(raw),
-                    tlog_proof: tlog_proof(&log, index, &cp)?,
-                }))
-            })
-            .await;
+            return s
+                .blocking(move || {
+                    let (_, _, raw) = log.stored_binding(index)?;
+                    let cp = checkpoint_covering(&log, index)?;
+                    Ok::<_, ApiError>(Json(PublishResponse {
+                        index,
+                        entry: STANDARD.encode(raw),
+                        tlog_proof: tlog_proof(&log, index, &cp)?,
+                    }))
+                })
+                .await;
         }
         Decision::Append {
             label,
@@ -341,15 +401,11 @@ async fn publish_inner(
             Rejected::TokenUnknown => err(StatusCode::FORBIDDEN, "unknown_token", r.to_string()),
             Rejected::Internal(_) => internal(r),
         })?;
-    let log = Arc::clone(&s.log);
-    blocking(move || {
-        Ok::<_, ApiError>(Json(PublishResponse {
-            index: committed.index,
-            entry: STANDARD.encode(committed.entry.encode()),
-            tlog_proof: tlog_proof(&log, committed.index, &committed.checkpoint)?,
-        }))
-    })
-    .await
+    Ok(Json(PublishResponse {
+        index: committed.index,
+        entry: STANDARD.encode(committed.entry.encode()),
+        tlog_proof: committed.tlog_proof,
+    }))
 }
 
 async fn lookup(
@@ -357,10 +413,12 @@ async fn lookup(
     Path(address): Path<String>,
 ) -> Result<Json<LookupResponse>, ApiError> {
     s.log.metrics.lookups.fetch_add(1, Ordering::Relaxed);
+    let _reading = s.verify.reading();
     let address = Address::parse(&address)
         .map_err(|e| err(StatusCode::BAD_REQUEST, "bad_address", e.to_string()))?;
     let log = Arc::clone(&s.log);
-    blocking(move || log.lookup_answer(&address).map(Json)).await
+    s.blocking(move || log.lookup_answer(&address).map(Json))
+        .await
 }
 
 fn query_u64(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, ApiError> {
@@ -401,10 +459,11 @@ async fn inclusion(
         ));
     }
     let log = Arc::clone(&s.log);
-    let proof = blocking(move || {
-        prove_inclusion(index, size, &StoreHashReader(&*log.store)).map_err(internal)
-    })
-    .await?;
+    let proof = s
+        .blocking(move || {
+            prove_inclusion(index, size, &StoreHashReader(&*log.store)).map_err(internal)
+        })
+        .await?;
     Ok(Json(ProofResponse {
         from: index,
         size,
@@ -429,10 +488,11 @@ async fn consistency(
         ));
     }
     let log = Arc::clone(&s.log);
-    let proof = blocking(move || {
-        prove_consistency(from, to, &StoreHashReader(&*log.store)).map_err(internal)
-    })
-    .await?;
+    let proof = s
+        .blocking(move || {
+            prove_consistency(from, to, &StoreHashReader(&*log.store)).map_err(internal)
+        })
+        .await?;
     Ok(Json(ProofResponse {
         from,
         size: to,

@@ -33,6 +33,7 @@
 pub mod api;
 pub mod conn;
 pub mod directory;
+pub mod pool;
 pub mod publish;
 pub mod sequencer;
 pub mod store;
@@ -493,7 +494,13 @@ pub async fn serve(
         addr,
         created,
     });
-    let app = api::router(api::AppState::new(log, queue)).merge(extra);
+    let app = api::router(
+        api::AppState::new(log, queue).map_err(|source| LogError::Io {
+            path: "worker threads".into(),
+            source,
+        })?,
+    )
+    .merge(extra);
     // The sequencer stopping (a CAS conflict) also stops the server.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let watcher = tokio::task::spawn_blocking(move || {

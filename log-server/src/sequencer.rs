@@ -37,12 +37,49 @@ pub struct Job {
     pub reply: oneshot::Sender<Result<Committed, Rejected>>,
 }
 
-/// A job's entry, committed and covered by `checkpoint`.
+/// A job's entry, committed and covered by `checkpoint`, with its C2SP
+/// tlog-proof bundle against that checkpoint.
 #[derive(Debug, Clone)]
 pub struct Committed {
     pub index: u64,
     pub entry: Entry,
     pub checkpoint: Arc<StoredCheckpoint>,
+    pub tlog_proof: String,
+}
+
+/// Reads stored hashes: those the batch just added from memory, the older
+/// ones from the store (one read for all of them).
+struct BatchHashes<'a> {
+    log: &'a Log,
+    /// Stored-hash index of `hashes[0]`.
+    first: u64,
+    hashes: &'a [Hash],
+}
+
+impl ank_proofs::HashReader for BatchHashes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ank_proofs::Error> {
+        let older: Vec<u64> = indexes
+            .iter()
+            .copied()
+            .filter(|&i| i < self.first)
+            .collect();
+        let mut older = crate::store::StoreHashReader(&*self.log.store)
+            .read_hashes(&older)?
+            .into_iter();
+        indexes
+            .iter()
+            .map(|&i| {
+                if i < self.first {
+                    older.next()
+                } else {
+                    usize::try_from(i - self.first)
+                        .ok()
+                        .and_then(|k| self.hashes.get(k).copied())
+                }
+                .ok_or(ank_proofs::Error::MissingHash { index: i })
+            })
+            .collect()
+    }
 }
 
 /// Why the sequencer refused or failed a job.
@@ -342,14 +379,35 @@ fn sequence(
     // The one exclusive step: the new map and checkpoint become visible together.
     log.publish_snapshot(p, Arc::clone(&cp))?;
     log.metrics.batches.fetch_add(1, Ordering::Relaxed);
+    // Each answer carries its proof, made here from the batch in memory:
+    // no further trip through the HTTP workers or another thread.
+    let reader = BatchHashes {
+        log,
+        first: ank_proofs::tree::stored_hash_count(batch.first_index),
+        hashes: &batch.hashes,
+    };
     for (i, (e, reply)) in batch.entries.iter().zip(waiting).enumerate() {
         if let Some(r) = reply {
+            let index = batch.first_index + i as u64;
             log.metrics.published.fetch_add(1, Ordering::Relaxed);
-            let _ = r.send(Ok(Committed {
-                index: batch.first_index + i as u64,
-                entry: e.entry,
-                checkpoint: Arc::clone(&cp),
-            }));
+            let answer = match ank_proofs::prove_inclusion(index, cp.size, &reader) {
+                Ok(proof) => Ok(Committed {
+                    index,
+                    entry: e.entry,
+                    checkpoint: Arc::clone(&cp),
+                    tlog_proof: ank_proofs::TlogProof {
+                        extra: None,
+                        index,
+                        proof,
+                        checkpoint: cp.note.clone(),
+                    }
+                    .to_text(),
+                }),
+                // Logged and durable; the answer's proof could not be made. A
+                // retry of the same request is answered from the store.
+                Err(err) => Err(Rejected::Internal(err.to_string())),
+            };
+            let _ = r.send(answer);
         }
     }
     Ok(next)

@@ -35,7 +35,7 @@ fn start_log(tag: &str) -> TestLog {
         ..Settings::default()
     };
     let (queue, _seq) = start(Arc::clone(&log), tree, settings).unwrap();
-    let app = router(AppState::new(Arc::clone(&log), queue));
+    let app = router(AppState::new(Arc::clone(&log), queue).unwrap());
     TestLog { dir, log, app }
 }
 
@@ -910,7 +910,7 @@ async fn full_queue_is_503_with_retry_after() {
     let dir = TempDir::new("full");
     let (log, _, _) = Log::open(&dir.0.join("data"), "example.org/ank").unwrap();
     let (queue, _rx) = channel(0);
-    let app = router(AppState::new(Arc::clone(&log), queue));
+    let app = router(AppState::new(Arc::clone(&log), queue).unwrap());
     let t = TestLog { dir, log, app };
     let bob = user("bob@example.org", 4);
     let token = enroll(&t.log, &bob.address, 60_000);
