@@ -155,7 +155,9 @@ pub fn serve(a: Serve) -> Result<()> {
                 .extend([addr.to_string(), format!("localhost:{}", addr.port())]);
             let resolver = ank_mailbox::directory::Resolver {
                 domain: domain.clone(),
-                local: Arc::new(ank_log_server::directory::LocalDirectory(Arc::clone(log))),
+                local: Arc::new(ank_log_server::directory::LocalDirectory::new(Arc::clone(
+                    log,
+                ))),
                 remote,
             };
             ank_mailbox::api::router(

@@ -40,6 +40,8 @@ pub trait Directory: Send + Sync + 'static {
 pub trait LogView: Send + Sync + 'static {
     /// The log's verifier key.
     fn vkey(&self) -> &VerifierKey;
-    /// The log's root at `size`, if the log has that many entries.
+    /// The size and root of the log's latest checkpoint (no I/O).
+    fn head(&self) -> (u64, Hash);
+    /// The log's root at `size`, if the log has that many entries (may read storage).
     fn root_at(&self, size: u64) -> Option<Hash>;
 }

@@ -84,26 +84,60 @@ impl Log {
 }
 
 /// The log's own domain, answered in-process (off the async workers).
-#[derive(Debug, Clone)]
-pub struct LocalDirectory(pub Arc<Log>);
+///
+/// Answers are kept until the log's checkpoint moves on: mail from and to
+/// the same addresses costs no sqlite read while no key changes.
+#[derive(Debug)]
+pub struct LocalDirectory {
+    log: Arc<Log>,
+    cache: std::sync::Mutex<std::collections::HashMap<Address, (u64, Resolved)>>,
+}
+
+impl LocalDirectory {
+    /// The directory of `log`'s domain.
+    pub fn new(log: Arc<Log>) -> LocalDirectory {
+        LocalDirectory {
+            log,
+            cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
 
 impl Directory for LocalDirectory {
     fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a> {
         Box::pin(async move {
+            let size = self.log.latest().size;
+            if let Ok(c) = self.cache.lock()
+                && let Some((at, hit)) = c.get(address)
+                && *at == size
+            {
+                return Ok(hit.clone());
+            }
             let unverified = |message: String| DirectoryError::Unverified {
                 domain: address.domain().to_owned(),
                 message,
             };
-            let log = Arc::clone(&self.0);
+            let log = Arc::clone(&self.log);
             let a = address.clone();
             let (answer, keys) = tokio::task::spawn_blocking(move || log.resolve(&a))
                 .await
                 .map_err(|e| unverified(e.to_string()))?
                 .map_err(|e| unverified(e.to_string()))?;
-            Ok(Resolved {
+            let answered_at = ank_proofs::Note::parse(answer.checkpoint.as_bytes())
+                .ok()
+                .and_then(|n| ank_proofs::Checkpoint::parse(n.text()).ok())
+                .map_or(0, |c| c.size);
+            let resolved = Resolved {
                 keys,
                 proof: Some(answer),
-            })
+            };
+            if let Ok(mut c) = self.cache.lock() {
+                if c.len() > 100_000 {
+                    c.clear();
+                }
+                c.insert(address.clone(), (answered_at, resolved.clone()));
+            }
+            Ok(resolved)
         })
     }
 }
@@ -113,9 +147,18 @@ impl LogView for Log {
         &self.vkey
     }
 
+    fn head(&self) -> (u64, Hash) {
+        let latest = self.latest();
+        (latest.size, latest.root)
+    }
+
     fn root_at(&self, size: u64) -> Option<Hash> {
-        if size > self.latest().size {
+        let latest = self.latest();
+        if size > latest.size {
             return None;
+        }
+        if size == latest.size {
+            return Some(latest.root);
         }
         ank_proofs::tree_hash(size, &StoreHashReader(&*self.store)).ok()
     }

@@ -43,7 +43,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::Envelope;
 use crate::fetch_auth::{FetchAuth, VerifiedFetch};
 pub use crate::service::{LogView, MailSettings, MailState, Refusal, RefusalKind};
-use crate::service::{blocking, internal, refuse};
+use crate::service::{blocking, refuse};
 use crate::store::Put;
 use ank_common::now_ms;
 
@@ -200,20 +200,25 @@ async fn fetch(
         )
     })
     .await?;
-    // The page is assembled as text: the stored envelopes are JSON already.
-    let mut out = String::from("{\"messages\":[");
-    for (i, (_, json)) in page.messages.iter().enumerate() {
+    // The page is assembled as text (the stored envelopes are JSON already),
+    // in a buffer sized once, each envelope freed as it is copied in: one
+    // page's worth of memory per request, not three.
+    let next = match &page.next {
+        Some(c) => format!("\"{}\"", cursor_text(c)),
+        None => "null".to_owned(),
+    };
+    let len: usize = page.messages.iter().map(|(_, j)| j.len() + 1).sum();
+    let mut out = Vec::with_capacity(len + next.len() + 32);
+    out.extend_from_slice(b"{\"messages\":[");
+    for (i, (_, json)) in page.messages.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(std::str::from_utf8(json).map_err(internal)?);
+        out.extend_from_slice(&json);
     }
-    out.push_str("],\"next\":");
-    match &page.next {
-        Some(c) => out.push_str(&format!("\"{}\"", cursor_text(c))),
-        None => out.push_str("null"),
-    }
-    out.push('}');
+    out.extend_from_slice(b"],\"next\":");
+    out.extend_from_slice(next.as_bytes());
+    out.push(b'}');
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         out,

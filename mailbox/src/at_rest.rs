@@ -106,10 +106,12 @@ impl StorageKey {
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| MailError::AtRest)?;
         let mut buf = ct.to_vec();
-        let pt = self
+        let n = self
             .0
             .open_in_place(nonce, Aad::from(aad), &mut buf)
-            .map_err(|_| MailError::AtRest)?;
-        Ok(pt.to_vec())
+            .map_err(|_| MailError::AtRest)?
+            .len();
+        buf.truncate(n);
+        Ok(buf)
     }
 }

@@ -230,6 +230,10 @@ async fn check_recipient_proof(
         )
     })?;
     let (size, root) = (verified.checkpoint().size(), *verified.checkpoint().root());
+    // The common case, the log's latest checkpoint, needs no storage read.
+    if log.head() == (size, root) {
+        return Ok(());
+    }
     let (log, store, note) = (
         Arc::clone(log),
         Arc::clone(&s.store),
@@ -378,17 +382,23 @@ impl MailState {
         }
         // The proof that the sender's key was current when the mail was accepted
         // travels with it: a sender who rotates later does not make it unverifiable.
+        // (stored once per distinct proof, joined back in when listed).
         let json = serde_json::to_vec(&Envelope {
             recipient_proof: None,
-            sender_proof,
+            sender_proof: None,
             ..env
         })
         .map_err(internal)?;
+        let proof = sender_proof
+            .map(|p| serde_json::to_vec(&p))
+            .transpose()
+            .map_err(internal)?;
         let put = s
             .store
-            .put(
+            .put_with_proof(
                 &checked,
                 &json,
+                proof.as_deref(),
                 now_ms(),
                 s.settings.ttl.as_millis() as u64,
                 s.settings.quota,

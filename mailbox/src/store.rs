@@ -12,6 +12,10 @@
 //!   while fetch and acknowledge keep working.
 //! * Acknowledged ids are kept as tombstones until the message would have
 //!   expired: a replay of delivered mail is refused ([`MailStoreError::Delivered`]).
+//! * The sender's lookup proof kept with a message (public data: a log's
+//!   signed answer) is stored once per distinct proof in `sender_proofs` and
+//!   joined back into the envelope when it is listed; unreferenced proofs
+//!   are swept.
 //! * Fetch nonces are remembered until they expire, so a replayed fetch is refused.
 //! * The first open stores a key-check value sealed under the storage key;
 //!   opening with another key is refused ([`MailStoreError::WrongStorageKey`]).
@@ -28,8 +32,10 @@ use crate::{CheckedEnvelope, MailError};
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
     id BLOB PRIMARY KEY, recipient TEXT NOT NULL, sender TEXT NOT NULL, digest BLOB NOT NULL,
-    sealed BLOB NOT NULL, size INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL
+    sealed BLOB NOT NULL, size INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+    proof BLOB
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_proof ON messages (proof) WHERE proof IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, created_ms);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_ms);
 CREATE TABLE IF NOT EXISTS mailboxes (recipient TEXT PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL) STRICT, WITHOUT ROWID;
@@ -40,6 +46,7 @@ CREATE TABLE IF NOT EXISTS tombstones (id BLOB PRIMARY KEY, expires_ms INTEGER N
 CREATE INDEX IF NOT EXISTS tombstones_by_expiry ON tombstones (expires_ms);
 CREATE TABLE IF NOT EXISTS quarantine (id BLOB PRIMARY KEY, recipient TEXT NOT NULL, sealed BLOB NOT NULL, reason TEXT NOT NULL, seen_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sender_proofs (hash BLOB PRIMARY KEY, proof BLOB NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nonces (nonce BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_ms);
 CREATE TABLE IF NOT EXISTS evidence (note TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
@@ -146,6 +153,8 @@ struct Job {
     now_ms: u64,
     expires_ms: u64,
     quota: Quota,
+    /// The sender's lookup proof (JSON) and its SHA-256.
+    proof: Option<([u8; 32], Vec<u8>)>,
     reply: tokio::sync::oneshot::Sender<Result<Put, MailStoreError>>,
 }
 
@@ -224,10 +233,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, j: &Job) -> Result<Put, MailStoreError>
             limit: j.quota.bytes,
         });
     }
+    if let Some((hash, proof)) = &j.proof {
+        tx.prepare_cached("INSERT OR IGNORE INTO sender_proofs (hash, proof) VALUES (?1, ?2)")?
+            .execute(params![hash.as_slice(), proof])?;
+    }
+    let proof_hash = j.proof.as_ref().map(|(h, _)| h.as_slice());
     tx.prepare_cached(
-        "INSERT INTO messages (id, recipient, sender, digest, sealed, size, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (id, recipient, sender, digest, sealed, size, created_ms, expires_ms, proof) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![j.id.as_slice(), j.recipient, j.sender, j.digest.as_slice(), j.sealed, j.size as i64, j.now_ms as i64, j.expires_ms as i64])?;
+    .execute(params![j.id.as_slice(), j.recipient, j.sender, j.digest.as_slice(), j.sealed, j.size as i64, j.now_ms as i64, j.expires_ms as i64, proof_hash])?;
     tx.prepare_cached(
         "INSERT INTO mailboxes (recipient, messages, bytes) VALUES (?1, 1, ?2)
          ON CONFLICT(recipient) DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes",
@@ -270,13 +284,15 @@ fn delete_counted(
     let mut dec_total = tx.prepare_cached(
         "UPDATE totals SET messages = messages - 1, bytes = bytes - ?1 WHERE id = 0",
     )?;
+    let mut drop_sender = tx.prepare_cached(
+        "DELETE FROM senders WHERE recipient = ?1 AND sender = ?2 AND messages <= 0",
+    )?;
     for (_, recipient, sender, size, _) in &gone {
         dec.execute(params![recipient, size])?;
         dec_sender.execute(params![recipient, sender, size])?;
+        drop_sender.execute(params![recipient, sender])?;
         dec_total.execute([size])?;
     }
-    tx.prepare_cached("DELETE FROM senders WHERE messages <= 0")?
-        .execute([])?;
     Ok(gone)
 }
 
@@ -284,6 +300,7 @@ const RETURNING: &str = "RETURNING id, recipient, sender, size, expires_ms";
 
 /// The writer: everything pending, one transaction, one fsync, then the answers.
 fn writer(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
+    let mut swept = std::time::Instant::now();
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < 4096 {
@@ -302,6 +319,14 @@ fn writer(mut conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
             )?;
             tx.prepare_cached("DELETE FROM tombstones WHERE expires_ms <= ?1")?
                 .execute([now])?;
+            // Proofs no message refers to any more, once a minute.
+            if swept.elapsed() >= std::time::Duration::from_secs(60) {
+                swept = std::time::Instant::now();
+                tx.prepare_cached(
+                    "DELETE FROM sender_proofs WHERE hash NOT IN (SELECT proof FROM messages WHERE proof IS NOT NULL)",
+                )?
+                .execute([])?;
+            }
             let results = jobs.iter().map(|j| apply(&tx, j)).collect();
             tx.commit()?;
             Ok(results)
@@ -340,6 +365,19 @@ fn aad(id: &[u8], recipient: &str) -> Vec<u8> {
     let mut a = id.to_vec();
     a.extend_from_slice(recipient.as_bytes());
     a
+}
+
+/// Puts `"sender_proof": <proof>` into an envelope's JSON object.
+fn with_sender_proof(mut json: Vec<u8>, proof: Option<&[u8]>) -> Vec<u8> {
+    let Some(proof) = proof else { return json };
+    if json.last() != Some(&b'}') {
+        return json;
+    }
+    json.pop();
+    json.extend_from_slice(b",\"sender_proof\":");
+    json.extend_from_slice(proof);
+    json.push(b'}');
+    json
 }
 
 const KEY_CHECK: &[u8] = b"ank mailbox storage key check";
@@ -412,6 +450,26 @@ impl MailStore {
         ttl_ms: u64,
         quota: Quota,
     ) -> Result<Put, MailStoreError> {
+        self.put_with_proof(env, json, None, now_ms, ttl_ms, quota)
+            .await
+    }
+
+    /// As [`MailStore::put`], keeping `sender_proof` (the JSON of the
+    /// sender's lookup answer) with the message: [`MailStore::list`] hands
+    /// the envelope out with it as its `sender_proof` field. `json` must be
+    /// an envelope without that field.
+    ///
+    /// # Errors
+    /// As [`MailStore::put`].
+    pub async fn put_with_proof(
+        &self,
+        env: &CheckedEnvelope,
+        json: &[u8],
+        sender_proof: Option<&[u8]>,
+        now_ms: u64,
+        ttl_ms: u64,
+        quota: Quota,
+    ) -> Result<Put, MailStoreError> {
         let recipient = env.to.to_string();
         let sealed = self.key.seal(json, &aad(&env.id, &recipient))?;
         let (reply, rx) = tokio::sync::oneshot::channel();
@@ -425,6 +483,7 @@ impl MailStore {
             now_ms,
             expires_ms: now_ms + ttl_ms,
             quota,
+            proof: sender_proof.map(|p| (ank_proofs::hash::sha256(p).0, p.to_vec())),
             reply,
         };
         let sent = match self.writer.lock() {
@@ -460,8 +519,10 @@ impl MailStore {
         {
             let c = self.conn();
             let mut st = c.prepare_cached(
-                "SELECT id, sealed, created_ms FROM messages WHERE recipient = ?1 AND expires_ms > ?2
-                 AND (created_ms, id) > (?3, ?4) ORDER BY created_ms, id LIMIT ?5",
+                "SELECT m.id, m.sealed, m.created_ms, p.proof FROM messages m
+                 LEFT JOIN sender_proofs p ON p.hash = m.proof
+                 WHERE m.recipient = ?1 AND m.expires_ms > ?2
+                 AND (m.created_ms, m.id) > (?3, ?4) ORDER BY m.created_ms, m.id LIMIT ?5",
             )?;
             let rows = st.query_map(
                 params![
@@ -476,6 +537,7 @@ impl MailStore {
                         r.get::<_, Vec<u8>>(0)?,
                         r.get::<_, Vec<u8>>(1)?,
                         r.get::<_, i64>(2)?,
+                        r.get::<_, Option<Vec<u8>>>(3)?,
                     ))
                 },
             )?;
@@ -483,7 +545,7 @@ impl MailStore {
             let mut last = None;
             let mut more = false;
             for row in rows {
-                let (id, sealed, created) = row?;
+                let (id, sealed, created, proof) = row?;
                 if page.messages.len() >= limit
                     || (!page.messages.is_empty() && bytes + sealed.len() as u64 > max_bytes)
                 {
@@ -497,6 +559,7 @@ impl MailStore {
                 last = Some((created as u64, id16));
                 match self.key.open(&sealed, &aad(&id, recipient)) {
                     Ok(json) => {
+                        let json = with_sender_proof(json, proof.as_deref());
                         bytes += json.len() as u64;
                         page.messages.push((id16, json));
                     }

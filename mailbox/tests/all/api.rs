@@ -484,6 +484,12 @@ impl ank_mailbox::api::LogView for View {
     fn vkey(&self) -> &ank_proofs::VerifierKey {
         &self.0
     }
+    fn head(&self) -> (u64, ank_proofs::Hash) {
+        self.1
+            .last()
+            .copied()
+            .unwrap_or((0, ank_proofs::empty_root()))
+    }
     fn root_at(&self, size: u64) -> Option<ank_proofs::Hash> {
         self.1.iter().find(|(s, _)| *s == size).map(|(_, r)| *r)
     }

@@ -375,3 +375,42 @@ async fn listing_is_paginated() {
     assert_eq!(p.messages.len(), 1);
     assert!(p.next.is_some());
 }
+
+/// A sender proof is stored once however many messages carry it, and each
+/// listed envelope has it back as its `sender_proof`.
+#[tokio::test]
+async fn sender_proofs_are_stored_once_and_joined_back() {
+    let dir = Dir::new("proofs");
+    let s = store(&dir);
+    let proof = serde_json::json!({
+        "address": "alice@a.example", "found": false,
+        "checkpoint": "a.example/ank\n0\nroot\n", "map_proof": "AQA="
+    });
+    let proof_bytes = serde_json::to_vec(&proof).unwrap();
+    for id in 1..=3 {
+        let (e, j) = envelope(id, "with proof");
+        s.put_with_proof(
+            &e.check().unwrap(),
+            &j,
+            Some(&proof_bytes),
+            100,
+            10_000,
+            Quota::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let c = rusqlite::Connection::open(dir.0.join("mail.sqlite")).unwrap();
+    let rows: i64 = c
+        .query_row("SELECT count(*) FROM sender_proofs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    for (_, json) in ls(&s, "bob@b.example", 101) {
+        let env: Envelope = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            serde_json::to_value(env.sender_proof.as_ref().unwrap()).unwrap()["address"],
+            "alice@a.example"
+        );
+        assert!(env.check().is_ok());
+    }
+}
