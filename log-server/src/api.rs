@@ -401,10 +401,15 @@ async fn publish_inner(
             Rejected::TokenUnknown => err(StatusCode::FORBIDDEN, "unknown_token", r.to_string()),
             Rejected::Internal(_) => internal(r),
         })?;
+    // From memory: a few hashes, no storage read.
+    let tlog_proof = committed
+        .proofs
+        .tlog_proof(committed.index)
+        .map_err(internal)?;
     Ok(Json(PublishResponse {
         index: committed.index,
         entry: STANDARD.encode(committed.entry.encode()),
-        tlog_proof: committed.tlog_proof,
+        tlog_proof,
     }))
 }
 

@@ -37,40 +37,54 @@ pub struct Job {
     pub reply: oneshot::Sender<Result<Committed, Rejected>>,
 }
 
-/// A job's entry, committed and covered by `checkpoint`, with its C2SP
-/// tlog-proof bundle against that checkpoint.
+/// A job's entry, committed and covered by `checkpoint`; `proofs` makes its
+/// C2SP tlog-proof bundle from memory (no storage read).
 #[derive(Debug, Clone)]
 pub struct Committed {
     pub index: u64,
     pub entry: Entry,
     pub checkpoint: Arc<StoredCheckpoint>,
-    pub tlog_proof: String,
+    pub proofs: Arc<BatchProofs>,
 }
 
-/// Reads stored hashes: those the batch just added from memory, the older
-/// ones from the store (one read for all of them).
-struct BatchHashes<'a> {
-    log: &'a Log,
+/// What the inclusion proofs of a batch's entries need, in memory: the
+/// hashes the batch added, and the roots of the complete subtrees of the
+/// tree it extended (every sibling left of the batch is one of them).
+#[derive(Debug)]
+pub struct BatchProofs {
+    /// (stored-hash index, hash) of the old tree's subtree roots.
+    older: Vec<(u64, Hash)>,
     /// Stored-hash index of `hashes[0]`.
     first: u64,
-    hashes: &'a [Hash],
+    hashes: Vec<Hash>,
+    checkpoint: Arc<StoredCheckpoint>,
 }
 
-impl ank_proofs::HashReader for BatchHashes<'_> {
+impl BatchProofs {
+    /// The tlog-proof bundle of the entry at `index` (one of the batch's)
+    /// against the batch's checkpoint.
+    ///
+    /// # Errors
+    /// [`ank_proofs::Error::MissingHash`] for an index outside the batch.
+    pub fn tlog_proof(&self, index: u64) -> Result<String, ank_proofs::Error> {
+        let proof = ank_proofs::prove_inclusion(index, self.checkpoint.size, self)?;
+        Ok(ank_proofs::TlogProof {
+            extra: None,
+            index,
+            proof,
+            checkpoint: self.checkpoint.note.clone(),
+        }
+        .to_text())
+    }
+}
+
+impl ank_proofs::HashReader for BatchProofs {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ank_proofs::Error> {
-        let older: Vec<u64> = indexes
-            .iter()
-            .copied()
-            .filter(|&i| i < self.first)
-            .collect();
-        let mut older = crate::store::StoreHashReader(&*self.log.store)
-            .read_hashes(&older)?
-            .into_iter();
         indexes
             .iter()
             .map(|&i| {
                 if i < self.first {
-                    older.next()
+                    self.older.iter().find(|(j, _)| *j == i).map(|(_, h)| *h)
                 } else {
                     usize::try_from(i - self.first)
                         .ok()
@@ -379,35 +393,27 @@ fn sequence(
     // The one exclusive step: the new map and checkpoint become visible together.
     log.publish_snapshot(p, Arc::clone(&cp))?;
     log.metrics.batches.fetch_add(1, Ordering::Relaxed);
-    // Each answer carries its proof, made here from the batch in memory:
-    // no further trip through the HTTP workers or another thread.
-    let reader = BatchHashes {
-        log,
-        first: ank_proofs::tree::stored_hash_count(batch.first_index),
-        hashes: &batch.hashes,
-    };
+    // Each answer can make its proof from the batch in memory: no storage
+    // read, and no work here that would slow the next batch.
+    let first_index = batch.first_index;
+    let proofs = Arc::new(BatchProofs {
+        older: ank_proofs::tree::subtree_root_indexes(first_index)
+            .into_iter()
+            .zip(tree.subtree_roots().iter().copied())
+            .collect(),
+        first: ank_proofs::tree::stored_hash_count(first_index),
+        hashes: batch.hashes,
+        checkpoint: Arc::clone(&cp),
+    });
     for (i, (e, reply)) in batch.entries.iter().zip(waiting).enumerate() {
         if let Some(r) = reply {
-            let index = batch.first_index + i as u64;
             log.metrics.published.fetch_add(1, Ordering::Relaxed);
-            let answer = match ank_proofs::prove_inclusion(index, cp.size, &reader) {
-                Ok(proof) => Ok(Committed {
-                    index,
-                    entry: e.entry,
-                    checkpoint: Arc::clone(&cp),
-                    tlog_proof: ank_proofs::TlogProof {
-                        extra: None,
-                        index,
-                        proof,
-                        checkpoint: cp.note.clone(),
-                    }
-                    .to_text(),
-                }),
-                // Logged and durable; the answer's proof could not be made. A
-                // retry of the same request is answered from the store.
-                Err(err) => Err(Rejected::Internal(err.to_string())),
-            };
-            let _ = r.send(answer);
+            let _ = r.send(Ok(Committed {
+                index: first_index + i as u64,
+                entry: e.entry,
+                checkpoint: Arc::clone(&cp),
+                proofs: Arc::clone(&proofs),
+            }));
         }
     }
     Ok(next)

@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS messages (
     sealed BLOB NOT NULL, size INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
     proof BLOB
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS messages_by_proof ON messages (proof) WHERE proof IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, created_ms);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_ms);
 CREATE TABLE IF NOT EXISTS mailboxes (recipient TEXT PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL) STRICT, WITHOUT ROWID;
@@ -416,6 +415,18 @@ impl MailStore {
             .map_err(|e| MailStoreError::Mail(MailError::Io(format!("{}: {e}", path.display()))))?;
         let c = open_conn(path)?;
         c.execute_batch(SCHEMA)?;
+        // A store made before messages kept their sender's proof.
+        let has_proof: bool = c.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('messages') WHERE name = 'proof'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_proof {
+            c.execute_batch("ALTER TABLE messages ADD COLUMN proof BLOB")?;
+        }
+        c.execute_batch(
+            "CREATE INDEX IF NOT EXISTS messages_by_proof ON messages (proof) WHERE proof IS NOT NULL",
+        )?;
         check_storage_key(&c, &key)?;
         let w = open_conn(path)?;
         let (tx, rx) = std::sync::mpsc::channel();
