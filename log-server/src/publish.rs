@@ -125,10 +125,12 @@ fn key32(s: &str, what: &'static str) -> Result<[u8; 32], PublishError> {
     ank_common::b64_array(s).ok_or(PublishError::Malformed(what))
 }
 
-fn verify_sig(key: &[u8; 32], sig: &str, msg: &[u8]) -> Result<bool, PublishError> {
+fn verify_sig(
+    vk: &ed25519_dalek::VerifyingKey,
+    sig: &str,
+    msg: &[u8],
+) -> Result<bool, PublishError> {
     let sig: [u8; 64] = ank_common::b64_array(sig).ok_or(PublishError::Malformed("signature"))?;
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(key)
-        .map_err(|_| PublishError::Malformed("public_key"))?;
     Ok(vk
         .verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig))
         .is_ok())
@@ -145,10 +147,13 @@ fn check_possession(
     let mut proven = Vec::with_capacity(proofs.len());
     for p in proofs {
         let k = key32(&p.public_key, "possession public_key")?;
-        let Some(d) = new.devices().iter().find(|d| d.signing_key == k) else {
+        let (Some(d), Some(vk)) = (
+            new.devices().iter().find(|d| d.signing_key == k),
+            new.verifying_key(&k),
+        ) else {
             return Err(PublishError::UnexpectedPossession);
         };
-        if !verify_sig(&k, &p.signature, msg)? {
+        if !verify_sig(vk, &p.signature, msg)? {
             return Err(PublishError::BadPossession {
                 device: d.name.clone(),
             });
@@ -262,10 +267,10 @@ impl Log {
                 return Err(PublishError::Revoked);
             }
             let pk = key32(&sig.public_key, "public_key")?;
-            if !current_keys.devices().iter().any(|d| d.signing_key == pk) {
-                return Err(PublishError::UnknownKey);
-            }
-            if !verify_sig(&pk, &sig.signature, &msg)? {
+            let vk = current_keys
+                .verifying_key(&pk)
+                .ok_or(PublishError::UnknownKey)?;
+            if !verify_sig(vk, &sig.signature, &msg)? {
                 return Err(PublishError::BadSignature);
             }
             (Authority::KeyHolder, None, Some(current_keys))

@@ -150,10 +150,12 @@ pub struct Device {
     pub encryption_key: [u8; 32],
 }
 
-/// A canonical key set: devices sorted by name.
+/// A canonical key set: devices sorted by name, every key checked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeySet {
     devices: Vec<Device>,
+    /// The devices' Ed25519 keys, decompressed once when they were checked.
+    verifying: Vec<ed25519_dalek::VerifyingKey>,
 }
 
 /// The u-coordinates of every point of low order on Curve25519 or its
@@ -219,16 +221,32 @@ impl KeySet {
     /// [`KeySetError::Order`] for duplicate names, [`KeySetError::SigningKey`].
     pub fn new(mut devices: Vec<Device>) -> Result<KeySet, Error> {
         devices.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-        let ks = KeySet { devices };
-        ks.check()?;
+        KeySet::checked(devices)
+    }
+
+    fn checked(devices: Vec<Device>) -> Result<KeySet, Error> {
+        let mut ks = KeySet {
+            devices,
+            verifying: Vec::new(),
+        };
+        ks.verifying = ks.check()?;
         Ok(ks)
     }
 
-    fn check(&self) -> Result<(), Error> {
+    /// The decompressed Ed25519 key of the device whose key is `signing_key`.
+    pub fn verifying_key(&self, signing_key: &[u8; 32]) -> Option<&ed25519_dalek::VerifyingKey> {
+        self.devices
+            .iter()
+            .position(|d| d.signing_key == *signing_key)
+            .and_then(|i| self.verifying.get(i))
+    }
+
+    fn check(&self) -> Result<Vec<ed25519_dalek::VerifyingKey>, Error> {
         let e = |r| Error::KeySet(r);
         if self.devices.len() > MAX_DEVICES {
             return Err(e(KeySetError::TooManyDevices));
         }
+        let mut verifying = Vec::with_capacity(self.devices.len());
         for (i, d) in self.devices.iter().enumerate() {
             if !valid_device_name(&d.name) {
                 return Err(e(KeySetError::DeviceName));
@@ -239,13 +257,13 @@ impl KeySet {
             match ed25519_dalek::VerifyingKey::from_bytes(&d.signing_key) {
                 Err(_) => return Err(e(KeySetError::SigningKey)),
                 Ok(k) if k.is_weak() => return Err(e(KeySetError::WeakSigningKey)),
-                Ok(_) => {}
+                Ok(k) => verifying.push(k),
             }
             if x25519_low_order(&d.encryption_key) {
                 return Err(e(KeySetError::WeakEncryptionKey));
             }
         }
-        Ok(())
+        Ok(verifying)
     }
 
     /// The devices, sorted by name.
@@ -307,9 +325,7 @@ impl KeySet {
         if !rest.is_empty() {
             return Err(e(KeySetError::TrailingBytes));
         }
-        let ks = KeySet { devices };
-        ks.check()?;
-        Ok(ks)
+        KeySet::checked(devices)
     }
 
     /// keys_hash: SHA-256 of the canonical encoding.
