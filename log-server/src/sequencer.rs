@@ -120,9 +120,9 @@ impl Queue {
     ///
     /// # Errors
     /// Gives the job back when the queue is full or the sequencer has stopped.
-    pub fn submit(&self, job: Job) -> Result<(), Job> {
+    pub fn submit(&self, job: Job) -> Result<(), Box<Job>> {
         self.0.try_send(job).map_err(|e| match e {
-            TrySendError::Full(j) | TrySendError::Disconnected(j) => j,
+            TrySendError::Full(j) | TrySendError::Disconnected(j) => Box::new(j),
         })
     }
 }
