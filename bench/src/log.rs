@@ -87,7 +87,7 @@ fn append(
             match queue.submit(job) {
                 Ok(()) => break,
                 Err(j) => {
-                    job = j;
+                    job = *j;
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }
