@@ -481,3 +481,44 @@ fn a_revoked_key_stops_working_elsewhere_at_once() {
     assert!(err.contains("sender_key_not_current"), "{err}");
     drop((t.a, t.b));
 }
+
+/// Finding 7: delivered mail replayed to the mailbox is refused while its
+/// tombstone lasts, and once the TTL has passed the client refuses the id
+/// it has already shown.
+#[test]
+fn replayed_mail_is_refused_by_mailbox_and_client() {
+    let t = two_domains("replay", &["--mail-ttl", "2s"]);
+    let (alice, bob) = (t.dir.join("alice"), t.dir.join("bob"));
+    let bob_keys = key_file(&bob, "bob@b.example");
+    let signing = ed25519_dalek::SigningKey::from_bytes(&b64_32(&bob_keys["ed25519_seed"]));
+    let lookup: serde_json::Value =
+        serde_json::from_str(&ok(&bob, &["lookup", "alice@a.example", "--json"])).unwrap();
+    let to_key = b64_32(&lookup["devices"][0]["x25519"]);
+    let payload = ank_mailbox::Payload::new(
+        ank_proofs::Address::parse("bob@b.example").unwrap(),
+        ank_proofs::Address::parse("alice@a.example").unwrap(),
+        ank_common::now_ms(),
+        "once",
+        "only once",
+    )
+    .unwrap();
+    let env = ank_mailbox::Envelope::create(&payload, &to_key, &signing, [77; 16]).unwrap();
+    let body = serde_json::to_string(&env).unwrap();
+    let post = || crate::procs::http(&t.a.addr, "POST", "/v1/messages", Some(&body)).unwrap();
+    assert_eq!(post().0, 201);
+    assert!(ok(&alice, &["fetch", "--json"]).contains("only once"));
+    let (status, answer) = post();
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("already_delivered"), "{answer}");
+    // After the TTL the mailbox has forgotten it; the client has not.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(post().0, 201);
+    let (success, out, err) = ank_in(&alice, &["fetch", "--json"]);
+    assert!(success, "{err}");
+    assert!(!out.contains("only once"), "{out}");
+    assert!(
+        err.contains("replayed: this message id was delivered before"),
+        "{err}"
+    );
+    drop((t.a, t.b));
+}

@@ -45,17 +45,29 @@ fn readme_quick_start_runs() {
         .trim()
         .trim_start_matches("```sh")
         .trim_end_matches("```");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let script = script
-        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
-        .replace(
-            "ank serve --domain",
-            &format!("ank serve --listen 127.0.0.1:{port} --domain"),
-        );
+    // The server binds port 0; its address is read from what it prints,
+    // and stands where the README says 127.0.0.1:8080.
+    let mut lines = Vec::new();
+    for line in script.lines() {
+        if line.trim_start().starts_with("ank serve ") && line.trim_end().ends_with('&') {
+            let l = line.trim_end().trim_end_matches('&').replace(
+                "ank serve --domain",
+                "ank serve --listen 127.0.0.1:0 --domain",
+            );
+            lines.push(format!("{l} > serve.out &"));
+            lines.push(
+                "until ADDR=$(sed -n 's|^  url:  http://\\(.*\\)/$|\\1|p' serve.out) && [ -n \"$ADDR\" ]; do sleep 0.1; done"
+                    .to_owned(),
+            );
+        } else {
+            lines.push(line.replace("127.0.0.1:8080", "$ADDR"));
+        }
+    }
+    let script = lines.join("\n");
+    assert!(
+        script.contains("serve.out"),
+        "the quick start starts ank serve"
+    );
     let dir = std::env::temp_dir().join(format!("ank-quickstart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

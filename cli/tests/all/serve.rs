@@ -302,3 +302,76 @@ fn slow_and_idle_connections_cannot_exhaust_the_server() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"request_timeout\""), "{text}");
 }
+
+/// Finding 13: a log holds only its own domain's addresses, and a trusted
+/// log's key must be named after the domain it speaks for.
+#[test]
+fn other_domains_are_refused_at_enrollment_recovery_and_trust() {
+    let dir = Scratch::new("domains");
+    let data = dir.join("data");
+    let s = Server::start(&data, &[]).unwrap();
+    let home = dir.join("home");
+    let data_s = data.to_str().unwrap();
+    let (success, _, err) = ank_in(
+        &home,
+        &["log", "enroll", "carol@other.test", "--data", data_s],
+    );
+    assert!(!success, "{err}");
+    assert!(
+        err.contains("carol@other.test is not of this log's domain example.org"),
+        "{err}"
+    );
+    let (success, _, err) = ank_in(
+        &home,
+        &[
+            "log",
+            "recover",
+            "carol@other.test",
+            "--revoke",
+            "--data",
+            data_s,
+        ],
+    );
+    assert!(
+        !success && err.contains("not of this log's domain"),
+        "{err}"
+    );
+    let (success, _, err) = ank_in(&home, &["trust", "add", "other.test", &s.url, &s.vkey]);
+    assert!(!success, "{err}");
+    assert!(err.contains("is not a log of other.test"), "{err}");
+    assert!(!home.join("trust").exists(), "nothing was trusted");
+    // Its own domain is accepted.
+    ok(&home, &["trust", "add", "example.org", &s.url, &s.vkey]);
+    ok(
+        &home,
+        &["log", "enroll", "carol@example.org", "--data", data_s],
+    );
+}
+
+/// Finding 10: a restart with another storage key is refused with a message
+/// that says so (it answered every fetch with 500 before).
+#[test]
+fn another_storage_key_is_refused_at_start() {
+    let dir = Scratch::new("storage-key");
+    let data = dir.join("data");
+    drop(Server::start(&data, &[]).unwrap());
+    let out = std::process::Command::new(crate::procs::bin())
+        .args([
+            "serve",
+            "--domain",
+            "example.org",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(&data)
+        .env("ANK_STORAGE_KEY", "quite another storage key, 32 b")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not the key the mailbox was created with"),
+        "{err}"
+    );
+}

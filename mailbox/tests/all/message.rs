@@ -137,6 +137,24 @@ fn payload_limits_and_format_errors() {
         Payload::new(a.clone(), b.clone(), 5, "", "bell\u{7}"),
         Err(MailError::ControlCharacter { field: "body" })
     );
+    // Finding 14: CR and tab are refused too (only LF may break a line), at
+    // the sender and, in a payload someone else encoded, at the recipient.
+    for body in ["line\rFrom: x", "tab\there", "\r\n"] {
+        assert_eq!(
+            Payload::new(a.clone(), b.clone(), 5, "", body),
+            Err(MailError::ControlCharacter { field: "body" }),
+            "{body:?}"
+        );
+        let mut forged = Payload::new(a.clone(), b.clone(), 5, "", &"x".repeat(body.len()))
+            .unwrap()
+            .encode();
+        let at = forged.len() - body.len();
+        forged[at..].copy_from_slice(body.as_bytes());
+        assert_eq!(
+            Payload::decode(&forged),
+            Err(MailError::ControlCharacter { field: "body" })
+        );
+    }
     let enc = Payload::new(a, b, 5, "hi", "body").unwrap().encode();
     assert_eq!(
         Payload::decode(&enc[..enc.len() - 1]),

@@ -414,3 +414,35 @@ async fn sender_proofs_are_stored_once_and_joined_back() {
         assert!(env.check().is_ok());
     }
 }
+
+/// The sweeps of nonces, tombstones and expired mail use their indexes, not
+/// a scan of the table (finding 4).
+#[test]
+fn sweeps_use_indexes() {
+    let dir = Dir::new("plans");
+    drop(store(&dir));
+    let c = rusqlite::Connection::open(dir.0.join("mail.sqlite")).unwrap();
+    for (sql, index) in [
+        (
+            "DELETE FROM nonces WHERE expires_ms <= 1",
+            "nonces_by_expiry",
+        ),
+        (
+            "DELETE FROM tombstones WHERE expires_ms <= 1",
+            "tombstones_by_expiry",
+        ),
+        (
+            "DELETE FROM messages WHERE expires_ms <= 1",
+            "messages_by_expiry",
+        ),
+    ] {
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(plan.iter().any(|p| p.contains(index)), "{sql}: {plan:?}");
+    }
+}
