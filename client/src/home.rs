@@ -7,10 +7,12 @@
 //!   yet ([`PendingChange`]); never overwritten, settled by the next command.
 //! * `keys/<address>.old/*.json`: superseded secrets, kept until they expire
 //!   so that mail sealed to them still opens.
-//!
-//! Directories are created 0700 and files 0600.
 //! * `trust`: one log per line, `<domain> <url> <vkey>`, like ssh's
-//!   known_hosts; `#` starts a comment.
+//!   known_hosts; `#` starts a comment. The key's name must be
+//!   `<domain>/<path>` ([`names_domain`]).
+//!
+//! Directories are created 0700 and files 0600; files are replaced
+//! atomically (written, synced, renamed).
 
 use std::path::{Path, PathBuf};
 
