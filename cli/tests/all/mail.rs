@@ -192,16 +192,7 @@ fn unread_mail_expires_after_the_ttl() {
 #[test]
 fn serve_refuses_to_start_without_a_storage_key() {
     let dir = Scratch::new("nokey");
-    let out = Command::new(bin())
-        .args([
-            "serve",
-            "--domain",
-            "example.org",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(dir.join("data"))
+    let out = crate::procs::serve_command(&dir.join("data"))
         .env_remove("ANK_STORAGE_KEY")
         .env_remove("BANGMAIL_KEY")
         .output()
@@ -217,16 +208,7 @@ fn serve_refuses_to_start_without_a_storage_key() {
         "nothing is created without a key"
     );
     // Bangmail's variable is accepted.
-    let mut child = Command::new(bin())
-        .args([
-            "serve",
-            "--domain",
-            "example.org",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(dir.join("data"))
+    let mut child = crate::procs::serve_command(&dir.join("data"))
         .env_remove("ANK_STORAGE_KEY")
         .env("BANGMAIL_KEY", "a bangmail storage key of length")
         .stdout(Stdio::piped())

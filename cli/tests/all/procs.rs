@@ -107,6 +107,22 @@ impl Drop for Server {
     }
 }
 
+/// `ank serve --domain example.org --listen 127.0.0.1:0 --data DATA`, not
+/// started, with the environment as the caller sets it.
+pub fn serve_command(data: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.args([
+        "serve",
+        "--domain",
+        "example.org",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+    ])
+    .arg(data);
+    c
+}
+
 /// Runs `ank ARGS` with `$ANK_HOME` set; returns (success, stdout, stderr).
 pub fn ank_in(home: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin())

@@ -355,16 +355,7 @@ fn another_storage_key_is_refused_at_start() {
     let dir = Scratch::new("storage-key");
     let data = dir.join("data");
     drop(Server::start(&data, &[]).unwrap());
-    let out = std::process::Command::new(crate::procs::bin())
-        .args([
-            "serve",
-            "--domain",
-            "example.org",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(&data)
+    let out = crate::procs::serve_command(&data)
         .env("ANK_STORAGE_KEY", "quite another storage key, 32 b")
         .output()
         .unwrap();
