@@ -98,9 +98,10 @@ pub fn send(
     Ok(())
 }
 
-/// Mail older than this (by its signed timestamp) is refused as a replay:
-/// no mailbox keeps unread mail longer by default.
-const MAX_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Mail older than the mailbox's TTL (by its signed timestamp) is refused
+/// as a replay; this is the TTL assumed when a mailbox does not say, the
+/// default of `ank serve`.
+const DEFAULT_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// Why a message is not shown.
 enum Unshown {
@@ -117,6 +118,7 @@ fn open_one(
     secrets: &[(x25519_dalek::StaticSecret, [u8; 32])],
     store_dir: &std::path::Path,
     now: u64,
+    max_age_ms: u64,
 ) -> Result<(ank_mailbox::CheckedEnvelope, Payload), Unshown> {
     let checked = env
         .check()
@@ -151,10 +153,11 @@ fn open_one(
     let p = checked
         .open(&secret.to_bytes())
         .map_err(|e| Unshown::Quarantine(format!("does not open: {e}")))?;
-    if p.timestamp_ms.saturating_add(MAX_AGE_MS) < now {
+    if p.timestamp_ms.saturating_add(max_age_ms) < now {
         return Err(Unshown::Quarantine(format!(
-            "too old: sent at {} ms, more than 7 days ago (a replay)",
-            p.timestamp_ms
+            "too old: sent at {} ms, longer ago than the mailbox keeps mail ({} s): a replay",
+            p.timestamp_ms,
+            max_age_ms / 1000
         )));
     }
     Ok((checked, p))
@@ -234,7 +237,8 @@ pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
         let list = rt.block_on(mailbox.fetch_page(&keys, after.as_deref(), 100))?;
         let mut done = Vec::new();
         for env in list.messages {
-            match open_one(&rt, &env, &secrets, &store_dir, now) {
+            let max_age = list.ttl_ms.unwrap_or(DEFAULT_TTL_MS);
+            match open_one(&rt, &env, &secrets, &store_dir, now, max_age) {
                 Ok((checked, p)) => {
                     let record = serde_json::json!({
                         "id": env.id, "from": p.from.to_string(), "to": p.to.to_string(),

@@ -21,6 +21,9 @@ pub struct MailPage {
     pub messages: Vec<Envelope>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<String>,
+    /// How long the mailbox keeps unread mail, if it says.
+    #[serde(default)]
+    pub ttl_ms: Option<u64>,
 }
 
 /// The mailbox's answer to a submission.

@@ -3,7 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /v1/messages` | an [`crate::Envelope`]; 201 stored, 200 for an identical retry |
-//! | `GET /v1/messages[?limit=N&after=CURSOR]` | the signed-request headers of [`crate::fetch_auth`]; `{"messages": [envelope…], "next": CURSOR or null}`, at most `limit` (default 100, at most 1000) messages and about 8 MiB |
+//! | `GET /v1/messages[?limit=N&after=CURSOR]` | the signed-request headers of [`crate::fetch_auth`]; `{"messages": [envelope…], "next": CURSOR or null, "ttl_ms": how long unread mail is kept}`, at most `limit` (default 100, at most 1000) messages and about 8 MiB |
 //! | `POST /v1/messages/ack` | `{"ids": [base64…]}`, signed likewise; deletes them |
 //!
 //! A message is accepted only if its envelope parses and its signature
@@ -218,6 +218,9 @@ async fn fetch(
     }
     out.extend_from_slice(b"],\"next\":");
     out.extend_from_slice(next.as_bytes());
+    // How long this mailbox keeps unread mail: the client refuses anything
+    // older as a replay.
+    out.extend_from_slice(format!(",\"ttl_ms\":{}", s.settings.ttl.as_millis()).as_bytes());
     out.push(b'}');
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
