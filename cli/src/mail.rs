@@ -64,6 +64,16 @@ pub fn send(
 ) -> Result<()> {
     let to = Address::parse(to)?;
     let from = own_address(from)?;
+    let rt = runtime()?;
+    // A key change whose answer was lost is settled first: it decides which key signs.
+    if ank_client::home::PendingChange::load(&ank_home(), &from)?.is_some() {
+        let own = crate::user::client_for(&from, &LogFlags::default())?;
+        rt.block_on(crate::user::settle(
+            &own,
+            &from,
+            ank_client::home::DEFAULT_KEEP_OLD_MS,
+        ))?;
+    }
     let keys = DeviceKeys::load(&ank_home(), &from)?;
     let body = match body {
         Some(b) => b,
@@ -71,7 +81,6 @@ pub fn send(
     };
     let now = ank_common::now_ms();
     let payload = Payload::new(from.clone(), to.clone(), now, subject, &body)?;
-    let rt = runtime()?;
     // The recipient's current keys, proven by its log before anything is sealed to them.
     let client = crate::user::client_for(&to, log)?;
     let (raw_answer, answer) = rt.block_on(client.lookup_with_answer(&to))?;
