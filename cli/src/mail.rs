@@ -193,6 +193,8 @@ fn verify_sender(
         && let Ok(l) = ank_proofs::api::verify_lookup(proof, &checked.from, client.vkey())
         && holds(&l)
     {
+        // A true past state of the sender's log: consistent with what this user saw.
+        rt.block_on(client.check_historical(l.checkpoint()))?;
         return Ok(true);
     }
     Ok(holds(&rt.block_on(client.lookup(&checked.from))?))

@@ -227,7 +227,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A log that showed two histories is not an ordinary failure.
+            let fork = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<ank_client::state::StateError>(),
+                    Some(ank_client::state::StateError::Fork { .. })
+                ) || matches!(
+                    c.downcast_ref::<ank_client::ClientError>(),
+                    Some(ank_client::ClientError::State(
+                        ank_client::state::StateError::Fork { .. }
+                    ))
+                )
+            });
+            if fork {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

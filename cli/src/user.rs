@@ -53,7 +53,8 @@ pub fn client_for(address: &Address, f: &LogFlags) -> Result<LogClient> {
             (t.url, t.vkey)
         }
     };
-    Ok(LogClient::new(&url, vkey)?)
+    // Every answer is checked against the checkpoint this user last verified.
+    Ok(LogClient::new(&url, vkey)?.remembering(ank_client::state::LogState::new(&ank_home())))
 }
 
 #[derive(Subcommand, Debug)]
@@ -240,7 +241,19 @@ pub fn revoke(address: &str, log: &LogFlags) -> Result<()> {
     Ok(())
 }
 
-fn lookup_json(l: &VerifiedLookup) -> serde_json::Value {
+fn lookup_json(
+    l: &VerifiedLookup,
+    checked: Option<ank_client::state::Advanced>,
+) -> serde_json::Value {
+    let mut v = lookup_fields(l);
+    if let Some(a) = checked {
+        v["verified_size"] = serde_json::json!(a.now);
+        v["previous_size"] = serde_json::json!(a.previous);
+    }
+    v
+}
+
+fn lookup_fields(l: &VerifiedLookup) -> serde_json::Value {
     let cp = l.checkpoint();
     match l.binding() {
         Some((index, entry, ks)) => serde_json::json!({
@@ -269,7 +282,7 @@ pub fn lookup(address: &str, log: &LogFlags, json: bool) -> Result<()> {
     let client = client_for(&address, log)?;
     let l = runtime()?.block_on(client.lookup(&address))?;
     if json {
-        println!("{}", lookup_json(&l));
+        println!("{}", lookup_json(&l, client.last_checked()));
         return Ok(());
     }
     let cp = l.checkpoint();

@@ -20,6 +20,7 @@
 pub mod home;
 pub mod log;
 pub mod mail;
+pub mod state;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -64,6 +65,9 @@ pub enum ClientError {
     PendingChange(String),
     #[error("the log's answer does not match the request: {0}")]
     Mismatch(Mismatch),
+    /// The answer's checkpoint contradicts what this client verified before.
+    #[error(transparent)]
+    State(#[from] state::StateError),
 }
 
 /// How a log's answer fails to match the request it answers.

@@ -16,6 +16,10 @@ pub struct LogClient {
     base: String,
     http: reqwest::Client,
     vkey: VerifierKey,
+    /// Where the checkpoints this client verified are remembered, if anywhere.
+    state: Option<crate::state::LogState>,
+    /// What the last checkpoint check found.
+    last: std::sync::Arc<std::sync::Mutex<Option<crate::state::Advanced>>>,
 }
 
 /// A publish that the log proved: the entry and the checkpoint covering it.
@@ -100,7 +104,116 @@ impl LogClient {
             base: url.trim_end_matches('/').to_owned(),
             http,
             vkey,
+            state: None,
+            last: std::sync::Arc::default(),
         })
+    }
+
+    /// This client, remembering the checkpoints it verifies in `state`:
+    /// every answer's checkpoint is then proven consistent with the one
+    /// remembered before it is used (see [`crate::state`]).
+    #[must_use]
+    pub fn remembering(mut self, state: crate::state::LogState) -> LogClient {
+        self.state = Some(state);
+        self
+    }
+
+    /// What the last check against the remembered checkpoint found.
+    pub fn last_checked(&self) -> Option<crate::state::Advanced> {
+        self.last.lock().ok().and_then(|g| *g)
+    }
+
+    /// The consistency proof between two sizes of the log.
+    ///
+    /// # Errors
+    /// Transport, HTTP and format errors.
+    pub async fn consistency(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<ank_proofs::Hash>, ClientError> {
+        let url = format!("{}/v1/proof/consistency?from={from}&to={to}", self.base);
+        let p: ank_proofs::api::ProofResponse = crate::exchange(&url, self.http.get(&url)).await?;
+        if p.from != from || p.size != to {
+            return Err(ClientError::Mismatch(crate::Mismatch::ProofIndex));
+        }
+        p.proof
+            .iter()
+            .map(|h| ank_proofs::Hash::from_base64(h).map_err(ClientError::from))
+            .collect()
+    }
+
+    /// Checks a checkpoint that proved something in the past (a sender's key
+    /// when its mail was accepted): an older one must be consistent with the
+    /// remembered checkpoint; a newer one is checked as by
+    /// [`LogClient::check_checkpoint`].
+    ///
+    /// # Errors
+    /// [`ClientError::State`] for a fork or an unusable state file.
+    pub async fn check_historical(&self, cp: &VerifiedCheckpoint) -> Result<(), ClientError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        let Some(seen) = state.load(&self.vkey)? else {
+            return self.check_checkpoint(cp).await;
+        };
+        if cp.size() >= seen.size() {
+            return self.check_checkpoint(cp).await;
+        }
+        if cp.size() == 0 {
+            return Ok(());
+        }
+        let proof = self.consistency(cp.size(), seen.size()).await?;
+        ank_proofs::verify_consistency(cp.size(), seen.size(), &proof, cp.root(), seen.root())
+            .map_err(|_| {
+                ClientError::State(crate::state::StateError::Fork {
+                    seen: seen.size(),
+                    got: cp.size(),
+                    seen_note: seen.note().to_text(),
+                    got_note: cp.note().to_text(),
+                })
+            })
+    }
+
+    /// Proves `cp` consistent with the remembered checkpoint and remembers
+    /// it (when this client remembers; see [`LogClient::remembering`]).
+    ///
+    /// # Errors
+    /// [`ClientError::State`]: a rollback, a fork, or an unusable state file.
+    pub async fn check_checkpoint(&self, cp: &VerifiedCheckpoint) -> Result<(), ClientError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        // The proof is fetched before the state file is locked; if another
+        // process moved the state meanwhile, fetch again.
+        for _ in 0..10 {
+            let seen = state.load(&self.vkey)?.map_or(0, |c| c.size());
+            let proof = if seen > 0 && seen < cp.size() {
+                Some((seen, self.consistency(seen, cp.size()).await?))
+            } else {
+                None
+            };
+            let moved = std::cell::Cell::new(false);
+            let r = state.advance(&self.vkey, cp, |from, to| match &proof {
+                Some((f, p)) if *f == from && to == cp.size() => Ok(p.clone()),
+                _ => {
+                    moved.set(true);
+                    Ok(Vec::new())
+                }
+            });
+            if moved.get() {
+                continue;
+            }
+            let advanced = r?;
+            if let Ok(mut g) = self.last.lock() {
+                *g = Some(advanced);
+            }
+            return Ok(());
+        }
+        Err(ClientError::State(crate::state::StateError::Io {
+            path: "checkpoint state".into(),
+            source: std::io::Error::other("the remembered checkpoint kept moving"),
+        }))
     }
 
     /// The log's verifier key.
@@ -133,6 +246,7 @@ impl LogClient {
             return Err(ClientError::Mismatch(Mismatch::ProofIndex));
         }
         let checkpoint = bundle.verify(&entry.leaf_hash(), &self.vkey, &[])?;
+        self.check_checkpoint(&checkpoint).await?;
         Ok(Published {
             index: ans.index,
             entry,
@@ -186,8 +300,26 @@ impl LogClient {
         address: &Address,
     ) -> Result<(LookupResponse, VerifiedLookup), ClientError> {
         let url = format!("{}/v1/lookup/{address}", self.base);
-        let ans: LookupResponse = crate::exchange(&url, self.http.get(&url)).await?;
-        let verified = verify_lookup(&ans, address, &self.vkey)?;
-        Ok((ans, verified))
+        let mut attempts = 0;
+        loop {
+            // What was remembered when asking: an answer at least that new
+            // that another process overtook meanwhile is asked for again; an
+            // answer older than that is a rollback.
+            let asked_at = match &self.state {
+                Some(state) => state.load(&self.vkey)?.map_or(0, |c| c.size()),
+                None => 0,
+            };
+            let ans: LookupResponse = crate::exchange(&url, self.http.get(&url)).await?;
+            let verified = verify_lookup(&ans, address, &self.vkey)?;
+            match self.check_checkpoint(verified.checkpoint()).await {
+                Ok(()) => return Ok((ans, verified)),
+                Err(ClientError::State(crate::state::StateError::Rollback { got, .. }))
+                    if got >= asked_at && attempts < 10 =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }

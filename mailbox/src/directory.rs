@@ -46,6 +46,8 @@ struct Cached {
 #[derive(Debug)]
 pub struct HttpDirectory {
     trust: Trust,
+    /// Where the other logs' checkpoints this mailbox verified are remembered.
+    state: Option<ank_client::state::LogState>,
     ttl: Duration,
     freshness: Duration,
     cache: Mutex<HashMap<Address, Cached>>,
@@ -59,6 +61,7 @@ impl HttpDirectory {
     pub fn new(logs: Vec<TrustedLog>, ttl: Duration, freshness: Duration) -> HttpDirectory {
         HttpDirectory {
             trust: Trust::Fixed(logs),
+            state: None,
             ttl,
             freshness,
             cache: Mutex::new(HashMap::new()),
@@ -81,6 +84,7 @@ impl HttpDirectory {
             .and_then(|m| m.modified())
             .ok();
         let mut d = HttpDirectory::new(Vec::new(), ttl, freshness);
+        d.state = Some(ank_client::state::LogState::new(home));
         d.trust = Trust::File {
             home: home.to_owned(),
             seen: Mutex::new((mtime, logs)),
@@ -118,6 +122,7 @@ impl HttpDirectory {
             return Ok(*size);
         }
         let cp = client.checkpoint().await?;
+        client.check_checkpoint(&cp).await?;
         if let Ok(mut h) = self.heads.lock() {
             let e = h.entry(origin).or_insert((Instant::now(), 0));
             // Never step back to a smaller head than one already seen.
@@ -138,8 +143,11 @@ impl Directory for HttpDirectory {
                 domain: address.domain().to_owned(),
                 message,
             };
-            let client = LogClient::new(&log.url, log.vkey.clone())
+            let mut client = LogClient::new(&log.url, log.vkey.clone())
                 .map_err(|e| unverified(e.to_string()))?;
+            if let Some(state) = &self.state {
+                client = client.remembering(state.clone());
+            }
             let head = self
                 .head(&client)
                 .await

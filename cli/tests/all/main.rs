@@ -8,6 +8,7 @@
 )]
 
 mod crash;
+mod history;
 mod mail;
 mod procs;
 mod readme;

@@ -1,0 +1,143 @@
+//! Clients that remember (issue 9): a rollback is refused, and the state
+//! file survives concurrent `ank` processes.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+
+use crate::procs::{Scratch, Server, ank_in, http};
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let (success, out, err) = ank_in(home, args);
+    assert!(success, "ank {args:?} failed: {err}{out}");
+    out
+}
+
+/// Answers every request with `body` (a saved lookup answer): a proxy
+/// replaying the past.
+fn replay_proxy(body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}/")
+}
+
+fn register(dir: &Path, server: &Server, home: &Path, address: &str) {
+    let data = dir.join("data");
+    ok(
+        home,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    let token = ok(
+        home,
+        &["log", "enroll", address, "--data", data.to_str().unwrap()],
+    );
+    ok(home, &["init", address, "--device", "laptop"]);
+    ok(home, &["register", address, "--token", token.trim()]);
+}
+
+#[test]
+fn a_replayed_old_answer_is_refused_as_a_rollback() {
+    let dir = Scratch::new("rollback");
+    let server = Server::start(&dir.join("data"), &["--interval", "20ms"]).unwrap();
+    let (alice, carol) = (dir.join("alice"), dir.join("carol"));
+    register(&dir, &server, &alice, "alice@example.org");
+    ok(
+        &carol,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    // An answer saved before the rotation...
+    let (status, saved) = http(&server.addr, "GET", "/v1/lookup/alice@example.org", None).unwrap();
+    assert_eq!(status, 200);
+    ok(&alice, &["rotate", "alice@example.org"]);
+    // ... which carol, having seen the newer checkpoint, no longer accepts.
+    let now: serde_json::Value =
+        serde_json::from_str(&ok(&carol, &["lookup", "alice@example.org", "--json"])).unwrap();
+    assert_eq!(now["version"], 2);
+    let proxy = replay_proxy(saved);
+    let (success, out, err) = ank_in(&carol, &["lookup", "alice@example.org", "--server", &proxy]);
+    assert!(!success, "{out}");
+    assert!(err.contains("a rollback"), "{err}");
+    // Someone who never saw the newer checkpoint cannot tell (no memory yet):
+    // that is what witnesses are for.
+    let dave = dir.join("dave");
+    ok(
+        &dave,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    let old: serde_json::Value = serde_json::from_str(&ok(
+        &dave,
+        &["lookup", "alice@example.org", "--server", &proxy, "--json"],
+    ))
+    .unwrap();
+    assert_eq!(old["version"], 1);
+    assert_eq!(old["previous_size"], serde_json::Value::Null);
+}
+
+#[test]
+fn concurrent_lookups_keep_the_state_whole() {
+    let dir = Scratch::new("state-race");
+    let server = Server::start(&dir.join("data"), &["--interval", "5ms"]).unwrap();
+    let alice = dir.join("alice");
+    register(&dir, &server, &alice, "alice@example.org");
+    let carol = dir.join("carol");
+    ok(
+        &carol,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    // The log grows (rotations) while 20 lookups run at once.
+    let grower = {
+        let alice = alice.clone();
+        std::thread::spawn(move || {
+            for _ in 0..5 {
+                ok(&alice, &["rotate", "alice@example.org"]);
+            }
+        })
+    };
+    let lookups: Vec<_> = (0..20)
+        .map(|_| {
+            let carol = carol.clone();
+            std::thread::spawn(move || {
+                let out = ok(&carol, &["lookup", "alice@example.org", "--json"]);
+                serde_json::from_str::<serde_json::Value>(&out).unwrap()
+            })
+        })
+        .collect();
+    let answers: Vec<serde_json::Value> = lookups.into_iter().map(|h| h.join().unwrap()).collect();
+    grower.join().unwrap();
+    let mut max = 0;
+    for a in &answers {
+        let now = a["verified_size"].as_u64().unwrap();
+        if let Some(prev) = a["previous_size"].as_u64() {
+            assert!(prev <= now, "{a}");
+        }
+        assert_eq!(now, a["checkpoint"]["size"].as_u64().unwrap().max(now));
+        max = max.max(now);
+    }
+    // The stored checkpoint verifies and is at least the largest size any lookup saw.
+    let after: serde_json::Value =
+        serde_json::from_str(&ok(&carol, &["lookup", "alice@example.org", "--json"])).unwrap();
+    let stored_before = after["previous_size"].as_u64().unwrap();
+    assert!(stored_before >= max, "{stored_before} < {max}");
+    let files: Vec<_> = std::fs::read_dir(carol.join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().all(|f| !f.ends_with(".tmp")), "{files:?}");
+}
