@@ -161,6 +161,13 @@ enum Verify {
         vkey: String,
         file: PathBuf,
     },
+    /// Evidence that a log signed two histories (`ank-evidence/v1`, as
+    /// `ank` writes under $ANK_HOME/evidence/ when it meets one).
+    Evidence {
+        #[arg(long)]
+        vkey: String,
+        file: PathBuf,
+    },
     /// Replay a served ank log (directory or URL): verify every tile, re-apply
     /// every entry to the map, and check the map root its checkpoint signs.
     Replay {
@@ -426,6 +433,26 @@ fn verify(v: Verify) -> Result<()> {
                     describe(l.checkpoint())
                 ),
             }
+        }
+        Verify::Evidence { vkey, file } => {
+            let vkey = vkey_arg(&vkey)?;
+            let text = String::from_utf8(read(&file)?).context("evidence is not UTF-8")?;
+            let v = ank_proofs::evidence::Evidence::parse(&text)?.verify(&vkey)?;
+            let [a, b] = &v.checkpoints;
+            let kind = match v.kind {
+                ank_proofs::evidence::EvidenceKind::SameSize => "two roots for one size",
+                ank_proofs::evidence::EvidenceKind::Inconsistent => {
+                    "a larger tree that does not extend a smaller one"
+                }
+            };
+            println!(
+                "ok: log {} signed two histories ({kind}): size {} root {} and size {} root {}",
+                a.origin(),
+                a.size(),
+                a.root(),
+                b.size(),
+                b.root()
+            );
         }
         Verify::Replay { source, vkey } => {
             let vkey = vkey_arg(&vkey)?;

@@ -171,6 +171,7 @@ impl LogClient {
                     got: cp.size(),
                     seen_note: seen.note().to_text(),
                     got_note: cp.note().to_text(),
+                    evidence: None,
                 })
             })
     }

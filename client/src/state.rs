@@ -33,7 +33,8 @@ pub enum StateError {
     Rollback { seen: u64, got: u64 },
     /// Two checkpoints that cannot both be true.
     #[error(
-        "the log's checkpoint of size {got} is not consistent with the checkpoint of size {seen} this client verified: two histories"
+        "the log's checkpoint of size {got} is not consistent with the checkpoint of size {seen} this client verified: two histories{}",
+        evidence.as_ref().map(|p| format!("; evidence written to {}", p.display())).unwrap_or_default()
     )]
     Fork {
         seen: u64,
@@ -42,6 +43,9 @@ pub enum StateError {
         seen_note: String,
         /// The conflicting checkpoint's note.
         got_note: String,
+        /// Where the evidence (`ank-evidence/v1`) was written, when this
+        /// client could make it.
+        evidence: Option<PathBuf>,
     },
     /// The state file or its lock could not be used.
     #[error("{path}: {source}")]
@@ -160,11 +164,12 @@ impl LogState {
                 now: new.size(),
             });
         };
-        let fork = || StateError::Fork {
+        let fork = |evidence: Option<PathBuf>| StateError::Fork {
             seen: seen.size(),
             got: new.size(),
             seen_note: seen.note().to_text(),
             got_note: new.note().to_text(),
+            evidence,
         };
         if new.size() < seen.size() {
             return Err(StateError::Rollback {
@@ -174,7 +179,8 @@ impl LogState {
         }
         if new.size() == seen.size() {
             if new.root() != seen.root() {
-                return Err(fork());
+                let e = ank_proofs::evidence::Evidence::same_size(&seen, new);
+                return Err(fork(self.keep_evidence(&e)));
             }
             return Ok(Advanced {
                 previous: Some(seen.size()),
@@ -190,13 +196,25 @@ impl LogState {
                 seen.root(),
                 new.root(),
             )
-            .map_err(|_| fork())?;
+            .map_err(|_| fork(None))?;
         }
         self.store(vkey.name(), new)?;
         Ok(Advanced {
             previous: Some(seen.size()),
             now: new.size(),
         })
+    }
+
+    /// Writes evidence under `$ANK_HOME/evidence/`; its path, if it could be written.
+    pub fn keep_evidence(&self, e: &ank_proofs::evidence::Evidence) -> Option<PathBuf> {
+        let dir = self.dir.parent()?.join("evidence");
+        ank_common::fs::create_private_dir(&dir).ok()?;
+        let text = e.to_text();
+        let name = ank_proofs::hash::sha256(text.as_bytes());
+        let hex: String = name.0[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let p = dir.join(format!("{hex}.evidence"));
+        ank_common::fs::replace_private(&p, text.as_bytes()).ok()?;
+        Some(p)
     }
 
     fn store(&self, origin: &str, cp: &VerifiedCheckpoint) -> Result<(), StateError> {

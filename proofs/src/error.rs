@@ -150,6 +150,9 @@ pub enum Error {
     /// A lookup answer whose field disagrees with the entry or the request.
     #[error("lookup answer's {field} does not match its entry or the address asked for")]
     LookupMismatch { field: &'static str },
+    /// Text that is not evidence of a fork.
+    #[error("{0}")]
+    Evidence(crate::evidence::EvidenceError),
 }
 
 /// Why a tile path was rejected.

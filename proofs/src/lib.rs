@@ -50,12 +50,14 @@
 //! | `MapProof`, `MapRootMismatch`, `MapPathMismatch`, `MapNotTerminal` | map proofs |
 //! | `ReplayVersion` | replaying a log finds a version that is not its label's next |
 //! | `LookupMismatch` | a lookup answer's fields disagree with its entry or the address |
+//! | `Evidence` | text that is not evidence of a fork ([`evidence`]) |
 
 pub mod address;
 pub mod api;
 pub mod binding;
 pub mod checkpoint;
 pub mod error;
+pub mod evidence;
 pub mod hash;
 pub mod map;
 pub mod note;

@@ -396,12 +396,58 @@ pub fn verify_consistency(
     } else {
         (proof[0], &proof[1..])
     };
+    let (fr, sr) = consistency_roots(size1, size2, &seed, rest)?;
+    if fr != *root1 {
+        return Err(Error::OldRootMismatch {
+            expected: *root1,
+            computed: fr,
+        });
+    }
+    if sr != *root2 {
+        return Err(Error::RootMismatch {
+            expected: *root2,
+            computed: sr,
+        });
+    }
+    Ok(())
+}
+
+/// The roots of the trees of `size1` and `size2` (0 < size1 < size2) that a
+/// consistency proof implies, from its seed (the larger tree's node the
+/// proof starts at: the old root itself when `size1` is a power of two,
+/// otherwise the proof's first hash) and the rest of the proof. RFC 9162
+/// §2.1.4.2 compares these with the two signed roots; evidence of a fork
+/// ([`crate::evidence`]) shows hashes for which the larger one matches and
+/// the smaller one does not.
+///
+/// # Errors
+/// [`Error::SizeOrder`], [`Error::ConsistencyFromEmptyTree`],
+/// [`Error::ProofLength`].
+pub fn consistency_roots(
+    size1: u64,
+    size2: u64,
+    seed: &Hash,
+    rest: &[Hash],
+) -> Result<(Hash, Hash), Error> {
+    if size1 >= size2 {
+        return Err(Error::SizeOrder { size1, size2 });
+    }
+    if size1 == 0 {
+        return Err(Error::ConsistencyFromEmptyTree);
+    }
+    let expected = consistency_proof_len(size1, size2) - usize::from(!size1.is_power_of_two());
+    if rest.len() != expected {
+        return Err(Error::ProofLength {
+            expected,
+            actual: rest.len(),
+        });
+    }
     let (mut fnode, mut snode) = (size1 - 1, size2 - 1);
     while fnode & 1 == 1 {
         fnode >>= 1;
         snode >>= 1;
     }
-    let (mut fr, mut sr) = (seed, seed);
+    let (mut fr, mut sr) = (*seed, *seed);
     for c in rest {
         if fnode & 1 == 1 || fnode == snode {
             fr = node_hash(c, &fr);
@@ -416,19 +462,7 @@ pub fn verify_consistency(
         fnode >>= 1;
         snode >>= 1;
     }
-    if fr != *root1 {
-        return Err(Error::OldRootMismatch {
-            expected: *root1,
-            computed: fr,
-        });
-    }
-    if sr != *root2 {
-        return Err(Error::RootMismatch {
-            expected: *root2,
-            computed: sr,
-        });
-    }
-    Ok(())
+    Ok((fr, sr))
 }
 
 /// Stored-hash indexes of the complete subtrees of a tree of `size` leaves,

@@ -141,3 +141,99 @@ fn concurrent_lookups_keep_the_state_whole() {
         .collect();
     assert!(files.iter().all(|f| !f.ends_with(".tmp")), "{files:?}");
 }
+
+/// A copy of the data directory served beside the original: the two grow
+/// differently from the same state. A client that saw one history refuses
+/// the other with exit code 3 and writes evidence that `ank verify
+/// evidence` accepts, and refuses with any byte changed.
+#[test]
+fn a_forked_log_is_caught_with_evidence() {
+    let dir = Scratch::new("fork");
+    let data = dir.join("data");
+    let mut server = Server::start(&data, &["--interval", "20ms"]).unwrap();
+    let (alice, carol) = (dir.join("alice"), dir.join("carol"));
+    register(&dir, &server, &alice, "alice@example.org");
+    ok(
+        &carol,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    ok(&carol, &["lookup", "alice@example.org"]);
+    // The operator copies the stopped server's directory and serves both.
+    server.kill();
+    let copy = dir.join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in std::fs::read_dir(&data).unwrap() {
+        let p = f.unwrap().path();
+        std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
+    }
+    let server = Server::start(&data, &["--interval", "20ms"]).unwrap();
+    let forked = Server::start(&copy, &["--interval", "20ms"]).unwrap();
+    ok(
+        &alice,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    ok(
+        &carol,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    // One history: alice rotates. The other: the operator revokes her.
+    ok(&alice, &["rotate", "alice@example.org"]);
+    ok(
+        &carol,
+        &[
+            "log",
+            "recover",
+            "alice@example.org",
+            "--revoke",
+            "--data",
+            copy.to_str().unwrap(),
+        ],
+    );
+    ok(&carol, &["lookup", "alice@example.org"]);
+    let out = std::process::Command::new(crate::procs::bin())
+        .args(["lookup", "alice@example.org", "--server", &forked.url])
+        .env("ANK_HOME", &carol)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("two histories"), "{err}");
+    let evidence = err
+        .split("evidence written to ")
+        .nth(1)
+        .map(|p| std::path::PathBuf::from(p.trim()))
+        .expect("the evidence's path is printed");
+    let checked = ok(
+        &carol,
+        &[
+            "verify",
+            "evidence",
+            "--vkey",
+            &server.vkey,
+            evidence.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        checked.starts_with("ok: log example.org/ank signed two histories"),
+        "{checked}"
+    );
+    let bytes = std::fs::read(&evidence).unwrap();
+    let altered = dir.join("altered.evidence");
+    for i in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x01;
+        std::fs::write(&altered, &b).unwrap();
+        let (success, _, _) = ank_in(
+            &carol,
+            &[
+                "verify",
+                "evidence",
+                "--vkey",
+                &server.vkey,
+                altered.to_str().unwrap(),
+            ],
+        );
+        assert!(!success, "byte {i} changed and still evidence");
+    }
+    drop(forked);
+}

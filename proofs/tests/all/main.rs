@@ -10,6 +10,7 @@
 
 mod common;
 mod differential;
+mod evidence;
 mod exhaustive;
 mod formats;
 mod map;
