@@ -77,6 +77,8 @@ pub enum Mismatch {
     Entry,
     #[error("the proof is for another index")]
     ProofIndex,
+    #[error("the consistency proof does not verify, though the log's tiles show one history")]
+    ConsistencyProof,
 }
 
 impl ClientError {

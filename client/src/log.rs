@@ -143,6 +143,55 @@ impl LogClient {
             .collect()
     }
 
+    /// A larger checkpoint whose consistency proof from the remembered one
+    /// failed: evidence is made from the larger tree's own tiles. If those
+    /// hashes show that the larger tree does extend the remembered one, the
+    /// proof was merely bad and this is an ordinary error, not a fork.
+    async fn larger_fork(
+        &self,
+        state: &crate::state::LogState,
+        larger: &VerifiedCheckpoint,
+        seen: u64,
+        got: u64,
+        seen_note: String,
+        got_note: String,
+    ) -> ClientError {
+        let fork = |evidence| {
+            ClientError::State(crate::state::StateError::Fork {
+                seen,
+                got,
+                seen_note: seen_note.clone(),
+                got_note: got_note.clone(),
+                evidence,
+            })
+        };
+        let Ok(Some(smaller)) = state.load(&self.vkey) else {
+            return fork(None);
+        };
+        let Ok(source) = crate::Source::parse(&format!("{}/", self.base)) else {
+            return fork(None);
+        };
+        let larger = larger.clone();
+        let handle = tokio::runtime::Handle::current();
+        let built = tokio::task::spawn_blocking(move || {
+            let reader =
+                ank_proofs::tile::TileHashReader::new(larger.size(), |t: &ank_proofs::Tile| {
+                    handle
+                        .block_on(source.get(&t.path()))
+                        .map_err(|_| ank_proofs::Error::MissingHash { index: t.index })
+                });
+            ank_proofs::evidence::Evidence::from_larger_tree(&smaller, &larger, &reader)
+        })
+        .await;
+        match built {
+            Ok(Ok(e)) => fork(state.keep_evidence(&e)),
+            Ok(Err(ank_proofs::Error::Evidence(ank_proofs::evidence::EvidenceError::NotAFork))) => {
+                ClientError::Mismatch(crate::Mismatch::ConsistencyProof)
+            }
+            _ => fork(None),
+        }
+    }
+
     /// Checks a checkpoint that proved something in the past (a sender's key
     /// when its mail was accepted): an older one must be consistent with the
     /// remembered checkpoint; a newer one is checked as by
@@ -205,7 +254,21 @@ impl LogClient {
             if moved.get() {
                 continue;
             }
-            let advanced = r?;
+            let advanced = match r {
+                Ok(a) => a,
+                Err(crate::state::StateError::Fork {
+                    seen,
+                    got,
+                    seen_note,
+                    got_note,
+                    evidence: None,
+                }) if got > seen => {
+                    return Err(self
+                        .larger_fork(state, cp, seen, got, seen_note, got_note)
+                        .await);
+                }
+                Err(e) => return Err(e.into()),
+            };
             if let Ok(mut g) = self.last.lock() {
                 *g = Some(advanced);
             }

@@ -235,5 +235,49 @@ fn a_forked_log_is_caught_with_evidence() {
         );
         assert!(!success, "byte {i} changed and still evidence");
     }
+    // The copy grows past the original: its larger tree does not extend what
+    // carol saw, and its own tiles prove it.
+    ok(
+        &carol,
+        &[
+            "log",
+            "recover",
+            "alice@example.org",
+            "--revoke",
+            "--data",
+            copy.to_str().unwrap(),
+        ],
+    );
+    let out = std::process::Command::new(crate::procs::bin())
+        .args(["lookup", "alice@example.org", "--server", &forked.url])
+        .env("ANK_HOME", &carol)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let evidence = err
+        .split("evidence written to ")
+        .nth(1)
+        .map(|p| std::path::PathBuf::from(p.trim()))
+        .expect("the evidence's path is printed");
+    assert!(
+        std::fs::read_to_string(&evidence)
+            .unwrap()
+            .starts_with("ank-evidence/v1\nkind inconsistent\n")
+    );
+    let checked = ok(
+        &carol,
+        &[
+            "verify",
+            "evidence",
+            "--vkey",
+            &server.vkey,
+            evidence.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        checked.contains("a larger tree that does not extend a smaller one"),
+        "{checked}"
+    );
     drop(forked);
 }
