@@ -44,4 +44,12 @@ pub trait LogView: Send + Sync + 'static {
     fn head(&self) -> (u64, Hash);
     /// The log's root at `size`, if the log has that many entries (may read storage).
     fn root_at(&self, size: u64) -> Option<Hash>;
+    /// Evidence (`ank-evidence/v1`) that `other`, a checkpoint signed by this
+    /// log's key, contradicts the log's own history, when the log can show
+    /// it: a checkpoint of its own of the same size, or its larger tree's
+    /// hashes. `None` for a checkpoint larger than the log (may read storage).
+    fn evidence_against(
+        &self,
+        other: &ank_proofs::VerifiedCheckpoint,
+    ) -> Option<ank_proofs::evidence::Evidence>;
 }

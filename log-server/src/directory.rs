@@ -143,6 +143,27 @@ impl Directory for LocalDirectory {
 }
 
 impl LogView for Log {
+    fn evidence_against(
+        &self,
+        other: &ank_proofs::VerifiedCheckpoint,
+    ) -> Option<ank_proofs::evidence::Evidence> {
+        let latest = self.latest();
+        let ours = ank_proofs::verify_checkpoint(latest.note.as_bytes(), &self.vkey, &[]).ok()?;
+        if other.size() == ours.size() {
+            return (other.root() != ours.root())
+                .then(|| ank_proofs::evidence::Evidence::same_size(other, &ours));
+        }
+        if other.size() > ours.size() {
+            return None;
+        }
+        ank_proofs::evidence::Evidence::from_larger_tree(
+            other,
+            &ours,
+            &StoreHashReader(&*self.store),
+        )
+        .ok()
+    }
+
     fn vkey(&self) -> &ank_proofs::VerifierKey {
         &self.vkey
     }

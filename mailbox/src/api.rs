@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `POST /v1/messages` | an [`crate::Envelope`]; 201 stored, 200 for an identical retry |
 //! | `GET /v1/messages[?limit=N&after=CURSOR]` | the signed-request headers of [`crate::fetch_auth`]; `{"messages": [envelope…], "next": CURSOR or null, "ttl_ms": how long unread mail is kept}`, at most `limit` (default 100, at most 1000) messages and about 8 MiB |
+//! | `GET /v1/evidence` | `{"evidence": [text…]}`: the `ank-evidence/v1` texts this mailbox kept of its own log's key signing another history (public, newest 100) |
 //! | `POST /v1/messages/ack` | `{"ids": [base64…]}`, signed likewise; deletes them |
 //!
 //! A message is accepted only if its envelope parses and its signature
@@ -70,6 +71,7 @@ pub fn router(state: MailState) -> Router {
     Router::new()
         .route("/v1/messages", post(submit).get(fetch))
         .route("/v1/messages/ack", post(ack))
+        .route("/v1/evidence", axum::routing::get(evidence))
         .layer(DefaultBodyLimit::max(MAX_REQUEST))
         .with_state(state)
 }
@@ -77,6 +79,14 @@ pub fn router(state: MailState) -> Router {
 fn peer(ext: &axum::http::Extensions) -> Option<IpAddr> {
     ext.get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(p)| p.ip())
+}
+
+async fn evidence(State(s): State<MailState>) -> Result<Response, Refusal> {
+    let store = Arc::clone(&s.store);
+    let mut all = blocking(move || store.evidence()).await?;
+    let keep = all.len().saturating_sub(100);
+    all.drain(..keep);
+    Ok(Json(serde_json::json!({ "evidence": all })).into_response())
 }
 
 async fn submit(

@@ -214,7 +214,8 @@ impl MailState {
 /// Checks the lookup answer a sender attached: it must verify under this
 /// domain's log key, and its checkpoint must agree with this log's own tree
 /// at that size. A validly signed checkpoint that disagrees is a split view:
-/// it is kept as evidence and the message is refused.
+/// the message is refused, and evidence (`ank-evidence/v1`) is kept when the
+/// log can show it (see [`LogView::evidence_against`]).
 async fn check_recipient_proof(
     s: &MailState,
     env: &Envelope,
@@ -234,29 +235,37 @@ async fn check_recipient_proof(
     if log.head() == (size, root) {
         return Ok(());
     }
-    let (log, store, note) = (
+    let (log, store, cp) = (
         Arc::clone(log),
         Arc::clone(&s.store),
-        proof.checkpoint.clone(),
+        verified.checkpoint().clone(),
     );
     // Reading the log's hashes and keeping evidence touch sqlite: off the async workers.
     let split = blocking(move || {
         if log.root_at(size) == Some(root) {
-            return Ok(false);
+            return Ok(None);
         }
-        store.add_evidence(&note)?;
-        Ok(true)
+        let evidence = log.evidence_against(&cp);
+        if let Some(e) = &evidence {
+            store.add_evidence(&e.to_text())?;
+        }
+        Ok(Some(evidence.is_some()))
     })
     .await?;
-    if split {
-        return Err(refuse(
+    match split {
+        None => Ok(()),
+        Some(kept) => Err(refuse(
             RefusalKind::SplitView,
             format!(
-                "the attached checkpoint of size {size} is signed by this log but is not this log's tree; it is kept as evidence"
+                "the attached checkpoint of size {size} is signed by this log but is not this log's tree{}",
+                if kept {
+                    "; the evidence is kept and served at /v1/evidence"
+                } else {
+                    ""
+                }
             ),
-        ));
+        )),
     }
-    Ok(())
 }
 
 fn dir_error(who: &str, err: DirectoryError) -> Refusal {

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRI
 CREATE TABLE IF NOT EXISTS sender_proofs (hash BLOB PRIMARY KEY, proof BLOB NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nonces (nonce BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_ms);
-CREATE TABLE IF NOT EXISTS evidence (note TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS split_views (evidence TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 ";
 
 /// Why the store refused or failed.
@@ -649,7 +649,8 @@ impl MailStore {
         Ok(n)
     }
 
-    /// Keeps a signed checkpoint that contradicts this domain's log: evidence
+    /// Keeps evidence (`ank-evidence/v1` text) that this domain's log key
+    /// signed another history: evidence
     /// of a split view, which anyone can verify offline.
     ///
     /// # Errors
@@ -657,7 +658,7 @@ impl MailStore {
     pub fn add_evidence(&self, note: &str) -> Result<(), MailStoreError> {
         let now = ank_common::now_ms() as i64;
         self.conn().execute(
-            "INSERT OR IGNORE INTO evidence (note, seen_ms) VALUES (?1, ?2)",
+            "INSERT OR IGNORE INTO split_views (evidence, seen_ms) VALUES (?1, ?2)",
             params![note, now],
         )?;
         Ok(())
@@ -669,7 +670,7 @@ impl MailStore {
     /// Sqlite errors.
     pub fn evidence(&self) -> Result<Vec<String>, MailStoreError> {
         let c = self.conn();
-        let mut st = c.prepare("SELECT note FROM evidence ORDER BY seen_ms, note")?;
+        let mut st = c.prepare("SELECT evidence FROM split_views ORDER BY seen_ms, evidence")?;
         let rows = st.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

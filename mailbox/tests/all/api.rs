@@ -477,8 +477,13 @@ fn bob_log(
     (answer, tree.root())
 }
 
-/// This log, as the mailbox sees it: its key and its roots by size.
-struct View(ank_proofs::VerifierKey, Vec<(u64, ank_proofs::Hash)>);
+/// This log, as the mailbox sees it: its key, its roots by size, and its
+/// latest signed checkpoint.
+struct View(
+    ank_proofs::VerifierKey,
+    Vec<(u64, ank_proofs::Hash)>,
+    String,
+);
 
 impl ank_mailbox::api::LogView for View {
     fn vkey(&self) -> &ank_proofs::VerifierKey {
@@ -493,6 +498,14 @@ impl ank_mailbox::api::LogView for View {
     fn root_at(&self, size: u64) -> Option<ank_proofs::Hash> {
         self.1.iter().find(|(s, _)| *s == size).map(|(_, r)| *r)
     }
+    fn evidence_against(
+        &self,
+        other: &ank_proofs::VerifiedCheckpoint,
+    ) -> Option<ank_proofs::evidence::Evidence> {
+        let ours = ank_proofs::verify_checkpoint(self.2.as_bytes(), &self.0, &[]).ok()?;
+        (ours.size() == other.size() && ours.root() != other.root())
+            .then(|| ank_proofs::evidence::Evidence::same_size(other, &ours))
+    }
 }
 
 #[tokio::test]
@@ -504,7 +517,11 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
     // This log: bob's entry, then carol's.
     let (good, root1) = bob_log(&log, &bob_user, None);
     let (good2, root2) = bob_log(&log, &bob_user, Some(b"carol's entry"));
-    let view = View(log.verifier(), vec![(1, root1), (2, root2)]);
+    let view = View(
+        log.verifier(),
+        vec![(1, root1), (2, root2)],
+        good2.checkpoint.clone(),
+    );
     let s = setup_with("proof", settings(), Some(Arc::new(view)));
     let (app, store, alice, bob) = (&s.app, &s.store, &s.alice, &s.bob);
     let with = |id: u8, proof: ank_proofs::api::LookupResponse| {
@@ -538,7 +555,20 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
     let (forked, _) = bob_log(&log, bob, Some(b"mallory's entry"));
     let (st, v) = submit(app, &with(5, forked.clone())).await;
     assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "split_view"));
-    assert_eq!(store.evidence().unwrap(), vec![forked.checkpoint]);
+    let kept = store.evidence().unwrap();
+    assert_eq!(kept.len(), 1);
+    let e = ank_proofs::evidence::Evidence::parse(&kept[0]).unwrap();
+    let v = e.verify(&log.verifier()).unwrap();
+    assert_eq!(v.kind, ank_proofs::evidence::EvidenceKind::SameSize);
+    assert_eq!(e.notes[0], forked.checkpoint);
+    // Served to anyone.
+    let (st, served) = call(
+        app,
+        Request::get("/v1/evidence").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(served["evidence"][0], kept[0].as_str());
 }
 
 /// A signed fetch captured at one mailbox is refused at another (finding 8):
