@@ -14,6 +14,7 @@
     reason = "a vector generator never sees outside input and must stop loudly if an invariant breaks"
 )]
 
+use ank_proofs::VerifiedCheckpoint;
 use ank_proofs::note::{ALG_COSIGNATURE_V1, ALG_ED25519};
 use ank_proofs::tile::{encode_entry_bundle, entry_bundles_for_size, tiles_for_size};
 use ank_proofs::tree::{prove_consistency, prove_inclusion};
@@ -400,7 +401,101 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
         "map-proofs.json".to_owned(),
         pretty(&map_vectors()).into_bytes(),
     ));
+    files.push((
+        "evidence.json".to_owned(),
+        pretty(&evidence_vectors(&log, &log_entries)).into_bytes(),
+    ));
     files
+}
+
+/// A signed checkpoint of the first `n` of `entries`, and that tree's stored hashes.
+fn history(log: &SignerKey, entries: &[Vec<u8>], n: usize) -> (VerifiedCheckpoint, Vec<Hash>) {
+    let mut b = TreeBuilder::new();
+    let mut stored = Vec::new();
+    for e in &entries[..n] {
+        stored.extend(b.push_stored(leaf_hash(e)));
+    }
+    let note = Checkpoint {
+        origin: log.name().to_owned(),
+        size: n as u64,
+        root: b.root(),
+        extensions: vec![],
+    }
+    .sign(log)
+    .unwrap_or_else(|_| unreachable!())
+    .to_text();
+    let cp = ank_proofs::verify_checkpoint(note.as_bytes(), &log.verifier(), &[])
+        .unwrap_or_else(|_| unreachable!());
+    (cp, stored)
+}
+
+/// Evidence of a fork: the vectors' log, and a second history under the
+/// same key that agrees on the first 100 entries and then differs.
+fn evidence_vectors(log: &SignerKey, entries: &[Vec<u8>]) -> Value {
+    use ank_proofs::evidence::Evidence;
+    let mut forked = entries[..100].to_vec();
+    forked.extend((100..300).map(|i| format!("forked entry {i}").into_bytes()));
+    let (a300, _) = history(log, entries, 300);
+    let (b300, b_tree) = history(log, &forked, 300);
+    let mut positive = vec![json!({
+        "desc": "two roots for size 300",
+        "kind": "same-size",
+        "text": Evidence::same_size(&a300, &b300).to_text(),
+    })];
+    for n in [128usize, 200] {
+        let (a, _) = history(log, entries, n);
+        let e = Evidence::from_larger_tree(&a, &b300, b_tree.as_slice())
+            .unwrap_or_else(|_| unreachable!());
+        positive.push(json!({
+            "desc": format!("size {n} of one history, size 300 of the other"),
+            "kind": "inconsistent",
+            "text": e.to_text(),
+        }));
+    }
+    let (a100, _) = history(log, entries, 100);
+    // Both histories share the first 100 entries: the honest proof shows no fork.
+    let honest = ank_proofs::prove_consistency(100, 300, b_tree.as_slice())
+        .unwrap_or_else(|_| unreachable!());
+    let extends = Evidence::inconsistent(&a100, &b300, honest[0], honest[1..].to_vec());
+    let same = Evidence::same_size(&a300, &a300);
+    let mut flipped = Evidence::parse(positive[2]["text"].as_str().unwrap_or_default())
+        .unwrap_or_else(|_| unreachable!());
+    flipped.path[0].0[0] ^= 1;
+    let negatives = [
+        ("one checkpoint twice", same.to_text()),
+        (
+            "a larger tree that extends the smaller one",
+            extends.to_text(),
+        ),
+        ("a proof hash changed", flipped.to_text()),
+        (
+            "not canonical: a trailing line",
+            format!(
+                "{}hash {}\n",
+                extends.to_text(),
+                Hash::default().to_base64()
+            ),
+        ),
+        (
+            "another header",
+            Evidence::same_size(&a300, &b300)
+                .to_text()
+                .replacen("v1", "v2", 1),
+        ),
+    ];
+    let negative: Vec<Value> = negatives
+        .iter()
+        .map(|(d, t)| {
+            json!({"desc": d, "text": t, "error": err_name(
+                Evidence::parse(t).and_then(|e| e.verify(&log.verifier()))
+            )})
+        })
+        .collect();
+    json!({
+        "log_vkey": log.verifier().to_text(),
+        "positive": positive,
+        "negative": negative,
+    })
 }
 
 fn map_json(p: &ank_proofs::map::MapProof) -> String {

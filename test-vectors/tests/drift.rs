@@ -139,3 +139,28 @@ fn map_vectors_verify() {
         );
     }
 }
+
+#[test]
+fn evidence_vectors_verify_and_fail_as_named() {
+    let files = ank_test_vectors::generate();
+    let (_, bytes) = files.iter().find(|(p, _)| p == "evidence.json").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    let vkey = ank_proofs::VerifierKey::parse(v["log_vkey"].as_str().unwrap()).unwrap();
+    use ank_proofs::evidence::Evidence;
+    for p in v["positive"].as_array().unwrap() {
+        let e = Evidence::parse(p["text"].as_str().unwrap()).unwrap();
+        e.verify(&vkey).unwrap();
+    }
+    assert_eq!(v["positive"].as_array().unwrap().len(), 3);
+    for n in v["negative"].as_array().unwrap() {
+        let err = Evidence::parse(n["text"].as_str().unwrap())
+            .and_then(|e| e.verify(&vkey))
+            .unwrap_err();
+        assert_eq!(
+            format!("{err:?}"),
+            n["error"].as_str().unwrap(),
+            "{}",
+            n["desc"]
+        );
+    }
+}
