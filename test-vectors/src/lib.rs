@@ -401,10 +401,19 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
         "map-proofs.json".to_owned(),
         pretty(&map_vectors()).into_bytes(),
     ));
-    files.push((
-        "evidence.json".to_owned(),
-        pretty(&evidence_vectors(&log, &log_entries)).into_bytes(),
-    ));
+    let evidence = evidence_vectors(&log, &log_entries);
+    // The first two positive vectors also as files, for `ank verify evidence`.
+    for (i, name) in ["same-size", "inconsistent-128"].iter().enumerate() {
+        files.push((
+            format!("evidence/{name}.evidence"),
+            evidence["positive"][i]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .as_bytes()
+                .to_vec(),
+        ));
+    }
+    files.push(("evidence.json".to_owned(), pretty(&evidence).into_bytes()));
     files
 }
 
