@@ -142,6 +142,23 @@ fn concurrent_lookups_keep_the_state_whole() {
     assert!(files.iter().all(|f| !f.ends_with(".tmp")), "{files:?}");
 }
 
+/// `ank lookup` of alice through `url` ends with exit code 3 (two
+/// histories); returns the path of the evidence it wrote.
+fn fork_caught(home: &Path, url: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new(crate::procs::bin())
+        .args(["lookup", "alice@example.org", "--server", url])
+        .env("ANK_HOME", home)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("two histories"), "{err}");
+    err.split("evidence written to ")
+        .nth(1)
+        .map(|p| std::path::PathBuf::from(p.trim()))
+        .expect("the evidence's path is printed")
+}
+
 /// A copy of the data directory served beside the original: the two grow
 /// differently from the same state. A client that saw one history refuses
 /// the other with exit code 3 and writes evidence that `ank verify
@@ -190,19 +207,7 @@ fn a_forked_log_is_caught_with_evidence() {
         ],
     );
     ok(&carol, &["lookup", "alice@example.org"]);
-    let out = std::process::Command::new(crate::procs::bin())
-        .args(["lookup", "alice@example.org", "--server", &forked.url])
-        .env("ANK_HOME", &carol)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("two histories"), "{err}");
-    let evidence = err
-        .split("evidence written to ")
-        .nth(1)
-        .map(|p| std::path::PathBuf::from(p.trim()))
-        .expect("the evidence's path is printed");
+    let evidence = fork_caught(&carol, &forked.url);
     let checked = ok(
         &carol,
         &[
@@ -248,18 +253,7 @@ fn a_forked_log_is_caught_with_evidence() {
             copy.to_str().unwrap(),
         ],
     );
-    let out = std::process::Command::new(crate::procs::bin())
-        .args(["lookup", "alice@example.org", "--server", &forked.url])
-        .env("ANK_HOME", &carol)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    let evidence = err
-        .split("evidence written to ")
-        .nth(1)
-        .map(|p| std::path::PathBuf::from(p.trim()))
-        .expect("the evidence's path is printed");
+    let evidence = fork_caught(&carol, &forked.url);
     assert!(
         std::fs::read_to_string(&evidence)
             .unwrap()
