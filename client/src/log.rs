@@ -143,6 +143,17 @@ impl LogClient {
             .collect()
     }
 
+    /// The remembered checkpoint, read off the async workers.
+    async fn load_state(
+        &self,
+        state: &crate::state::LogState,
+    ) -> Result<Option<VerifiedCheckpoint>, ClientError> {
+        let (st, vkey) = (state.clone(), self.vkey.clone());
+        Ok(tokio::task::spawn_blocking(move || st.load(&vkey))
+            .await
+            .map_err(|e| state_io(e.to_string()))??)
+    }
+
     /// A larger checkpoint whose consistency proof from the remembered one
     /// failed: evidence is made from the larger tree's own tiles. If those
     /// hashes show that the larger tree does extend the remembered one, the
@@ -165,7 +176,7 @@ impl LogClient {
                 evidence,
             })
         };
-        let Ok(Some(smaller)) = state.load(&self.vkey) else {
+        let Ok(Some(smaller)) = self.load_state(state).await else {
             return fork(None);
         };
         let Ok(source) = crate::Source::parse(&format!("{}/", self.base)) else {
@@ -203,7 +214,7 @@ impl LogClient {
         let Some(state) = &self.state else {
             return Ok(());
         };
-        let Some(seen) = state.load(&self.vkey)? else {
+        let Some(seen) = self.load_state(state).await? else {
             return self.check_checkpoint(cp).await;
         };
         if cp.size() >= seen.size() {
@@ -237,21 +248,28 @@ impl LogClient {
         // The proof is fetched before the state file is locked; if another
         // process moved the state meanwhile, fetch again.
         for _ in 0..10 {
-            let seen = state.load(&self.vkey)?.map_or(0, |c| c.size());
+            let seen = self.load_state(state).await?.map_or(0, |c| c.size());
             let proof = if seen > 0 && seen < cp.size() {
                 Some((seen, self.consistency(seen, cp.size()).await?))
             } else {
                 None
             };
-            let moved = std::cell::Cell::new(false);
-            let r = state.advance(&self.vkey, cp, |from, to| match &proof {
-                Some((f, p)) if *f == from && to == cp.size() => Ok(p.clone()),
-                _ => {
-                    moved.set(true);
-                    Ok(Vec::new())
-                }
-            });
-            if moved.get() {
+            // The state file's lock and fsync stay off the async workers.
+            let (st, vkey, new) = (state.clone(), self.vkey.clone(), cp.clone());
+            let (r, moved) = tokio::task::spawn_blocking(move || {
+                let moved = std::cell::Cell::new(false);
+                let r = st.advance(&vkey, &new, |from, to| match &proof {
+                    Some((f, p)) if *f == from && to == new.size() => Ok(p.clone()),
+                    _ => {
+                        moved.set(true);
+                        Ok(Vec::new())
+                    }
+                });
+                (r, moved.get())
+            })
+            .await
+            .map_err(|e| state_io(e.to_string()))?;
+            if moved {
                 continue;
             }
             let advanced = match r {
@@ -274,10 +292,7 @@ impl LogClient {
             }
             return Ok(());
         }
-        Err(ClientError::State(crate::state::StateError::Io {
-            path: "checkpoint state".into(),
-            source: std::io::Error::other("the remembered checkpoint kept moving"),
-        }))
+        Err(state_io("the remembered checkpoint kept moving".into()))
     }
 
     /// The log's verifier key.
@@ -370,7 +385,7 @@ impl LogClient {
             // that another process overtook meanwhile is asked for again; an
             // answer older than that is a rollback.
             let asked_at = match &self.state {
-                Some(state) => state.load(&self.vkey)?.map_or(0, |c| c.size()),
+                Some(state) => self.load_state(state).await?.map_or(0, |c| c.size()),
                 None => 0,
             };
             let ans: LookupResponse = crate::exchange(&url, self.http.get(&url)).await?;
@@ -386,4 +401,11 @@ impl LogClient {
             }
         }
     }
+}
+
+fn state_io(message: String) -> ClientError {
+    ClientError::State(crate::state::StateError::Io {
+        path: "checkpoint state".into(),
+        source: std::io::Error::other(message),
+    })
 }
