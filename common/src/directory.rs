@@ -27,6 +27,11 @@ pub struct Resolved {
     pub proof: Option<LookupResponse>,
 }
 
+/// Most answers a directory caches. Each holds a whole lookup answer (a few
+/// KB); anyone can make a mailbox resolve addresses of their choosing, so the
+/// cache is bounded well below the server's memory budget (about 30 MB).
+pub const CACHE_ENTRIES: usize = 10_000;
+
 /// A boxed future, so directories can be trait objects.
 pub type DirFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Resolved, DirectoryError>> + Send + 'a>>;

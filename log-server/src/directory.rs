@@ -132,7 +132,7 @@ impl Directory for LocalDirectory {
                 proof: Some(answer),
             };
             if let Ok(mut c) = self.cache.lock() {
-                if c.len() > 100_000 {
+                if c.len() >= ank_common::directory::CACHE_ENTRIES {
                     c.clear();
                 }
                 c.insert(address.clone(), (answered_at, resolved.clone()));

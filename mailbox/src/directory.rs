@@ -168,7 +168,7 @@ impl Directory for HttpDirectory {
                 proof: Some(raw),
             };
             if let Ok(mut c) = self.cache.lock() {
-                if c.len() > 100_000 {
+                if c.len() >= ank_common::directory::CACHE_ENTRIES {
                     c.clear();
                 }
                 c.insert(

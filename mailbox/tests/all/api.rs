@@ -752,3 +752,92 @@ async fn sender_quota_and_pages_over_the_api() {
         );
     }
 }
+
+/// Finding 11 over the API: past the server's byte cap, new mail is refused
+/// with 507 mailbox_full, and the recipient can still fetch and acknowledge.
+#[tokio::test]
+async fn a_full_server_refuses_mail_with_507_and_still_drains() {
+    let first = envelope(
+        &User::new("alice@a.example", 1),
+        &User::new("bob@b.example", 2),
+        "1",
+        1,
+    );
+    let size = serde_json::to_vec(&first).unwrap().len() as u64;
+    let s = setup_with(
+        "full",
+        MailSettings {
+            quota: ank_mailbox::store::Quota {
+                total_bytes: size + 100,
+                ..Default::default()
+            },
+            ..settings()
+        },
+        None,
+    );
+    assert_eq!(submit(&s.app, &first).await.0, StatusCode::CREATED);
+    let (st, v) = submit(&s.app, &envelope(&s.alice, &s.bob, "2", 2)).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::INSUFFICIENT_STORAGE, "mailbox_full")
+    );
+    let (st, v) = call(
+        &s.app,
+        signed(&s.bob, "GET", "/v1/messages", vec![], 1, &s.bob.signing),
+    )
+    .await;
+    assert_eq!(
+        (st, v["messages"].as_array().unwrap().len()),
+        (StatusCode::OK, 1)
+    );
+    let body = serde_json::to_vec(&serde_json::json!({"ids": [first.id]})).unwrap();
+    let (st, v) = call(
+        &s.app,
+        signed(&s.bob, "POST", "/v1/messages/ack", body, 2, &s.bob.signing),
+    )
+    .await;
+    assert_eq!((st, v["deleted"].as_u64()), (StatusCode::OK, Some(1)));
+    assert_eq!(
+        submit(&s.app, &envelope(&s.alice, &s.bob, "2", 2)).await.0,
+        StatusCode::CREATED
+    );
+}
+
+/// Finding 16's other half: when a trusted sender log's checkpoint cannot be
+/// fetched, its cached answers are not used and mail is refused (fail closed).
+#[tokio::test]
+async fn an_unreachable_sender_log_fails_closed() {
+    let s = setup("unreachable");
+    // A closed port stands for the sender's log.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", dead.local_addr().unwrap());
+    drop(dead);
+    let a_log =
+        ank_proofs::SignerKey::from_seed("a.example/ank", ank_proofs::note::ALG_ED25519, [3; 32])
+            .unwrap();
+    let remote = ank_mailbox::directory::HttpDirectory::new(
+        vec![ank_client::home::TrustedLog {
+            domain: "a.example".into(),
+            url,
+            vkey: a_log.verifier(),
+        }],
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(1),
+    );
+    let resolver = Resolver {
+        domain: "b.example".into(),
+        local: s.keys.clone(),
+        remote: Arc::new(remote),
+    };
+    let app = router(MailState::new(
+        Arc::clone(&s.store),
+        Arc::new(resolver),
+        settings(),
+    ));
+    let (st, v) = submit(&app, &envelope(&s.alice, &s.bob, "x", 1)).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "sender_log_unavailable"),
+        "{v}"
+    );
+}
