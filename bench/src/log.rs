@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ank_log_server::Log;
 use ank_log_server::sequencer::{Job, Settings, start};
 use ank_proofs::api::{PublishAuth, PublishRequest};
-use ank_proofs::{Address, Authority, Device, KeySet};
+use ank_proofs::{Address, Authorization, Device, KeySet};
 use anyhow::{Result, bail};
 use tokio::sync::oneshot;
 
@@ -79,7 +79,7 @@ fn append(
             label: user_address(i).label(),
             version: 1,
             key_set: ks,
-            authority: Authority::Enrollment,
+            authorization: Authorization::Enrollment,
             token: None,
             reply: tx,
         };

@@ -84,9 +84,10 @@ pub fn send(
     // The recipient's current keys, proven by its log before anything is sealed to them.
     let client = crate::user::client_for(&to, log)?;
     let (raw_answer, answer) = rt.block_on(client.lookup_with_answer(&to))?;
-    let Some((_, _, ks)) = answer.binding() else {
+    let Some((_, entry)) = answer.binding() else {
         bail!("{to} is absent from its log; nothing was sent");
     };
+    let ks = &entry.key_set;
     if ks.devices().is_empty() {
         bail!("{to} has revoked every key; nothing was sent");
     }
@@ -183,8 +184,9 @@ fn verify_sender(
 ) -> Result<bool> {
     let client = crate::user::client_for(&checked.from, &LogFlags::default())?;
     let holds = |l: &ank_proofs::api::VerifiedLookup| {
-        l.binding().is_some_and(|(_, _, ks)| {
-            ks.devices()
+        l.binding().is_some_and(|(_, e)| {
+            e.key_set
+                .devices()
                 .iter()
                 .any(|d| d.signing_key == checked.from_key)
         })

@@ -123,10 +123,10 @@ pub fn register(address: &str, token: String, log: &LogFlags) -> Result<()> {
 /// The verified current binding: (version, key set).
 async fn current(client: &LogClient, address: &Address) -> Result<(u64, KeySet)> {
     let l = client.lookup(address).await?;
-    let Some((_, entry, ks)) = l.binding() else {
+    let Some((_, entry)) = l.binding() else {
         bail!("{address} is not registered in its log");
     };
-    Ok((entry.version, ks.clone()))
+    Ok((entry.version, entry.key_set.clone()))
 }
 
 /// Settles an earlier key change of `address` whose answer was lost, before
@@ -256,16 +256,20 @@ fn lookup_json(
 fn lookup_fields(l: &VerifiedLookup) -> serde_json::Value {
     let cp = l.checkpoint();
     match l.binding() {
-        Some((index, entry, ks)) => serde_json::json!({
+        Some((index, entry)) => serde_json::json!({
             "address": l.address().to_string(),
             "found": true,
             "state": "current",
             "version": entry.version,
             "index": index,
             "timestamp_ms": entry.timestamp_ms,
-            "authority": entry.authority.to_string(),
+            "authority": entry.authority().to_string(),
+            "signer": match &entry.authorization {
+                ank_proofs::Authorization::KeyHolder { signer, .. } => serde_json::json!(STANDARD.encode(signer)),
+                _ => serde_json::Value::Null,
+            },
             "revoked": entry.is_revocation(),
-            "devices": key_set_to_json(ks),
+            "devices": key_set_to_json(&entry.key_set),
             "checkpoint": {"origin": cp.origin(), "size": cp.size(), "root": cp.root().to_base64()},
         }),
         None => serde_json::json!({
@@ -287,7 +291,8 @@ pub fn lookup(address: &str, log: &LogFlags, json: bool) -> Result<()> {
     }
     let cp = l.checkpoint();
     match l.binding() {
-        Some((index, entry, ks)) => {
+        Some((index, entry)) => {
+            let ks = &entry.key_set;
             let state = if entry.is_revocation() {
                 "current: revoked (no keys)"
             } else {
@@ -297,7 +302,7 @@ pub fn lookup(address: &str, log: &LogFlags, json: bool) -> Result<()> {
                 "{address}: {state}, version {} at index {}, authorised by {} (verified against {} size {})",
                 entry.version,
                 index,
-                entry.authority,
+                entry.authority(),
                 cp.origin(),
                 cp.size()
             );

@@ -64,7 +64,7 @@ impl LogClient {
         let want = ank_proofs::api::key_set_from_json(&p.request.devices)?.hash();
         let version = p.request.version;
         let l = self.lookup(address).await?;
-        let current = l.binding().map(|(_, e, _)| (e.version, e.keys_hash));
+        let current = l.binding().map(|(_, e)| (e.version, e.keys_hash()));
         let now = ank_common::now_ms();
         match current {
             Some((v, h)) if v >= version => {
@@ -314,9 +314,21 @@ impl LogClient {
             .decode(&ans.entry)
             .map_err(|_| ank_proofs::Error::Base64 { what: "entry" })?;
         let entry = Entry::decode(&raw)?;
+        // The entry must record this request's authorisation: a log that
+        // logged a key holder's change as the operator's (or the reverse)
+        // would hide who made it from auditors.
+        let authorised_as_asked = match (&entry.authorization, &req.signature, &req.token) {
+            (ank_proofs::Authorization::Enrollment, None, Some(_)) => true,
+            (ank_proofs::Authorization::KeyHolder { signer, signature }, Some(s), None) => {
+                ank_common::b64_array::<32>(&s.public_key) == Some(*signer)
+                    && ank_common::b64_array::<64>(&s.signature) == Some(*signature)
+            }
+            _ => false,
+        };
         if entry.label != address.label()
             || entry.version != req.version
-            || entry.keys_hash != key_set.hash()
+            || entry.key_set != key_set
+            || !authorised_as_asked
         {
             return Err(ClientError::Mismatch(Mismatch::Entry));
         }
@@ -324,7 +336,7 @@ impl LogClient {
         if bundle.index != ans.index {
             return Err(ClientError::Mismatch(Mismatch::ProofIndex));
         }
-        let checkpoint = bundle.verify(&entry.leaf_hash(), &self.vkey, &[])?;
+        let checkpoint = bundle.verify(&ank_proofs::leaf_hash(&raw), &self.vkey, &[])?;
         self.check_checkpoint(&checkpoint).await?;
         Ok(Published {
             index: ans.index,

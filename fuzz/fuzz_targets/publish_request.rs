@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(ks) = ank_proofs::api::key_set_from_json(&req.devices) else {
         return;
     };
-    let msg = ank_proofs::api::publish_message(&address, req.version, &ks.hash());
+    let msg = ank_proofs::api::publish_message(&address.label(), req.version, &ks.hash());
     for sig in req.signature.iter().chain(&req.possession) {
         let key = base64_32(&sig.public_key);
         let s = base64_64(&sig.signature);

@@ -344,12 +344,12 @@ async fn publish_inner(
             d
         })
         .await?;
-    let (label, version, key_set, authority, token) = match decision {
+    let (label, version, key_set, authorization, token) = match decision {
         Decision::Retry { index } => {
             let log = Arc::clone(&s.log);
             return s
                 .blocking(move || {
-                    let (_, _, raw) = log.stored_binding(index)?;
+                    let (_, raw) = log.stored_entry(index)?;
                     let cp = checkpoint_covering(&log, index)?;
                     Ok::<_, ApiError>(Json(PublishResponse {
                         index,
@@ -363,16 +363,16 @@ async fn publish_inner(
             label,
             version,
             key_set,
-            authority,
+            authorization,
             token,
-        } => (label, version, key_set, authority, token),
+        } => (label, version, key_set, authorization, token),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job = Job {
         label,
         version,
         key_set,
-        authority,
+        authorization,
         token,
         reply: tx,
     };
@@ -408,7 +408,7 @@ async fn publish_inner(
         .map_err(internal)?;
     Ok(Json(PublishResponse {
         index: committed.index,
-        entry: STANDARD.encode(committed.entry.encode()),
+        entry: STANDARD.encode(&committed.entry),
         tlog_proof,
     }))
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use ank_common::directory::{DirFuture, Directory, DirectoryError, LogView, Resolved};
 use ank_proofs::api::{BindingJson, LookupResponse};
-use ank_proofs::{Address, Hash, prove_inclusion};
+use ank_proofs::tree::prove_inclusion_many;
+use ank_proofs::{Address, Hash};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -16,17 +17,18 @@ use crate::store::{StoreError, StoreHashReader};
 
 impl Log {
     /// The lookup answer for `address` against the latest checkpoint: the
-    /// map proof of its label and, when bound, its entry, key set (checked
-    /// against the entry's keys_hash) and inclusion proof.
+    /// map proof of its label against the tree's last entry (the map-root
+    /// entry), the binding entry when bound, and one inclusion proof of
+    /// both entries.
     ///
     /// # Errors
-    /// Store errors, [`StoreError::Corrupt`] for a stored row that does not
-    /// match its entry.
+    /// Store errors, [`StoreError::Corrupt`] for a stored row that is not
+    /// the binding the map names.
     pub fn lookup_answer(&self, address: &Address) -> Result<LookupResponse, StoreError> {
-        self.answer(address).map(|(answer, _)| answer)
+        self.resolve(address).map(|(answer, _)| answer)
     }
 
-    /// As [`Log::lookup_answer`], with the key set it proves, decoded.
+    /// As [`Log::lookup_answer`], with the key set it proves.
     ///
     /// # Errors
     /// As [`Log::lookup_answer`].
@@ -34,52 +36,59 @@ impl Log {
         &self,
         address: &Address,
     ) -> Result<(LookupResponse, Option<ank_proofs::KeySet>), StoreError> {
-        let (answer, ks) = self.answer(address)?;
-        let keys = ks
-            .map(|k| ank_proofs::KeySet::decode(&k))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok((answer, keys))
-    }
-
-    /// The answer and the key-set bytes it serves (checked against the entry).
-    fn answer(&self, address: &Address) -> Result<(LookupResponse, Option<Vec<u8>>), StoreError> {
         let label = address.label();
         // Map and checkpoint are read together, under the map's shared lock.
-        let (cp, proof, value) = {
+        let ((cp, map_root), proof, value) = {
             let map = self.map();
-            (self.latest(), map.proof(&label), map.get(&label))
+            (
+                self.latest_with_map_root(),
+                map.proof(&label),
+                map.get(&label),
+            )
         };
         let proof =
             proof.ok_or_else(|| StoreError::Corrupt("the map has pending hashes".into()))?;
-        let map_proof = STANDARD.encode(proof.encode());
-        let Some(value) = value else {
-            let answer = LookupResponse {
-                address: address.to_string(),
-                found: false,
-                checkpoint: cp.note.clone(),
-                map_proof,
-                binding: None,
-            };
-            return Ok((answer, None));
-        };
-        let (_, raw, key_set) = self.stored_entry(value.index)?;
-        let inclusion = prove_inclusion(value.index, cp.size, &StoreHashReader(&*self.store))
+        let last = cp.size.saturating_sub(1);
+        let binding = value
+            .map(|v| -> Result<_, StoreError> {
+                // Checked against the map's entry hash, which the answer's
+                // map proof commits to (no second read for the tree's leaf).
+                let raw = self
+                    .store
+                    .entry(v.index)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("entry {} missing", v.index)))?;
+                let entry = ank_proofs::Entry::decode(&raw)
+                    .map_err(|e| StoreError::Corrupt(format!("entry {}: {e}", v.index)))?;
+                if entry.label != label || ank_proofs::leaf_hash(&raw) != v.entry_hash {
+                    return Err(StoreError::Corrupt(format!(
+                        "entry {} is not the binding the map names",
+                        v.index
+                    )));
+                }
+                Ok((v, entry, raw))
+            })
+            .transpose()?;
+        let mut leaves = Vec::with_capacity(2);
+        if let Some((v, _, _)) = &binding {
+            leaves.push(v.index);
+        }
+        leaves.push(last);
+        let inclusion = prove_inclusion_many(&leaves, cp.size, &StoreHashReader(&*self.store))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let answer = LookupResponse {
             address: address.to_string(),
-            found: true,
+            found: binding.is_some(),
             checkpoint: cp.note.clone(),
-            map_proof,
-            binding: Some(BindingJson {
-                index: value.index,
-                version: value.version,
+            map_root_entry: STANDARD.encode(map_root.encode()),
+            map_proof: STANDARD.encode(proof.encode()),
+            binding: binding.as_ref().map(|(v, _, raw)| BindingJson {
+                index: v.index,
+                version: v.version,
                 entry: STANDARD.encode(raw),
-                key_set: STANDARD.encode(&key_set),
-                inclusion_proof: inclusion.iter().map(Hash::to_base64).collect(),
             }),
+            inclusion_proof: inclusion.iter().map(Hash::to_base64).collect(),
         };
-        Ok((answer, Some(key_set)))
+        Ok((answer, binding.map(|(_, e, _)| e.key_set)))
     }
 }
 

@@ -43,10 +43,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use ank_proofs::api::MAP_ROOT_PREFIX;
 use ank_proofs::map::{Map, MapValue};
 use ank_proofs::note::ALG_ED25519;
-use ank_proofs::{Checkpoint, Hash, SignerKey, TreeBuilder, VerifierKey};
+use ank_proofs::{MapRootEntry, SignerKey, TreeBuilder, VerifierKey};
 
 use ank_common::fs::{create_private_dir, ensure_private_file, write_private};
 use ank_common::now_ms;
@@ -199,7 +198,8 @@ pub struct Log {
     pub store: Arc<dyn LogStore>,
     pub signer: SignerKey,
     pub vkey: VerifierKey,
-    latest: RwLock<Arc<StoredCheckpoint>>,
+    /// The latest checkpoint and the map-root entry its tree ends with.
+    latest: RwLock<(Arc<StoredCheckpoint>, MapRootEntry)>,
     /// The verifiable map at the latest checkpoint. Readers share it; the
     /// sequencer prepares each batch from a shared reference too, and takes
     /// it exclusively only to copy a committed batch in and make the new
@@ -303,22 +303,7 @@ impl Log {
         }
         let cp = match store.checkpoint()? {
             Some(cp) => cp,
-            None => {
-                let empty = Checkpoint {
-                    origin: origin.to_owned(),
-                    size: 0,
-                    root: ank_proofs::empty_root(),
-                    extensions: vec![map_line(&ank_proofs::map::empty_root())],
-                };
-                let note = empty.sign(&signer).map_err(LogError::Sign)?.to_text();
-                let cp = StoredCheckpoint {
-                    size: 0,
-                    root: empty.root,
-                    note,
-                };
-                store.commit(None, &Batch::default(), &cp)?;
-                cp
-            }
+            None => genesis(&*store, &signer)?,
         };
         let roots = store.read_hashes(&ank_proofs::tree::subtree_root_indexes(cp.size))?;
         let tree = TreeBuilder::from_subtree_roots(cp.size, roots)
@@ -332,16 +317,35 @@ impl Log {
             .into());
         }
         let map = rebuild_map(&*store)?;
+        let last = cp
+            .size
+            .checked_sub(1)
+            .and_then(|i| store.entry(i).transpose())
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt("the latest checkpoint's tree is empty".into()))?;
+        let map_root = MapRootEntry::decode(&last).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "entry {}, the last of the latest checkpoint, is not a map-root entry: {e}",
+                cp.size - 1
+            ))
+        })?;
+        let rebuilt = map.current_root();
+        if rebuilt != Some(map_root.root) {
+            return Err(StoreError::Corrupt(format!(
+                "the map rebuilt from the stored bindings has root {rebuilt:?}, but the tree's last map-root entry says {}",
+                map_root.root
+            ))
+            .into());
+        }
         let log = Log {
             store,
             signer,
             vkey,
-            latest: RwLock::new(Arc::new(cp)),
+            latest: RwLock::new((Arc::new(cp), map_root)),
             map: RwLock::new(map),
             metrics: Metrics::default(),
             _lock: lock,
         };
-        log.check_map_root()?;
         Ok((Arc::new(log), tree))
     }
 
@@ -362,6 +366,7 @@ impl Log {
         &self,
         batch: ank_proofs::map::PreparedBatch,
         cp: Arc<StoredCheckpoint>,
+        map_root: MapRootEntry,
     ) -> Result<(), StoreError> {
         let mut map = match self.map.write() {
             Ok(g) => g,
@@ -369,20 +374,9 @@ impl Log {
         };
         map.apply(batch)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.set_latest(cp);
-        Ok(())
-    }
-
-    /// Checks that the map's root is the one the latest checkpoint signs.
-    fn check_map_root(&self) -> Result<(), LogError> {
-        let cp = self.latest();
-        let signed = signed_map_root(&cp.note);
-        let rebuilt = self.map().current_root();
-        if signed != rebuilt {
-            return Err(StoreError::Corrupt(format!(
-                "the map rebuilt from the stored bindings has root {rebuilt:?}, but the latest checkpoint signs {signed:?}"
-            ))
-            .into());
+        match self.latest.write() {
+            Ok(mut g) => *g = (cp, map_root),
+            Err(p) => *p.into_inner() = (cp, map_root),
         }
         Ok(())
     }
@@ -394,29 +388,55 @@ impl Log {
 
     /// The latest checkpoint.
     pub fn latest(&self) -> Arc<StoredCheckpoint> {
+        self.latest_with_map_root().0
+    }
+
+    /// The latest checkpoint and the map-root entry its tree ends with.
+    pub fn latest_with_map_root(&self) -> (Arc<StoredCheckpoint>, MapRootEntry) {
         match self.latest.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        }
-    }
-
-    fn set_latest(&self, cp: Arc<StoredCheckpoint>) {
-        match self.latest.write() {
-            Ok(mut g) => *g = cp,
-            Err(p) => *p.into_inner() = cp,
+            Ok(g) => (Arc::clone(&g.0), g.1),
+            Err(p) => {
+                let g = p.into_inner();
+                (Arc::clone(&g.0), g.1)
+            }
         }
     }
 }
 
-/// The checkpoint extension line carrying a map root.
-pub fn map_line(root: &Hash) -> String {
-    format!("{MAP_ROOT_PREFIX}{root}")
-}
-
-/// The map root signed in a checkpoint note (not verified: our own note).
-pub fn signed_map_root(note: &str) -> Option<Hash> {
-    let n = ank_proofs::Note::parse(note.as_bytes()).ok()?;
-    ank_proofs::api::map_root_line(&Checkpoint::parse(n.text()).ok()?)
+/// Starts a new log: entry 0 is the map-root entry of the empty map, and
+/// the first checkpoint signs the tree of that one entry.
+fn genesis(store: &dyn LogStore, signer: &SignerKey) -> Result<StoredCheckpoint, LogError> {
+    let bytes = ank_proofs::LogEntry::MapRoot(MapRootEntry {
+        root: ank_proofs::map::empty_root(),
+        timestamp_ms: now_ms(),
+    })
+    .encode();
+    let mut tree = TreeBuilder::new();
+    let hashes = tree.push_stored(ank_proofs::leaf_hash(&bytes));
+    let note = ank_proofs::Checkpoint {
+        origin: signer.name().to_owned(),
+        size: tree.size(),
+        root: tree.root(),
+        extensions: Vec::new(),
+    }
+    .sign(signer)
+    .map_err(LogError::Sign)?
+    .to_text();
+    let cp = StoredCheckpoint {
+        size: tree.size(),
+        root: tree.root(),
+        note,
+    };
+    let batch = Batch {
+        first_index: 0,
+        entries: vec![store::NewEntry {
+            bytes,
+            binding: None,
+        }],
+        hashes,
+    };
+    store.commit(None, &batch, &cp)?;
+    Ok(cp)
 }
 
 /// The map of a store's current bindings.

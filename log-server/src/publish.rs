@@ -9,14 +9,16 @@
 //!   logged, with the same key set, is answered as the original was);
 //! * version 1 carries an unused, unexpired enrollment token issued for that
 //!   address; later versions are signed over [`publish_message`] by a key of
-//!   the current key set, which must not be empty (revoked);
+//!   the current key set, which must not be empty (revoked); the signer's
+//!   key and signature go into the entry, so anyone replaying the log can
+//!   check them;
 //! * every Ed25519 key that the current key set does not already hold signs
 //!   the same message (`possession`): nobody can bind a key they do not hold.
 //!
 //! Each refusal is a [`PublishError`] with a stable code.
 
 use ank_proofs::api::{PublishRequest, RequestSignature, key_set_from_json, publish_message};
-use ank_proofs::{Address, Authority, Entry, Hash, KeySet};
+use ank_proofs::{Address, Authorization, Entry, Hash, KeySet};
 
 use crate::Log;
 use crate::store::StoreError;
@@ -107,6 +109,10 @@ impl PublishError {
 
 /// What an authorised request asks the sequencer for.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per request, moved once into the job"
+)]
 pub enum Decision {
     /// The same request already succeeded: answer with the entry at `index`.
     Retry { index: u64 },
@@ -115,7 +121,8 @@ pub enum Decision {
         label: Hash,
         version: u64,
         key_set: KeySet,
-        authority: Authority,
+        /// Enrollment, or the key holder's signature that goes into the entry.
+        authorization: Authorization,
         /// SHA-256 of the enrollment token, for version 1.
         token: Option<Hash>,
     },
@@ -125,15 +132,13 @@ fn key32(s: &str, what: &'static str) -> Result<[u8; 32], PublishError> {
     ank_common::b64_array(s).ok_or(PublishError::Malformed(what))
 }
 
-fn verify_sig(
-    vk: &ed25519_dalek::VerifyingKey,
-    sig: &str,
-    msg: &[u8],
-) -> Result<bool, PublishError> {
-    let sig: [u8; 64] = ank_common::b64_array(sig).ok_or(PublishError::Malformed("signature"))?;
-    Ok(vk
-        .verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig))
-        .is_ok())
+fn signature64(sig: &str) -> Result<[u8; 64], PublishError> {
+    ank_common::b64_array(sig).ok_or(PublishError::Malformed("signature"))
+}
+
+fn verify_sig(vk: &ed25519_dalek::VerifyingKey, sig: &[u8; 64], msg: &[u8]) -> bool {
+    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+        .is_ok()
 }
 
 /// Checks the proofs of possession: each names a key of `new` and verifies
@@ -153,7 +158,7 @@ fn check_possession(
         ) else {
             return Err(PublishError::UnexpectedPossession);
         };
-        if !verify_sig(vk, &p.signature, msg)? {
+        if !verify_sig(vk, &signature64(&p.signature)?, msg) {
             return Err(PublishError::BadPossession {
                 device: d.name.clone(),
             });
@@ -178,34 +183,29 @@ impl Log {
         self.origin().split('/').next().unwrap_or_default()
     }
 
-    /// The entry at `index` and its key set as stored, checked against each
-    /// other: a stored key set whose hash is not the entry's `keys_hash` is
-    /// corruption. Returns (entry, entry bytes, key-set bytes).
+    /// The binding entry at `index`, decoded, and its bytes, checked
+    /// against the leaf hash stored in the tree: a row changed behind the
+    /// log's back authorises nothing.
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`] for a missing, undecodable or mismatched row.
-    pub fn stored_entry(&self, index: u64) -> Result<(Entry, Vec<u8>, Vec<u8>), StoreError> {
-        let (raw, ks) = self
+    /// [`StoreError::Corrupt`] for a missing row, one whose leaf hash is not
+    /// the tree's, or one that is not a binding entry.
+    pub fn stored_entry(&self, index: u64) -> Result<(Entry, Vec<u8>), StoreError> {
+        let raw = self
             .store
             .entry(index)?
             .ok_or_else(|| StoreError::Corrupt(format!("entry {index} missing")))?;
-        let entry = Entry::decode(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if ank_proofs::hash::sha256(&ks) != entry.keys_hash {
+        let leaf = self
+            .store
+            .read_hashes(&[ank_proofs::tree::stored_hash_index(0, index)])?;
+        if leaf.first() != Some(&ank_proofs::leaf_hash(&raw)) {
             return Err(StoreError::Corrupt(format!(
-                "the key set stored with entry {index} does not match its keys_hash"
+                "entry {index} does not match the tree's leaf hash"
             )));
         }
-        Ok((entry, raw, ks))
-    }
-
-    /// As [`Log::stored_entry`], with the key set decoded.
-    ///
-    /// # Errors
-    /// As [`Log::stored_entry`].
-    pub fn stored_binding(&self, index: u64) -> Result<(Entry, KeySet, Vec<u8>), StoreError> {
-        let (entry, raw, ks) = self.stored_entry(index)?;
-        let key_set = KeySet::decode(&ks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok((entry, key_set, raw))
+        let entry =
+            Entry::decode(&raw).map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+        Ok((entry, raw))
     }
 
     /// Checks a publish request against the log's state (see the module docs).
@@ -233,8 +233,8 @@ impl Log {
         if let Some((v, idx)) = current
             && v == req.version
         {
-            let (entry, _, _) = self.stored_binding(idx)?;
-            if entry.keys_hash == key_set.hash() {
+            let (entry, _) = self.stored_entry(idx)?;
+            if entry.key_set == key_set {
                 return Ok(Decision::Retry { index: idx });
             }
         }
@@ -245,8 +245,8 @@ impl Log {
                 current: cur_version,
             });
         }
-        let msg = publish_message(&address, req.version, &key_set.hash());
-        let (authority, token, current_keys) = if req.version == 1 {
+        let msg = publish_message(&label, req.version, &key_set.hash());
+        let (authorization, token, current_keys) = if req.version == 1 {
             let token = req.token.as_deref().ok_or(PublishError::MissingToken)?;
             let th = ank_proofs::hash::sha256(token.as_bytes());
             match self.store.token(&th)? {
@@ -256,13 +256,14 @@ impl Log {
                 Some(t) if t.expires_ms <= now_ms => return Err(PublishError::ExpiredToken),
                 Some(_) => {}
             }
-            (Authority::Enrollment, Some(th), None)
+            (Authorization::Enrollment, Some(th), None)
         } else {
             let sig = req
                 .signature
                 .as_ref()
                 .ok_or(PublishError::MissingSignature)?;
-            let (_, current_keys, _) = self.stored_binding(current.map_or(0, |(_, i)| i))?;
+            let (current_entry, _) = self.stored_entry(current.map_or(0, |(_, i)| i))?;
+            let current_keys = current_entry.key_set;
             if current_keys.devices().is_empty() {
                 return Err(PublishError::Revoked);
             }
@@ -270,17 +271,22 @@ impl Log {
             let vk = current_keys
                 .verifying_key(&pk)
                 .ok_or(PublishError::UnknownKey)?;
-            if !verify_sig(vk, &sig.signature, &msg)? {
+            let signature = signature64(&sig.signature)?;
+            if !verify_sig(vk, &signature, &msg) {
                 return Err(PublishError::BadSignature);
             }
-            (Authority::KeyHolder, None, Some(current_keys))
+            let authorization = Authorization::KeyHolder {
+                signer: pk,
+                signature,
+            };
+            (authorization, None, Some(current_keys))
         };
         check_possession(&key_set, current_keys.as_ref(), &req.possession, &msg)?;
         Ok(Decision::Append {
             label,
             version: req.version,
             key_set,
-            authority,
+            authorization,
             token,
         })
     }

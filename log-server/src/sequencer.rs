@@ -4,9 +4,10 @@
 //! batches (everything that arrived within `interval` of the last commit, or
 //! `max_batch` jobs), checks each against the log's current state (version
 //! must be next, a token unused and unexpired), adds the operator's pending
-//! recovery requests, computes the entries' stored hashes and the new root,
-//! signs the new checkpoint and commits all of it in one transaction with a
-//! compare-and-swap on the checkpoint. Only then are the jobs answered: an
+//! recovery requests, computes the entries' stored hashes, appends the
+//! map-root entry of the map after the batch, signs the new checkpoint and
+//! commits all of it in one transaction with a compare-and-swap on the
+//! checkpoint. Every checkpoint's tree therefore ends with a map-root entry. Only then are the jobs answered: an
 //! acknowledged publish is durable and in a signed checkpoint.
 //!
 //! A compare-and-swap failure means another writer touched the log: the
@@ -19,10 +20,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use ank_proofs::map::MapValue;
-use ank_proofs::{Authority, Checkpoint, Entry, Hash, KeySet, TreeBuilder};
+use ank_proofs::{
+    Authorization, Checkpoint, Entry, Hash, KeySet, LogEntry, MapRootEntry, TreeBuilder,
+};
 use tokio::sync::oneshot;
 
-use crate::store::{Batch, NewEntry, StoreError, StoredCheckpoint};
+use crate::store::{Batch, Finished, NewBinding, NewEntry, StoreError, StoredCheckpoint};
 use crate::{Log, now_ms};
 
 /// One publish, validated by the HTTP layer, waiting for the sequencer.
@@ -31,7 +34,7 @@ pub struct Job {
     pub label: Hash,
     pub version: u64,
     pub key_set: KeySet,
-    pub authority: Authority,
+    pub authorization: Authorization,
     /// SHA-256 of the enrollment token, for version 1.
     pub token: Option<Hash>,
     pub reply: oneshot::Sender<Result<Committed, Rejected>>,
@@ -42,7 +45,8 @@ pub struct Job {
 #[derive(Debug, Clone)]
 pub struct Committed {
     pub index: u64,
-    pub entry: Entry,
+    /// The entry's encoding.
+    pub entry: Vec<u8>,
     pub checkpoint: Arc<StoredCheckpoint>,
     pub proofs: Arc<BatchProofs>,
 }
@@ -274,17 +278,21 @@ fn sequence(
             tokens.insert(t);
         }
         versions.insert(job.label, job.version);
+        let entry = Entry {
+            label: job.label,
+            version: job.version,
+            timestamp_ms: now,
+            authorization: job.authorization,
+            key_set: job.key_set,
+        };
         entries.push(NewEntry {
-            entry: Entry {
+            bytes: entry.encode(),
+            binding: Some(NewBinding {
                 label: job.label,
                 version: job.version,
-                timestamp_ms: now,
-                authority: job.authority,
-                keys_hash: job.key_set.hash(),
-            },
-            key_set: job.key_set.encode(),
-            token: job.token,
-            operator_request: None,
+                token: job.token,
+                operator_request: None,
+            }),
         });
         waiting.push(Some(job.reply));
     }
@@ -294,17 +302,21 @@ fn sequence(
         };
         let cur = versions.get(&op.label).copied().unwrap_or(0);
         versions.insert(op.label, cur + 1);
+        let entry = Entry {
+            label: op.label,
+            version: cur + 1,
+            timestamp_ms: now,
+            authorization: Authorization::Operator,
+            key_set: ks,
+        };
         entries.push(NewEntry {
-            entry: Entry {
+            bytes: entry.encode(),
+            binding: Some(NewBinding {
                 label: op.label,
                 version: cur + 1,
-                timestamp_ms: now,
-                authority: Authority::Operator,
-                keys_hash: ks.hash(),
-            },
-            key_set: op.key_set,
-            token: None,
-            operator_request: Some(op.id),
+                token: None,
+                operator_request: Some(op.id),
+            }),
         });
         waiting.push(None);
     }
@@ -315,16 +327,18 @@ fn sequence(
     let mut hashes = Vec::with_capacity(entries.len() * 2);
     let mut updates = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
-        let leaf = e.entry.leaf_hash();
+        let leaf = ank_proofs::leaf_hash(&e.bytes);
         hashes.extend(next.push_stored(leaf));
-        updates.push((
-            e.entry.label,
-            MapValue {
-                version: e.entry.version,
-                index: tree.size() + i as u64,
-                entry_hash: leaf,
-            },
-        ));
+        if let Some(b) = &e.binding {
+            updates.push((
+                b.label,
+                MapValue {
+                    version: b.version,
+                    index: tree.size() + i as u64,
+                    entry_hash: leaf,
+                },
+            ));
+        }
     }
     let batch = Batch {
         first_index: tree.size(),
@@ -333,33 +347,33 @@ fn sequence(
     };
     // The map's update is prepared beside sqlite's writes, from a shared
     // reference: lookups keep reading the map and checkpoint as they were.
-    // The checkpoint, which signs both roots, is made when the writes are done.
+    // When the writes are done, the map-root entry closes the batch and the
+    // checkpoint signs the tree that ends with it.
     let mut prepared = None;
+    let mut tail_hashes = Vec::new();
+    let mut map_root_entry = None;
     let committed = std::thread::scope(|scope| {
         let mut job = Some(scope.spawn(move || log.map().prepare(&updates)));
-        let mut finish = || -> Result<StoredCheckpoint, StoreError> {
+        let mut finish = || -> Result<Finished, StoreError> {
             let p = job
                 .take()
                 .ok_or_else(|| StoreError::Corrupt("checkpoint asked for twice".into()))?
                 .join()
                 .map_err(|_| StoreError::Corrupt("map update panicked".into()))?;
-            let map_root = p.root();
-            prepared = Some(p);
-            let body = Checkpoint {
-                origin: log.origin().to_owned(),
-                size: next.size(),
-                root: next.root(),
-                extensions: vec![crate::map_line(&map_root)],
+            let m = MapRootEntry {
+                root: p.root(),
+                timestamp_ms: now,
             };
-            let note = body
-                .sign(&log.signer)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                .to_text();
-            Ok(StoredCheckpoint {
-                size: next.size(),
-                root: next.root(),
-                note,
-            })
+            prepared = Some(p);
+            let (tail, checkpoint) = close_batch(
+                log,
+                &mut next,
+                m,
+                batch.first_index + batch.entries.len() as u64,
+            )?;
+            tail_hashes.clone_from(&tail.hashes);
+            map_root_entry = Some(m);
+            Ok(Finished { tail, checkpoint })
         };
         let r = log
             .store
@@ -370,14 +384,14 @@ fn sequence(
         }
         r
     });
-    let cp = match (committed, prepared) {
-        (Ok(cp), Some(p)) => (cp, p),
-        (Ok(_), None) => {
+    let cp = match (committed, prepared, map_root_entry) {
+        (Ok(cp), Some(p), Some(m)) => (cp, p, m),
+        (Ok(_), _, _) => {
             return Err(StoreError::Corrupt(
                 "a commit succeeded without its map update".into(),
             ));
         }
-        (Err(e), _) => {
+        (Err(e), _, _) => {
             for r in waiting.into_iter().flatten() {
                 let _ = r.send(Err(Rejected::Internal(e.to_string())));
             }
@@ -388,33 +402,76 @@ fn sequence(
             };
         }
     };
-    let (cp, p) = cp;
+    let (cp, p, m) = cp;
     let cp = Arc::new(cp);
     // The one exclusive step: the new map and checkpoint become visible together.
-    log.publish_snapshot(p, Arc::clone(&cp))?;
+    log.publish_snapshot(p, Arc::clone(&cp), m)?;
     log.metrics.batches.fetch_add(1, Ordering::Relaxed);
     // Each answer can make its proof from the batch in memory: no storage
     // read, and no work here that would slow the next batch.
     let first_index = batch.first_index;
+    let mut hashes = batch.hashes;
+    hashes.extend(tail_hashes);
     let proofs = Arc::new(BatchProofs {
         older: ank_proofs::tree::subtree_root_indexes(first_index)
             .into_iter()
             .zip(tree.subtree_roots().iter().copied())
             .collect(),
         first: ank_proofs::tree::stored_hash_count(first_index),
-        hashes: batch.hashes,
+        hashes,
         checkpoint: Arc::clone(&cp),
     });
-    for (i, (e, reply)) in batch.entries.iter().zip(waiting).enumerate() {
+    for (i, (e, reply)) in batch.entries.into_iter().zip(waiting).enumerate() {
         if let Some(r) = reply {
             log.metrics.published.fetch_add(1, Ordering::Relaxed);
             let _ = r.send(Ok(Committed {
                 index: first_index + i as u64,
-                entry: e.entry,
+                entry: e.bytes,
                 checkpoint: Arc::clone(&cp),
                 proofs: Arc::clone(&proofs),
             }));
         }
     }
     Ok(next)
+}
+
+/// Appends the map-root entry `m` at `index` to `tree` and signs the tree
+/// that ends with it: the tail of a commit and its checkpoint.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when signing fails.
+pub fn close_batch(
+    log: &Log,
+    tree: &mut TreeBuilder,
+    m: MapRootEntry,
+    index: u64,
+) -> Result<(Batch, StoredCheckpoint), StoreError> {
+    let bytes = LogEntry::MapRoot(m).encode();
+    let hashes = tree.push_stored(ank_proofs::leaf_hash(&bytes));
+    let body = Checkpoint {
+        origin: log.origin().to_owned(),
+        size: tree.size(),
+        root: tree.root(),
+        extensions: Vec::new(),
+    };
+    let note = body
+        .sign(&log.signer)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .to_text();
+    let tail = Batch {
+        first_index: index,
+        entries: vec![NewEntry {
+            bytes,
+            binding: None,
+        }],
+        hashes,
+    };
+    Ok((
+        tail,
+        StoredCheckpoint {
+            size: tree.size(),
+            root: tree.root(),
+            note,
+        },
+    ))
 }

@@ -4,7 +4,8 @@
 //!
 //! * **Durable when a call returns.** A successful [`LogStore::commit`] has
 //!   reached stable storage (sqlite: WAL with `synchronous=FULL`).
-//! * **Atomic.** A commit writes its entries, stored hashes, bindings, used
+//! * **Atomic.** A commit writes its entries (the batch's, then the tail
+//!   its `finish` adds: the map-root entry), stored hashes, bindings, used
 //!   tokens, finished operator requests and the new checkpoint together, or
 //!   nothing at all.
 //! * **Compare-and-swap of the checkpoint.** A commit names the checkpoint it
@@ -15,11 +16,18 @@
 //!   the same store, sees it.
 //!
 //! The conformance suite in `tests/` checks all four for every backend.
+//!
+//! # Format
+//!
+//! The sqlite file's `user_version` is [`FORMAT`]. A file of an earlier
+//! format (entries of the retired 82-byte binding type, no map-root
+//! entries) is refused with [`StoreError::OldFormat`]: nothing is deployed
+//! yet, so there is no migration.
 
 use std::path::Path;
 use std::sync::Mutex;
 
-use ank_proofs::{Entry, Hash};
+use ank_proofs::Hash;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A storage failure.
@@ -33,6 +41,11 @@ pub enum StoreError {
         expected: Option<u64>,
         found: Option<u64>,
     },
+    /// A database written by another version of ank.
+    #[error(
+        "{path} is a log of an earlier ank format ({found}; this ank writes format {FORMAT}, whose trees end with map-root entries and whose bindings carry their key sets and signatures). Nothing migrates it: start the log anew in another --data directory"
+    )]
+    OldFormat { path: String, found: String },
     /// Stored data that cannot be what ank wrote.
     #[error("corrupt log store: {0}")]
     Corrupt(String),
@@ -49,12 +62,20 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
-/// One entry to append.
+/// One entry to append: its bytes, and for a binding what else it changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {
-    pub entry: Entry,
-    /// The canonical key-set encoding whose hash is `entry.keys_hash`.
-    pub key_set: Vec<u8>,
+    /// The entry's encoding ([`ank_proofs::binding`]).
+    pub bytes: Vec<u8>,
+    /// Set for a binding entry; `None` for a map-root entry.
+    pub binding: Option<NewBinding>,
+}
+
+/// What a binding entry changes besides the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBinding {
+    pub label: Hash,
+    pub version: u64,
     /// The enrollment token (its SHA-256) this entry uses up.
     pub token: Option<Hash>,
     /// The operator request this entry carries out.
@@ -84,8 +105,13 @@ pub struct TokenState {
 /// Called with (label, version, index, entry encoding) of each current binding.
 pub type BindingVisitor<'a> = &'a mut dyn FnMut(Hash, u64, u64, &[u8]);
 
-/// An entry's encoding and its key set's encoding.
-pub type StoredEntry = (Vec<u8>, Vec<u8>);
+/// What a commit's `finish` returns: the entries it appends after the
+/// batch (first index: right after the batch's) and the new checkpoint.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub tail: Batch,
+    pub checkpoint: StoredCheckpoint,
+}
 
 /// A request by the operator to replace an address's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,25 +133,34 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         batch: &Batch,
         next: &StoredCheckpoint,
     ) -> Result<(), StoreError> {
-        self.commit_with(expected, batch, &mut || Ok(next.clone()))
-            .map(|_| ())
+        self.commit_with(expected, batch, &mut || {
+            Ok(Finished {
+                tail: Batch {
+                    first_index: batch.first_index + batch.entries.len() as u64,
+                    ..Batch::default()
+                },
+                checkpoint: next.clone(),
+            })
+        })
+        .map(|_| ())
     }
-    /// As [`LogStore::commit`], with the new checkpoint made by `finish`
-    /// once the batch is written (still inside the transaction, after the
-    /// compare-and-swap's precondition held), so that signing it can overlap
-    /// with the writes. An error from `finish` writes nothing.
+    /// As [`LogStore::commit`], with the tail entries and the new
+    /// checkpoint made by `finish` once the batch is written (still inside
+    /// the transaction, after the compare-and-swap's precondition held), so
+    /// that computing them can overlap with the writes. An error from
+    /// `finish` writes nothing.
     fn commit_with(
         &self,
         expected: Option<(u64, Hash)>,
         batch: &Batch,
-        finish: &mut dyn FnMut() -> Result<StoredCheckpoint, StoreError>,
+        finish: &mut dyn FnMut() -> Result<Finished, StoreError>,
     ) -> Result<StoredCheckpoint, StoreError>;
     /// Stored hashes by stored-hash index.
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
     /// The encoded entries `start..end`.
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
-    /// One entry and its key-set encoding.
-    fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError>;
+    /// One entry's encoding.
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// The current (version, index) of a label.
     fn binding(&self, label: &Hash) -> Result<Option<(u64, u64)>, StoreError>;
     /// [`LogStore::binding`] of many labels, from one consistent read.
@@ -151,13 +186,16 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, key_set BLOB NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS hashes (leaf INTEGER PRIMARY KEY, hashes BLOB NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS bindings (label BLOB PRIMARY KEY, version INTEGER NOT NULL, idx INTEGER NOT NULL) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS tokens (hash BLOB PRIMARY KEY, label BLOB NOT NULL, expires_ms INTEGER NOT NULL, used_by INTEGER) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS operator_requests (id INTEGER PRIMARY KEY, label BLOB NOT NULL, key_set BLOB NOT NULL, done_idx INTEGER) STRICT;
 ";
+
+/// The format of the sqlite file (its `user_version`).
+pub const FORMAT: i64 = 2;
 
 /// The sqlite backend: one writer connection, a small pool of readers.
 #[derive(Debug)]
@@ -195,8 +233,32 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Sqlite`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let w = open_conn(path, WRITER_CACHE_KIB)?;
-        w.execute_batch(SCHEMA)?;
+        let mut w = open_conn(path, WRITER_CACHE_KIB)?;
+        let tx = w.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let format: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let tables: i64 = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        match format {
+            FORMAT => {}
+            0 if tables == 0 => {
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", FORMAT)?;
+            }
+            found => {
+                return Err(StoreError::OldFormat {
+                    path: path.display().to_string(),
+                    found: if found == 0 {
+                        "the first format".into()
+                    } else {
+                        format!("format {found}")
+                    },
+                });
+            }
+        }
+        tx.commit()?;
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(w),
@@ -282,7 +344,7 @@ impl LogStore for SqliteStore {
         &self,
         expected: Option<(u64, Hash)>,
         batch: &Batch,
-        finish: &mut dyn FnMut() -> Result<StoredCheckpoint, StoreError>,
+        finish: &mut dyn FnMut() -> Result<Finished, StoreError>,
     ) -> Result<StoredCheckpoint, StoreError> {
         self.write(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -304,47 +366,12 @@ impl LogStore for SqliteStore {
                     found: stored.map(|(s, _)| u64_col(s)),
                 });
             }
-            {
-                let mut ins_entry = tx.prepare_cached("INSERT INTO entries (idx, entry, key_set) VALUES (?1, ?2, ?3)")?;
-                let mut ins_binding = tx.prepare_cached(
-                    "INSERT INTO bindings (label, version, idx) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(label) DO UPDATE SET version = excluded.version, idx = excluded.idx",
-                )?;
-                let mut use_token = tx.prepare_cached("UPDATE tokens SET used_by = ?2 WHERE hash = ?1 AND used_by IS NULL")?;
-                let mut done_req = tx.prepare_cached("UPDATE operator_requests SET done_idx = ?2 WHERE id = ?1")?;
-                for (i, e) in batch.entries.iter().enumerate() {
-                    let idx = (batch.first_index + i as u64) as i64;
-                    ins_entry.execute(params![idx, e.entry.encode().as_slice(), e.key_set])?;
-                    ins_binding.execute(params![e.entry.label.0.as_slice(), e.entry.version as i64, idx])?;
-                    if let Some(t) = &e.token
-                        && use_token.execute(params![t.0.as_slice(), idx])? != 1
-                    {
-                        return Err(StoreError::Corrupt("enrollment token used twice".into()));
-                    }
-                    if let Some(id) = e.operator_request {
-                        done_req.execute(params![id, idx])?;
-                    }
-                }
-                // One row per leaf: the hashes stored when it was appended
-                // (its leaf hash, then the subtrees it completed).
-                let mut ins_hash =
-                    tx.prepare_cached("INSERT INTO hashes (leaf, hashes) VALUES (?1, ?2)")?;
-                let mut at = 0usize;
-                for i in 0..batch.entries.len() as u64 {
-                    let leaf = batch.first_index + i;
-                    let n = 1 + leaf.trailing_ones() as usize;
-                    let chunk = batch.hashes.get(at..at + n).ok_or_else(|| {
-                        StoreError::Corrupt("batch has too few stored hashes".into())
-                    })?;
-                    let blob: Vec<u8> = chunk.iter().flat_map(|h| h.0).collect();
-                    ins_hash.execute(params![leaf as i64, blob])?;
-                    at += n;
-                }
-                if at != batch.hashes.len() {
-                    return Err(StoreError::Corrupt("batch has too many stored hashes".into()));
-                }
+            write_batch(&tx, batch)?;
+            let Finished { tail, checkpoint: next } = finish()?;
+            if tail.first_index != batch.first_index + batch.entries.len() as u64 {
+                return Err(StoreError::Corrupt("the tail does not follow the batch".into()));
             }
-            let next = finish()?;
+            write_batch(&tx, &tail)?;
             let swapped = match expected {
                 None => tx.execute(
                     "INSERT OR IGNORE INTO checkpoint (id, size, root, note) VALUES (1, ?1, ?2, ?3)",
@@ -399,11 +426,11 @@ impl LogStore for SqliteStore {
         })
     }
 
-    fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|c| {
             Ok(
-                c.prepare_cached("SELECT entry, key_set FROM entries WHERE idx = ?1")?
-                    .query_row([index as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                c.prepare_cached("SELECT entry FROM entries WHERE idx = ?1")?
+                    .query_row([index as i64], |r| r.get(0))
                     .optional()?,
             )
         })
@@ -549,6 +576,54 @@ impl LogStore for SqliteStore {
             Ok(())
         })
     }
+}
+
+/// Writes a batch's entries, the rows they change and their stored hashes.
+fn write_batch(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
+    let mut ins_entry = tx.prepare_cached("INSERT INTO entries (idx, entry) VALUES (?1, ?2)")?;
+    let mut ins_binding = tx.prepare_cached(
+        "INSERT INTO bindings (label, version, idx) VALUES (?1, ?2, ?3)
+         ON CONFLICT(label) DO UPDATE SET version = excluded.version, idx = excluded.idx",
+    )?;
+    let mut use_token =
+        tx.prepare_cached("UPDATE tokens SET used_by = ?2 WHERE hash = ?1 AND used_by IS NULL")?;
+    let mut done_req =
+        tx.prepare_cached("UPDATE operator_requests SET done_idx = ?2 WHERE id = ?1")?;
+    for (i, e) in batch.entries.iter().enumerate() {
+        let idx = (batch.first_index + i as u64) as i64;
+        ins_entry.execute(params![idx, e.bytes])?;
+        let Some(b) = &e.binding else { continue };
+        ins_binding.execute(params![b.label.0.as_slice(), b.version as i64, idx])?;
+        if let Some(t) = &b.token
+            && use_token.execute(params![t.0.as_slice(), idx])? != 1
+        {
+            return Err(StoreError::Corrupt("enrollment token used twice".into()));
+        }
+        if let Some(id) = b.operator_request {
+            done_req.execute(params![id, idx])?;
+        }
+    }
+    // One row per leaf: the hashes stored when it was appended (its leaf
+    // hash, then the subtrees it completed).
+    let mut ins_hash = tx.prepare_cached("INSERT INTO hashes (leaf, hashes) VALUES (?1, ?2)")?;
+    let mut at = 0usize;
+    for i in 0..batch.entries.len() as u64 {
+        let leaf = batch.first_index + i;
+        let n = 1 + leaf.trailing_ones() as usize;
+        let chunk = batch
+            .hashes
+            .get(at..at + n)
+            .ok_or_else(|| StoreError::Corrupt("batch has too few stored hashes".into()))?;
+        let blob: Vec<u8> = chunk.iter().flat_map(|h| h.0).collect();
+        ins_hash.execute(params![leaf as i64, blob])?;
+        at += n;
+    }
+    if at != batch.hashes.len() {
+        return Err(StoreError::Corrupt(
+            "batch has too many stored hashes".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads stored hashes from a [`LogStore`] for the proof functions.

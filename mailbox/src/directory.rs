@@ -164,7 +164,7 @@ impl Directory for HttpDirectory {
                 .await
                 .map_err(|e| unverified(e.to_string()))?;
             let resolved = Resolved {
-                keys: answer.binding().map(|(_, _, ks)| ks.clone()),
+                keys: answer.binding().map(|(_, e)| e.key_set.clone()),
                 proof: Some(raw),
             };
             if let Ok(mut c) = self.cache.lock() {

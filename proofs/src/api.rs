@@ -1,21 +1,25 @@
-//! The JSON wire format between ank clients and a log server, the canonical
-//! publish message, and verification of lookup answers.
+//! The JSON wire format between ank clients and a log server, and
+//! verification of lookup answers.
 //!
-//! All byte strings in JSON are standard padded base64. The publish message
-//! a key holder signs (Ed25519) to change its address's keys is the UTF-8 text
+//! All byte strings in JSON are standard padded base64. A key holder signs
+//! [`crate::binding::publish_message`] (Ed25519) to change its address's
+//! keys; the log puts that signature in the binding entry.
 //!
-//! ```text
-//! ank-publish-v1\n
-//! <canonical address>\n
-//! <new version, decimal>\n
-//! <keys_hash of the new key set, base64>\n
-//! ```
+//! A lookup answer proves the address's binding in the map whose root is
+//! the last entry of the checkpoint's tree (a map-root entry, see
+//! [`crate::binding`]), and proves that entry, and the binding's entry, in
+//! the tree with one several-leaf inclusion proof
+//! ([`crate::tree::prove_inclusion_many`]). Checkpoints carry no extension
+//! line: the map root is in the tree, which witnesses cosign.
 //!
-//! Because it names the new version, a request can be applied at most once:
-//! a replay names a version that is no longer next.
+//! # Errors
 //!
-//! Every checkpoint of an ank log carries the map root as the extension line
-//! `ank-map/v1 <base64 root>` (see [`crate::map`]).
+//! [`verify_lookup`] fails with the checkpoint's error, [`Error::Base64`],
+//! [`Error::Entry`] / [`Error::KeySet`] for entries that do not decode,
+//! [`Error::NoMapRoot`] for an empty tree, the map proof's errors, the
+//! inclusion proof's errors (`ProofLength`, `RootMismatch`, `LeafOrder`,
+//! `IndexOutOfRange`), or [`Error::LookupMismatch`] naming the field that
+//! disagrees.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -23,12 +27,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::address::Address;
-use crate::binding::{Device, Entry, KeySet};
+use crate::binding::{Device, Entry, KeySet, MapRootEntry};
 use crate::checkpoint::{VerifiedCheckpoint, verify_checkpoint};
 use crate::hash::Hash;
 use crate::map::{MapLookup, MapProof, verify_map_proof};
 use crate::note::VerifierKey;
-use crate::tree::verify_inclusion;
+use crate::tree::verify_inclusion_many;
+
+pub use crate::binding::publish_message;
 
 /// One device in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +145,7 @@ impl PublishRequest {
         auth: PublishAuth<'_>,
         new_keys: &[&ed25519_dalek::SigningKey],
     ) -> PublishRequest {
-        let msg = publish_message(address, version, &key_set.hash());
+        let msg = publish_message(&address.label(), version, &key_set.hash());
         let (token, signature) = match auth {
             PublishAuth::Token(t) => (Some(t.to_owned()), None),
             PublishAuth::Key(k) => (None, Some(request_signature(k, &msg))),
@@ -162,7 +168,7 @@ impl PublishRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishResponse {
     pub index: u64,
-    /// The 82-byte entry, base64.
+    /// The binding entry, base64.
     pub entry: String,
     /// A C2SP tlog-proof bundle of the entry.
     pub tlog_proof: String,
@@ -170,31 +176,35 @@ pub struct PublishResponse {
 
 /// `GET /v1/lookup/{address}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LookupResponse {
     /// The canonical address.
     pub address: String,
     pub found: bool,
-    /// The signed checkpoint everything is proven against; its
-    /// `ank-map/v1 <root>` extension line is the map root.
+    /// The signed checkpoint everything is proven against.
     pub checkpoint: String,
+    /// Entry `size - 1` of the checkpoint's tree, the map-root entry
+    /// (41 bytes), base64: its root is the map the proof is against.
+    pub map_root_entry: String,
     /// The map proof for the address's label (presence or absence), base64
     /// of [`crate::map::MapProof::encode`].
     pub map_proof: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<BindingJson>,
+    /// The inclusion of the binding's entry (when found) and of entry
+    /// `size - 1` in the checkpoint's tree, base64 hashes of
+    /// [`crate::tree::prove_inclusion_many`].
+    pub inclusion_proof: Vec<String>,
 }
 
-/// The current binding of an address, with its inclusion proof.
+/// The current binding of an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BindingJson {
     pub index: u64,
     pub version: u64,
-    /// The 82-byte entry, base64.
+    /// The binding entry, with its key set, base64.
     pub entry: String,
-    /// The canonical key-set encoding, base64 (its SHA-256 is the entry's keys_hash).
-    pub key_set: String,
-    /// Inclusion proof of the entry in the checkpoint, base64 hashes.
-    pub inclusion_proof: Vec<String>,
 }
 
 /// An error answer: a stable code and what was wrong.
@@ -214,37 +224,13 @@ pub struct ProofResponse {
     pub proof: Vec<String>,
 }
 
-/// The message a key holder signs to publish `keys_hash` as `version` of `address`.
-pub fn publish_message(address: &Address, version: u64, keys_hash: &Hash) -> Vec<u8> {
-    format!("ank-publish-v1\n{address}\n{version}\n{keys_hash}\n").into_bytes()
-}
-
-/// The checkpoint extension line that carries the map root.
-pub const MAP_ROOT_PREFIX: &str = "ank-map/v1 ";
-
-/// The map root a checkpoint signs, from its `ank-map/v1 <base64>` line.
-///
-/// # Errors
-/// [`Error::LookupMismatch`] (`map root`) when the line is absent or not a hash.
-pub fn map_root(cp: &VerifiedCheckpoint) -> Result<Hash, Error> {
-    map_root_line(cp.checkpoint()).ok_or(Error::LookupMismatch { field: "map root" })
-}
-
-/// The map root named by a checkpoint's `ank-map/v1` line, if it has one
-/// (whether the checkpoint was verified is the caller's business).
-pub fn map_root_line(cp: &crate::Checkpoint) -> Option<Hash> {
-    cp.extensions
-        .iter()
-        .find_map(|l| l.strip_prefix(MAP_ROOT_PREFIX))
-        .and_then(|r| Hash::from_base64(r).ok())
-}
-
 /// A lookup answer that verified. Only [`verify_lookup`] makes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedLookup {
     address: Address,
     checkpoint: VerifiedCheckpoint,
-    binding: Option<(u64, Entry, KeySet)>,
+    map_root: MapRootEntry,
+    binding: Option<(u64, Entry)>,
 }
 
 impl VerifiedLookup {
@@ -258,22 +244,27 @@ impl VerifiedLookup {
         &self.checkpoint
     }
 
-    /// The address's current binding (index, entry, key set), or `None`
-    /// when the map proves the address has never been bound.
-    pub fn binding(&self) -> Option<(u64, &Entry, &KeySet)> {
-        self.binding.as_ref().map(|(i, e, k)| (*i, e, k))
+    /// The map-root entry the answer is proven against (the tree's last).
+    pub fn map_root(&self) -> &MapRootEntry {
+        &self.map_root
+    }
+
+    /// The address's current binding (index, entry), or `None` when the
+    /// map proves the address has never been bound.
+    pub fn binding(&self) -> Option<(u64, &Entry)> {
+        self.binding.as_ref().map(|(i, e)| (*i, e))
     }
 }
 
 /// Verifies a lookup answer for `address` against the log key: the
-/// checkpoint's signature; the map proof against the checkpoint's map root,
-/// which says whether the address is bound and to which (version, index,
-/// entry hash); and, when bound, that the entry is that one, names the
-/// address's label, has the served key set, and is included in the log.
+/// checkpoint's signature; that entry `size - 1` of its tree is the served
+/// map-root entry; the map proof against that entry's root, which says
+/// whether the address is bound and to which (version, index, entry hash);
+/// when bound, that the served entry is that one and names the address's
+/// label; and one inclusion proof of both entries in the tree.
 ///
 /// # Errors
-/// [`Error::LookupMismatch`] naming the field, [`Error::Base64`], and the
-/// checkpoint, map-proof, entry, key-set and inclusion errors.
+/// See the module docs.
 pub fn verify_lookup(
     resp: &LookupResponse,
     address: &Address,
@@ -283,54 +274,53 @@ pub fn verify_lookup(
     if resp.address != address.to_string() {
         return Err(Error::LookupMismatch { field: "address" });
     }
-    let root = map_root(&checkpoint)?;
-    let proof_bytes = STANDARD
-        .decode(&resp.map_proof)
-        .map_err(|_| Error::Base64 { what: "map proof" })?;
-    let proof = MapProof::decode(&proof_bytes)?;
+    let last = checkpoint
+        .size()
+        .checked_sub(1)
+        .ok_or(Error::NoMapRoot { index: 0 })?;
+    let map_root = MapRootEntry::decode(&b64(&resp.map_root_entry, "map-root entry")?)?;
+    let proof = MapProof::decode(&b64(&resp.map_proof, "map proof")?)?;
     let label = address.label();
-    let binding = match (verify_map_proof(&label, &proof, &root)?, &resp.binding) {
+    let binding = match (
+        verify_map_proof(&label, &proof, &map_root.root)?,
+        &resp.binding,
+    ) {
         (MapLookup::Absent, None) if !resp.found => None,
         (MapLookup::Present(v), Some(b)) if resp.found => {
-            let raw = STANDARD
-                .decode(&b.entry)
-                .map_err(|_| Error::Base64 { what: "entry" })?;
+            let raw = b64(&b.entry, "entry")?;
             let entry = Entry::decode(&raw)?;
             if entry.label != label {
                 return Err(Error::LookupMismatch { field: "label" });
             }
-            if entry.leaf_hash() != v.entry_hash || b.index != v.index {
+            if crate::hash::leaf_hash(&raw) != v.entry_hash || b.index != v.index {
                 return Err(Error::LookupMismatch { field: "entry" });
             }
             if entry.version != b.version || entry.version != v.version {
                 return Err(Error::LookupMismatch { field: "version" });
             }
-            let ks_raw = STANDARD
-                .decode(&b.key_set)
-                .map_err(|_| Error::Base64 { what: "key set" })?;
-            let key_set = KeySet::decode(&ks_raw)?;
-            if key_set.hash() != entry.keys_hash {
-                return Err(Error::LookupMismatch { field: "key_set" });
-            }
-            let proof = b
-                .inclusion_proof
-                .iter()
-                .map(|h| Hash::from_base64(h))
-                .collect::<Result<Vec<_>, _>>()?;
-            verify_inclusion(
-                &entry.leaf_hash(),
-                b.index,
-                checkpoint.size(),
-                &proof,
-                checkpoint.root(),
-            )?;
-            Some((b.index, entry, key_set))
+            Some((b.index, entry, crate::hash::leaf_hash(&raw)))
         }
         _ => return Err(Error::LookupMismatch { field: "found" }),
     };
+    let proof = resp
+        .inclusion_proof
+        .iter()
+        .map(|h| Hash::from_base64(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut leaves = Vec::with_capacity(2);
+    if let Some((index, _, hash)) = &binding {
+        leaves.push((*index, *hash));
+    }
+    leaves.push((last, map_root.leaf_hash()));
+    verify_inclusion_many(&leaves, checkpoint.size(), &proof, checkpoint.root())?;
     Ok(VerifiedLookup {
         address: address.clone(),
         checkpoint,
-        binding,
+        map_root,
+        binding: binding.map(|(i, e, _)| (i, e)),
     })
+}
+
+fn b64(s: &str, what: &'static str) -> Result<Vec<u8>, Error> {
+    STANDARD.decode(s).map_err(|_| Error::Base64 { what })
 }

@@ -1,19 +1,61 @@
-//! The ank binding entry and key sets.
+//! The entries of an ank log, and key sets.
 //!
-//! # Entry (v1, 82 bytes, all integers big-endian)
+//! An ank log holds two kinds of entry, told apart by their first byte.
+//! Integers are big-endian; an entry's leaf hash in the log is the RFC 9162
+//! leaf hash of its bytes. Nothing may follow an entry's last field.
 //!
-//! | offset | size | field |
-//! |---|---|---|
-//! | 0 | 1 | format, 0x01 |
-//! | 1 | 32 | label ([`crate::Address::label`]) |
-//! | 33 | 8 | version: 1 for the first binding of a label, +1 for each later one |
-//! | 41 | 8 | timestamp, milliseconds since the Unix epoch |
-//! | 49 | 1 | flags: bits 0–1 who authorised it (0 enrollment token, 1 key holder, 2 operator recovery; 3 invalid); bits 2–7 zero |
-//! | 50 | 32 | keys_hash: SHA-256 of the canonical key-set encoding |
+//! # Binding entry (type 0x02)
 //!
-//! The entry holds no address and no key; its leaf hash in the log is the
-//! RFC 9162 leaf hash of these 82 bytes. Revocation is a binding whose key
-//! set is empty ([`KeySet::empty`]).
+//! | size | field |
+//! |---|---|
+//! | 1 | type, 0x02 |
+//! | 32 | label ([`crate::Address::label`]) |
+//! | 8 | version: 1 for the first binding of a label, +1 for each later one |
+//! | 8 | timestamp, milliseconds since the Unix epoch |
+//! | 1 | authority: 0 enrollment token (version 1 only), 1 key holder (versions above 1 only), 2 operator; nothing else |
+//! | k | the new key set, in its canonical encoding (below; it says its own length) |
+//! | 32 + 64 | key holder only: the signer's Ed25519 public key and its signature over [`publish_message`] |
+//!
+//! The entry names no address, only its label. Revocation is a binding
+//! whose key set is empty. Everything that authorised a key holder's change
+//! is in the entry, so anyone replaying the log can check it
+//! ([`Entry::check_authorization`]): the signer must be a device of the key
+//! set of the label's previous version, and the signature must verify
+//! (strict Ed25519) over the publish message for this label, version and
+//! key set. An enrollment token is secret and an operator recovery is the
+//! operator's word: those entries say so in their authority byte, and the
+//! auditor can count them.
+//!
+//! A binding of one device named `laptop` is 50 + 73 = 123 bytes, plus 96
+//! for a key holder's signature: 219 bytes.
+//!
+//! # Map-root entry (type 0x03, 41 bytes)
+//!
+//! | size | field |
+//! |---|---|
+//! | 1 | type, 0x03 |
+//! | 32 | the root of the map ([`crate::map`]) of every binding entry before this entry |
+//! | 8 | the time of the batch it closes, milliseconds since the Unix epoch |
+//!
+//! Entry 0 of every log is the map-root entry of the empty map, and every
+//! batch of bindings is followed by one. So every tree a checkpoint signs
+//! ends with a map-root entry, and a lookup proves its map root by the
+//! inclusion of entry `size - 1`: the tree, which witnesses cosign, commits
+//! to the map. Type 0x01 (the 82-byte binding of the first format, without
+//! key set or signature) is no longer an entry.
+//!
+//! # Publish message
+//!
+//! What a key holder signs to bind a key set as a label's version (UTF-8):
+//!
+//! ```text
+//! ank-publish-v2\n
+//! <label, base64>\n
+//! <version, decimal>\n
+//! <SHA-256 of the canonical key set, base64>\n
+//! ```
+//!
+//! It names the version, so it can be applied at most once.
 //!
 //! # Key set (v1)
 //!
@@ -25,17 +67,24 @@
 //!
 //! Devices appear in strictly increasing byte order of their names (so
 //! names are unique and the encoding is canonical); nothing follows the last.
+//! Ed25519 keys of small order and X25519 keys of low order are refused.
 
 use crate::Error;
-use crate::error::{EntryError, KeySetError};
+use crate::error::{AuthorityError, EntryError, KeySetError};
 use crate::hash::{Hash, leaf_hash, sha256};
 
-/// Length of a v1 entry.
-pub const ENTRY_LEN: usize = 82;
+/// Type byte of a binding entry.
+pub const BINDING_TYPE: u8 = 0x02;
+/// Type byte of a map-root entry.
+pub const MAP_ROOT_TYPE: u8 = 0x03;
+/// Length of a map-root entry.
+pub const MAP_ROOT_ENTRY_LEN: usize = 41;
+/// Length of a binding entry's fields before its key set.
+const BINDING_HEAD_LEN: usize = 50;
 /// Most devices in a key set.
 pub const MAX_DEVICES: usize = 16;
 
-/// Who authorised a binding.
+/// Who authorised a binding (the authority byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Authority {
     /// The first binding of an address, with an operator-issued enrollment token.
@@ -47,7 +96,7 @@ pub enum Authority {
 }
 
 impl Authority {
-    fn bits(self) -> u8 {
+    fn byte(self) -> u8 {
         match self {
             Authority::Enrollment => 0,
             Authority::KeyHolder => 1,
@@ -66,66 +115,137 @@ impl std::fmt::Display for Authority {
     }
 }
 
-/// One binding: the log entry.
+/// How a binding was authorised, with what makes a key holder's change checkable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Authorization {
+    Enrollment,
+    /// A device of the previous key set signed the publish message.
+    KeyHolder {
+        /// The signing device's Ed25519 public key.
+        signer: [u8; 32],
+        /// Its Ed25519 signature over [`publish_message`].
+        signature: [u8; 64],
+    },
+    Operator,
+}
+
+impl Authorization {
+    /// The authority byte's meaning.
+    pub fn authority(&self) -> Authority {
+        match self {
+            Authorization::Enrollment => Authority::Enrollment,
+            Authorization::KeyHolder { .. } => Authority::KeyHolder,
+            Authorization::Operator => Authority::Operator,
+        }
+    }
+}
+
+/// The message a key holder signs to bind the key set hashing to
+/// `keys_hash` as `version` of `label` (see the module docs).
+pub fn publish_message(label: &Hash, version: u64, keys_hash: &Hash) -> Vec<u8> {
+    format!("ank-publish-v2\n{label}\n{version}\n{keys_hash}\n").into_bytes()
+}
+
+/// A binding entry (type 0x02).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub label: Hash,
     pub version: u64,
     pub timestamp_ms: u64,
-    pub authority: Authority,
-    pub keys_hash: Hash,
+    pub authorization: Authorization,
+    pub key_set: KeySet,
 }
 
 impl Entry {
-    /// The canonical 82-byte encoding.
-    pub fn encode(&self) -> [u8; ENTRY_LEN] {
-        let mut b = [0u8; ENTRY_LEN];
-        b[0] = 0x01;
-        b[1..33].copy_from_slice(&self.label.0);
-        b[33..41].copy_from_slice(&self.version.to_be_bytes());
-        b[41..49].copy_from_slice(&self.timestamp_ms.to_be_bytes());
-        b[49] = self.authority.bits();
-        b[50..82].copy_from_slice(&self.keys_hash.0);
+    /// Who authorised it.
+    pub fn authority(&self) -> Authority {
+        self.authorization.authority()
+    }
+
+    /// SHA-256 of the key set's encoding.
+    pub fn keys_hash(&self) -> Hash {
+        self.key_set.hash()
+    }
+
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let ks = self.key_set.encode();
+        let mut b = Vec::with_capacity(BINDING_HEAD_LEN + ks.len() + 96);
+        b.push(BINDING_TYPE);
+        b.extend_from_slice(&self.label.0);
+        b.extend_from_slice(&self.version.to_be_bytes());
+        b.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        b.push(self.authority().byte());
+        b.extend_from_slice(&ks);
+        if let Authorization::KeyHolder { signer, signature } = &self.authorization {
+            b.extend_from_slice(signer);
+            b.extend_from_slice(signature);
+        }
         b
     }
 
-    /// Decodes a canonical entry.
+    /// Decodes a canonical binding entry.
     ///
     /// # Errors
-    /// [`Error::Entry`] with the reason.
+    /// [`Error::Entry`] with the reason ([`EntryError::NotBinding`] for a
+    /// map-root entry); [`Error::KeySet`] for its key set.
     pub fn decode(b: &[u8]) -> Result<Entry, Error> {
-        let e = |r| Error::Entry(r);
-        let b: &[u8; ENTRY_LEN] = b
-            .try_into()
-            .map_err(|_| e(EntryError::Length { actual: b.len() }))?;
-        if b[0] != 0x01 {
-            return Err(e(EntryError::Format(b[0])));
+        match LogEntry::decode(b)? {
+            LogEntry::Binding(e) => Ok(e),
+            LogEntry::MapRoot(_) => Err(Error::Entry(EntryError::NotBinding)),
         }
-        let u64_at = |i: usize| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&b[i..i + 8]);
-            u64::from_be_bytes(a)
-        };
-        let version = u64_at(33);
+    }
+
+    fn decode_body(b: &[u8]) -> Result<Entry, Error> {
+        let e = |r| Error::Entry(r);
+        if b.len() < BINDING_HEAD_LEN {
+            return Err(e(EntryError::Truncated { actual: b.len() }));
+        }
+        let version = u64_at(b, 33);
         if version == 0 {
             return Err(e(EntryError::Version));
         }
-        let authority = match b[49] {
-            0 => Authority::Enrollment,
-            1 => Authority::KeyHolder,
-            2 => Authority::Operator,
+        let (key_set, used) = KeySet::decode_prefix(&b[BINDING_HEAD_LEN..])?;
+        let rest = &b[BINDING_HEAD_LEN + used..];
+        let authorization = match b[49] {
+            0 => Authorization::Enrollment,
+            1 => {
+                if rest.len() < 96 {
+                    return Err(e(EntryError::Truncated { actual: b.len() }));
+                }
+                let mut signer = [0u8; 32];
+                signer.copy_from_slice(&rest[..32]);
+                let mut signature = [0u8; 64];
+                signature.copy_from_slice(&rest[32..96]);
+                Authorization::KeyHolder { signer, signature }
+            }
+            2 => Authorization::Operator,
             f => return Err(e(EntryError::Flags(f))),
         };
+        let trailing = match authorization {
+            Authorization::KeyHolder { .. } => rest.len() - 96,
+            _ => rest.len(),
+        };
+        if trailing != 0 {
+            return Err(e(EntryError::TrailingBytes));
+        }
+        match (&authorization, version) {
+            (Authorization::Enrollment, v) if v != 1 => {
+                return Err(e(EntryError::AuthorityForVersion));
+            }
+            (Authorization::KeyHolder { .. }, 1) => {
+                return Err(e(EntryError::AuthorityForVersion));
+            }
+            _ => {}
+        }
         let mut label = [0u8; 32];
         label.copy_from_slice(&b[1..33]);
-        let mut keys_hash = [0u8; 32];
-        keys_hash.copy_from_slice(&b[50..82]);
         Ok(Entry {
             label: Hash(label),
             version,
-            timestamp_ms: u64_at(41),
-            authority,
-            keys_hash: Hash(keys_hash),
+            timestamp_ms: u64_at(b, 41),
+            authorization,
+            key_set,
         })
     }
 
@@ -136,7 +256,127 @@ impl Entry {
 
     /// Whether this binding revokes every key (its key set is empty).
     pub fn is_revocation(&self) -> bool {
-        self.keys_hash == KeySet::empty().hash()
+        self.key_set.devices().is_empty()
+    }
+
+    /// Checks who authorised this binding, given the label's key set at the
+    /// previous version (`None` before the first): a key holder's signer
+    /// must be one of its devices and the signature must verify. Enrollment
+    /// and operator entries pass (their authority byte says what they are).
+    ///
+    /// # Errors
+    /// [`Error::Authority`]: [`AuthorityError::SignerNotCurrent`],
+    /// [`AuthorityError::Signature`].
+    pub fn check_authorization(&self, previous: Option<&KeySet>) -> Result<(), Error> {
+        let keys: Vec<[u8; 32]> = previous
+            .map(|ks| ks.devices().iter().map(|d| d.signing_key).collect())
+            .unwrap_or_default();
+        self.check_authorization_keys(&keys)
+    }
+
+    /// As [`Entry::check_authorization`], given only the Ed25519 keys of
+    /// the previous key set (empty before the first version).
+    ///
+    /// # Errors
+    /// As [`Entry::check_authorization`].
+    pub fn check_authorization_keys(&self, previous: &[[u8; 32]]) -> Result<(), Error> {
+        let Authorization::KeyHolder { signer, signature } = &self.authorization else {
+            return Ok(());
+        };
+        if !previous.contains(signer) {
+            return Err(Error::Authority(AuthorityError::SignerNotCurrent));
+        }
+        // The key was checked when its key set was decoded; a failure here
+        // can only be a key set that was never valid, which is not current.
+        let key = ed25519_dalek::VerifyingKey::from_bytes(signer)
+            .map_err(|_| Error::Authority(AuthorityError::SignerNotCurrent))?;
+        let msg = publish_message(&self.label, self.version, &self.keys_hash());
+        key.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(signature))
+            .map_err(|_| Error::Authority(AuthorityError::Signature))
+    }
+}
+
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_be_bytes(a)
+}
+
+/// A map-root entry (type 0x03).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MapRootEntry {
+    /// The map root of every binding before this entry.
+    pub root: Hash,
+    /// The time of the batch it closes.
+    pub timestamp_ms: u64,
+}
+
+impl MapRootEntry {
+    /// The 41-byte encoding.
+    pub fn encode(&self) -> [u8; MAP_ROOT_ENTRY_LEN] {
+        let mut b = [0u8; MAP_ROOT_ENTRY_LEN];
+        b[0] = MAP_ROOT_TYPE;
+        b[1..33].copy_from_slice(&self.root.0);
+        b[33..41].copy_from_slice(&self.timestamp_ms.to_be_bytes());
+        b
+    }
+
+    /// Decodes a map-root entry.
+    ///
+    /// # Errors
+    /// [`Error::Entry`]: [`EntryError::NotMapRoot`] for another kind of
+    /// entry, or the reason it is not an entry.
+    pub fn decode(b: &[u8]) -> Result<MapRootEntry, Error> {
+        match LogEntry::decode(b)? {
+            LogEntry::MapRoot(m) => Ok(m),
+            LogEntry::Binding(_) => Err(Error::Entry(EntryError::NotMapRoot)),
+        }
+    }
+
+    /// The RFC 9162 leaf hash of the encoding.
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.encode())
+    }
+}
+
+/// Any entry of an ank log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEntry {
+    Binding(Entry),
+    MapRoot(MapRootEntry),
+}
+
+impl LogEntry {
+    /// Decodes an entry of either type.
+    ///
+    /// # Errors
+    /// [`Error::Entry`] with the reason; [`Error::KeySet`] for a binding's key set.
+    pub fn decode(b: &[u8]) -> Result<LogEntry, Error> {
+        let e = |r| Error::Entry(r);
+        match b.first() {
+            None => Err(e(EntryError::Truncated { actual: 0 })),
+            Some(&BINDING_TYPE) => Entry::decode_body(b).map(LogEntry::Binding),
+            Some(&MAP_ROOT_TYPE) => {
+                if b.len() != MAP_ROOT_ENTRY_LEN {
+                    return Err(e(EntryError::MapRootLength { actual: b.len() }));
+                }
+                let mut root = [0u8; 32];
+                root.copy_from_slice(&b[1..33]);
+                Ok(LogEntry::MapRoot(MapRootEntry {
+                    root: Hash(root),
+                    timestamp_ms: u64_at(b, 33),
+                }))
+            }
+            Some(&t) => Err(e(EntryError::Type(t))),
+        }
+    }
+
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            LogEntry::Binding(e) => e.encode(),
+            LogEntry::MapRoot(m) => m.encode().to_vec(),
+        }
     }
 }
 
@@ -288,6 +528,19 @@ impl KeySet {
     /// # Errors
     /// [`Error::KeySet`] with the reason.
     pub fn decode(b: &[u8]) -> Result<KeySet, Error> {
+        let (ks, used) = KeySet::decode_prefix(b)?;
+        if used != b.len() {
+            return Err(Error::KeySet(KeySetError::TrailingBytes));
+        }
+        Ok(ks)
+    }
+
+    /// Decodes the canonical key set at the start of `b`; returns it and
+    /// its length (what follows is the caller's).
+    ///
+    /// # Errors
+    /// As [`KeySet::decode`], but never `TrailingBytes`.
+    pub fn decode_prefix(b: &[u8]) -> Result<(KeySet, usize), Error> {
         let e = |r| Error::KeySet(r);
         let (&format, rest) = b
             .split_first()
@@ -322,10 +575,8 @@ impl KeySet {
             });
             rest = &r[n + 64..];
         }
-        if !rest.is_empty() {
-            return Err(e(KeySetError::TrailingBytes));
-        }
-        KeySet::checked(devices)
+        let used = b.len() - rest.len();
+        Ok((KeySet::checked(devices)?, used))
     }
 
     /// keys_hash: SHA-256 of the canonical encoding.

@@ -29,6 +29,10 @@ pub enum Error {
     /// A proof with the wrong number of hashes for its index and sizes.
     #[error("proof has {actual} hashes, want {expected}")]
     ProofLength { expected: usize, actual: usize },
+    /// Leaves of a several-leaf inclusion proof that are none, or not in
+    /// strictly increasing index order.
+    #[error("leaf indexes must be at least one and strictly increasing")]
+    LeafOrder,
     /// The root computed from a proof differs from the expected root.
     #[error("root mismatch: expected {expected}, computed {computed}")]
     RootMismatch { expected: Hash, computed: Hash },
@@ -147,6 +151,24 @@ pub enum Error {
         expected: u64,
         actual: u64,
     },
+    /// A binding whose authorisation does not check out.
+    #[error("unauthorised binding: {0}")]
+    Authority(AuthorityError),
+    /// Replaying a log found a key holder's binding that no current key signed.
+    #[error("entry {index}: {reason}")]
+    ReplayAuthority { index: u64, reason: AuthorityError },
+    /// Replaying a log found a map-root entry that is not the map of the bindings before it.
+    #[error(
+        "entry {index} says the map root is {signed}, but the bindings before it give {computed}"
+    )]
+    ReplayMapRoot {
+        index: u64,
+        signed: Hash,
+        computed: Hash,
+    },
+    /// A tree that does not end with a map-root entry.
+    #[error("entry {index}, the last of the tree, is not a map-root entry")]
+    NoMapRoot { index: u64 },
     /// A lookup answer whose field disagrees with the entry or the request.
     #[error("lookup answer's {field} does not match its entry or the address asked for")]
     LookupMismatch { field: &'static str },
@@ -297,17 +319,36 @@ pub enum MapProofError {
     EmptyWithPath,
 }
 
-/// Why a binding entry was rejected.
+/// Why bytes are not an entry of an ank log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
-    #[error("entry is {actual} bytes, want 82")]
-    Length { actual: usize },
-    #[error("unknown entry format 0x{0:02x}")]
-    Format(u8),
+    #[error("unknown entry type 0x{0:02x}")]
+    Type(u8),
+    #[error("binding entry ends early ({actual} bytes)")]
+    Truncated { actual: usize },
+    #[error("map-root entry is {actual} bytes, want 41")]
+    MapRootLength { actual: usize },
     #[error("version is zero")]
     Version,
-    #[error("unknown flag bits 0x{0:02x}")]
+    #[error("unknown authority byte 0x{0:02x}")]
     Flags(u8),
+    #[error("an enrollment binding must be version 1, and a key holder's cannot be")]
+    AuthorityForVersion,
+    #[error("trailing bytes after the entry's last field")]
+    TrailingBytes,
+    #[error("a map-root entry where a binding entry was expected")]
+    NotBinding,
+    #[error("a binding entry where a map-root entry was expected")]
+    NotMapRoot,
+}
+
+/// Why a key holder's binding is not authorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorityError {
+    #[error("its signer is not a device of the label's previous key set")]
+    SignerNotCurrent,
+    #[error("its signature does not verify over the publish message")]
+    Signature,
 }
 
 /// Why a key set was rejected.

@@ -14,9 +14,10 @@
 //! | [`tlog_proof`] | offline inclusion proof bundles | C2SP tlog-proof |
 //! | [`policy`] | `log` / `witness` / `group` / `quorum` policies | C2SP tlog-policy |
 //! | [`map`] | the verifiable map (compressed prefix tree), lookup proofs | ank (this crate) |
-//! | [`binding`] | the 82-byte binding entry and the key-set encoding | ank (this crate) |
+//! | [`binding`] | the binding and map-root entries, the publish message, the key-set encoding | ank (this crate) |
 //! | [`address`] | canonical addresses and their labels | ank (this crate) |
-//! | [`api`] | JSON wire format, the signed publish message, lookup verification | ank (this crate) |
+//! | [`api`] | JSON wire format, lookup verification | ank (this crate) |
+//! | [`evidence`] | `ank-evidence/v1`: proof that a log signed two histories | ank (this crate) |
 //!
 //! All base64 is standard, padded base64 (RFC 4648 §4); decoders reject
 //! anything else. Parsers of outside bytes reject trailing data and never
@@ -36,6 +37,7 @@
 //! | `IndexOutOfRange` | inclusion index ≥ tree size |
 //! | `SizeOrder`, `ConsistencyFromEmptyTree` | consistency size1 > size2, or size1 = 0 |
 //! | `ProofLength` | a proof has the wrong number of hashes for its index and sizes |
+//! | `LeafOrder` | a several-leaf inclusion proof's leaves are none or not strictly increasing |
 //! | `RootMismatch`, `OldRootMismatch` | a proof leads to another (new / old) root |
 //! | `SizeTooLarge`, `MissingHash`, `HashReaderCount` | tree beyond 2^62 leaves; storage lacks a hash |
 //! | `TilePath`, `TileLength`, `TileMismatch` | bad tile path; tile of wrong length; tile contents differ from the entries |
@@ -49,6 +51,8 @@
 //! | `Address`, `Entry`, `KeySet` | ank formats |
 //! | `MapProof`, `MapRootMismatch`, `MapPathMismatch`, `MapNotTerminal` | map proofs |
 //! | `ReplayVersion` | replaying a log finds a version that is not its label's next |
+//! | `Authority`, `ReplayAuthority` | a key holder's binding whose signer is not a device of the previous key set, or whose signature fails |
+//! | `ReplayMapRoot`, `NoMapRoot` | a map-root entry that is not the map of the bindings before it; a tree that does not end with one |
 //! | `LookupMismatch` | a lookup answer's fields disagree with its entry or the address |
 //! | `Evidence` | text that is not evidence of a fork ([`evidence`]) |
 
@@ -67,7 +71,7 @@ pub mod tlog_proof;
 pub mod tree;
 
 pub use address::Address;
-pub use binding::{Authority, Device, Entry, KeySet};
+pub use binding::{Authority, Authorization, Device, Entry, KeySet, LogEntry, MapRootEntry};
 pub use checkpoint::{
     Checkpoint, Cosignature, VerifiedCheckpoint, verify_checkpoint, verify_checkpoint_for_origin,
 };

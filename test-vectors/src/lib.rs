@@ -19,8 +19,8 @@ use ank_proofs::note::{ALG_COSIGNATURE_V1, ALG_ED25519};
 use ank_proofs::tile::{encode_entry_bundle, entry_bundles_for_size, tiles_for_size};
 use ank_proofs::tree::{prove_consistency, prove_inclusion};
 use ank_proofs::{
-    Address, Authority, Checkpoint, Device, Entry, Error, Hash, KeySet, SignerKey, TlogProof,
-    TreeBuilder, leaf_hash,
+    Address, Checkpoint, Device, Entry, Error, Hash, KeySet, SignerKey, TlogProof, TreeBuilder,
+    leaf_hash,
 };
 use serde_json::{Value, json};
 
@@ -184,60 +184,153 @@ fn key_sets() -> (Value, Vec<KeySet>) {
     (v, sets)
 }
 
-fn entries(sets: &[KeySet]) -> (Value, Vec<Entry>) {
+fn entries(sets: &[KeySet]) -> Value {
+    use ank_proofs::binding::publish_message;
+    use ank_proofs::map::Replay;
+    use ank_proofs::{Authorization, LogEntry, MapRootEntry};
+    use ed25519_dalek::Signer as _;
     let alice = Address::parse("alice@example.org").unwrap_or_else(|_| unreachable!());
+    let label = alice.label();
+    // `device(name, seed)`'s Ed25519 key is the one with secret seed `seed`.
+    let sign = |seed: u8, version: u64, ks: &KeySet| {
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        Authorization::KeyHolder {
+            signer: sk.verifying_key().to_bytes(),
+            signature: sk
+                .sign(&publish_message(&label, version, &ks.hash()))
+                .to_bytes(),
+        }
+    };
+    let binding = |version: u64, authorization: Authorization, ks: &KeySet| Entry {
+        label,
+        version,
+        timestamp_ms: 1_767_225_600_000 + version * 1000,
+        authorization,
+        key_set: ks.clone(),
+    };
     let list = vec![
-        Entry {
-            label: alice.label(),
-            version: 1,
-            timestamp_ms: 1_767_225_600_000,
-            authority: Authority::Enrollment,
-            keys_hash: sets[1].hash(),
-        },
-        Entry {
-            label: alice.label(),
-            version: 2,
-            timestamp_ms: 1_767_225_601_000,
-            authority: Authority::KeyHolder,
-            keys_hash: sets[2].hash(),
-        },
-        Entry {
-            label: alice.label(),
-            version: 3,
-            timestamp_ms: 1_767_225_602_000,
-            authority: Authority::Operator,
-            keys_hash: sets[0].hash(),
-        },
+        binding(1, Authorization::Enrollment, &sets[1]),
+        binding(2, sign(1, 2, &sets[2]), &sets[2]),
+        binding(3, Authorization::Operator, &sets[0]),
     ];
-    let good = list[0].encode();
-    let mut bad_format = good;
-    bad_format[0] = 2;
-    let mut bad_flags = good;
-    bad_flags[49] = 4;
-    let mut zero_version = good;
-    zero_version[33..41].copy_from_slice(&[0; 8]);
+    let mut replay = Replay::new();
+    for e in &list {
+        replay
+            .push(&e.encode())
+            .unwrap_or_else(|e| panic!("vector replay: {e}"));
+    }
+    let map_root = MapRootEntry {
+        root: replay.root(),
+        timestamp_ms: 1_767_225_604_000,
+    };
+    let mut log: Vec<Vec<u8>> = list.iter().map(Entry::encode).collect();
+    log.push(map_root.encode().to_vec());
+
+    let first = list[0].encode();
+    let holder = list[1].encode();
+    let with = |b: &[u8], at: usize, v: &[u8]| {
+        let mut b = b.to_vec();
+        b[at..at + v.len()].copy_from_slice(v);
+        b
+    };
+    let mut trailing = first.clone();
+    trailing.push(0);
     let bad: Vec<(&str, Vec<u8>)> = vec![
-        ("81 bytes", good[..81].to_vec()),
-        ("format 0x02", bad_format.to_vec()),
-        ("flags 0x04", bad_flags.to_vec()),
-        ("version 0", zero_version.to_vec()),
+        ("empty input", vec![]),
+        ("the retired type 0x01", with(&first, 0, &[1])),
+        ("authority byte 0x03", with(&first, 49, &[3])),
+        ("version 0", with(&first, 33, &[0; 8])),
+        (
+            "enrollment at version 2",
+            with(&first, 33, &2u64.to_be_bytes()),
+        ),
+        (
+            "a key holder's binding at version 1",
+            with(&holder, 33, &1u64.to_be_bytes()),
+        ),
+        (
+            "a key holder's binding without its signature",
+            holder[..holder.len() - 64].to_vec(),
+        ),
+        ("a byte after the key set", trailing),
+        (
+            "a map-root entry of 40 bytes",
+            map_root.encode()[..40].to_vec(),
+        ),
     ];
-    let v = json!({
-        "valid": list.iter().map(|e| json!({
-            "label_hex": e.label.to_hex(),
-            "version": e.version,
-            "timestamp_ms": e.timestamp_ms,
-            "authority": e.authority.to_string(),
-            "keys_hash_hex": e.keys_hash.to_hex(),
-            "encoding_hex": hex::encode(e.encode()),
-            "leaf_hash_b64": e.leaf_hash().to_base64(),
-            "revocation": e.is_revocation(),
-        })).collect::<Vec<_>>(),
+    // Logs that replay to an error at one entry.
+    let by_phone = binding(2, sign(2, 2, &sets[2]), &sets[2]).encode();
+    let other_version = {
+        let mut e = binding(2, sign(1, 3, &sets[2]), &sets[2]);
+        e.version = 2;
+        e.encode()
+    };
+    let wrong_root = MapRootEntry {
+        root: ank_proofs::map::empty_root(),
+        timestamp_ms: map_root.timestamp_ms,
+    }
+    .encode()
+    .to_vec();
+    let bad_logs: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        (
+            "version 2 signed by a key that version 1 does not hold",
+            vec![log[0].clone(), by_phone],
+        ),
+        (
+            "version 2 signed over the publish message of version 3",
+            vec![log[0].clone(), other_version],
+        ),
+        (
+            "a map-root entry with the empty map's root after three bindings",
+            vec![log[0].clone(), log[1].clone(), log[2].clone(), wrong_root],
+        ),
+        (
+            "version 3 without version 2",
+            vec![log[0].clone(), log[2].clone()],
+        ),
+    ];
+    let replayed = |entries: &[Vec<u8>]| {
+        let mut r = Replay::new();
+        for e in entries {
+            if let Err(err) = r.push(e) {
+                return format!("{err:?}");
+            }
+        }
+        "ok".to_owned()
+    };
+    json!({
+        "valid": log.iter().map(|b| {
+            let mut v = match LogEntry::decode(b) {
+                Ok(LogEntry::Binding(e)) => json!({
+                    "type": "binding",
+                    "label_hex": e.label.to_hex(),
+                    "version": e.version,
+                    "timestamp_ms": e.timestamp_ms,
+                    "authority": e.authority().to_string(),
+                    "key_set_hex": hex::encode(e.key_set.encode()),
+                    "keys_hash_hex": e.keys_hash().to_hex(),
+                    "revocation": e.is_revocation(),
+                }),
+                Ok(LogEntry::MapRoot(m)) => json!({
+                    "type": "map root",
+                    "map_root_hex": m.root.to_hex(),
+                    "timestamp_ms": m.timestamp_ms,
+                }),
+                Err(e) => panic!("vector entry: {e}"),
+            };
+            v["encoding_hex"] = json!(hex::encode(b));
+            v["leaf_hash_b64"] = json!(leaf_hash(b).to_base64());
+            v
+        }).collect::<Vec<_>>(),
         "invalid": bad.iter().map(|(d, b)| json!({
-            "desc": d, "encoding_hex": hex::encode(b), "error": err_name(Entry::decode(b)),
+            "desc": d, "encoding_hex": hex::encode(b), "error": err_name(LogEntry::decode(b)),
         })).collect::<Vec<_>>(),
-    });
-    (v, list)
+        "replay_invalid": bad_logs.iter().map(|(d, entries)| json!({
+            "desc": d,
+            "entries_hex": entries.iter().map(hex::encode).collect::<Vec<_>>(),
+            "error": replayed(entries),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// The entries of the vectors' tiled log.
@@ -258,7 +351,7 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
     ));
     let (ks, sets) = key_sets();
     files.push(("key-sets.json".to_owned(), pretty(&ks).into_bytes()));
-    let (ev, _) = entries(&sets);
+    let ev = entries(&sets);
     files.push(("entries.json".to_owned(), pretty(&ev).into_bytes()));
 
     let log_entries = log_entries();

@@ -191,3 +191,14 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The size of the latest checkpoint a server at `url` (`http://host:port`) serves.
+pub fn latest_size(url: &str) -> u64 {
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let (status, body) = http(addr, "GET", "/checkpoint", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("not a checkpoint: {body}"))
+}

@@ -93,17 +93,19 @@ fn readme_quick_start_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
     for want in [
-        "registered alice@example.org: version 1 at index 0",
-        "alice@example.org: current, version 1 at index 0, authorised by enrollment",
+        // Entry 0 is the empty map's root; each publish is a batch of its
+        // own here, closed by a map-root entry.
+        "registered alice@example.org: version 1 at index 1",
+        "alice@example.org: current, version 1 at index 1, authorised by enrollment",
         "bob@example.org: absent",
-        "rotated alice@example.org: version 2 at index 1",
+        "rotated alice@example.org: version 2 at index 3",
         "\"authority\":\"key holder\"",
-        "ok: tiled log example.org/ank size 2",
+        "ok: tiled log example.org/ank size 5",
         "\"error\":\"missing_token\"",
-        "ok: replayed 2 entries of example.org/ank size 2",
+        "ok: replayed 5 entries (2 bindings, 3 map roots) of example.org/ank size 5",
         "sent to alice@example.org (device laptop)",
         "Subject: Note to self",
-        "ok: alice@example.org is current at version 2 (index 1",
+        "ok: alice@example.org is current at version 2 (index 3",
     ] {
         assert!(
             stdout.contains(want),

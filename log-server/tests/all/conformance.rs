@@ -5,32 +5,47 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ank_log_server::store::{Batch, LogStore, NewEntry, SqliteStore, StoreError, StoredCheckpoint};
-use ank_proofs::{Authority, Entry, Hash, KeySet, TreeBuilder, leaf_hash};
+use ank_log_server::store::{
+    Batch, LogStore, NewBinding, NewEntry, SqliteStore, StoreError, StoredCheckpoint,
+};
+use ank_proofs::{Authorization, Entry, Hash, KeySet, TreeBuilder, leaf_hash};
 
 use crate::common::TempDir;
 
+fn binding(label: u8, version: u64) -> Entry {
+    Entry {
+        label: leaf_hash(&[label]),
+        version,
+        timestamp_ms: 1000 + version,
+        authorization: Authorization::Operator,
+        key_set: KeySet::empty(),
+    }
+}
+
 fn entry(label: u8, version: u64) -> NewEntry {
-    let ks = KeySet::empty();
     NewEntry {
-        entry: Entry {
+        bytes: binding(label, version).encode(),
+        binding: Some(NewBinding {
             label: leaf_hash(&[label]),
             version,
-            timestamp_ms: 1000 + version,
-            authority: Authority::KeyHolder,
-            keys_hash: ks.hash(),
-        },
-        key_set: ks.encode(),
-        token: None,
-        operator_request: None,
+            token: None,
+            operator_request: None,
+        }),
     }
+}
+
+fn with_token(mut e: NewEntry, token: Hash) -> NewEntry {
+    if let Some(b) = &mut e.binding {
+        b.token = Some(token);
+    }
+    e
 }
 
 fn batch(tree: &mut TreeBuilder, entries: Vec<NewEntry>) -> (Batch, StoredCheckpoint) {
     let first = tree.size();
     let mut hashes = Vec::new();
     for e in &entries {
-        hashes.extend(tree.push_stored(e.entry.leaf_hash()));
+        hashes.extend(tree.push_stored(leaf_hash(&e.bytes)));
     }
     let cp = StoredCheckpoint {
         size: tree.size(),
@@ -77,10 +92,11 @@ fn conformance<S: LogStore>(open: impl Fn(&Path) -> S) {
         .unwrap();
     assert_eq!(s.pending_operator_requests().unwrap().len(), 1);
 
-    let mut e1 = entry(1, 1);
-    e1.token = Some(th);
+    let e1 = with_token(entry(1, 1), th);
     let mut e2 = entry(2, 1);
-    e2.operator_request = Some(op);
+    if let Some(b) = &mut e2.binding {
+        b.operator_request = Some(op);
+    }
     let (b1, cp1) = batch(&mut tree, vec![e1, e2, entry(3, 1)]);
     s.commit(Some((cp0.size, cp0.root)), &b1, &cp1).unwrap();
     // Read-after-write on the same handle.
@@ -110,8 +126,7 @@ fn conformance<S: LogStore>(open: impl Fn(&Path) -> S) {
     assert_eq!(s.entries(0, 10).unwrap().len(), 3);
 
     // A failing commit (a duplicate token use) is atomic: nothing of it lands.
-    let mut reuse = entry(4, 1);
-    reuse.token = Some(th);
+    let reuse = with_token(entry(4, 1), th);
     let mut t2 = tree.clone();
     let (b_fail, cp_fail) = batch(&mut t2, vec![entry(5, 1), reuse]);
     assert!(
@@ -121,8 +136,37 @@ fn conformance<S: LogStore>(open: impl Fn(&Path) -> S) {
     assert_eq!(s.checkpoint().unwrap(), Some(cp1.clone()));
     assert_eq!(s.binding(&leaf_hash(&[5])).unwrap(), None);
 
-    let (b2, cp2) = batch(&mut tree, vec![entry(1, 2)]);
-    s.commit(Some((cp1.size, cp1.root)), &b2, &cp2).unwrap();
+    // A tail that `finish` adds lands with the batch, after it; a `finish`
+    // that fails writes neither.
+    let tail_entry = || NewEntry {
+        bytes: b"tail".to_vec(),
+        binding: None,
+    };
+    let mut t3 = tree.clone();
+    let (b_nofinish, _) = batch(&mut t3, vec![entry(6, 1)]);
+    let err = s
+        .commit_with(Some((cp1.size, cp1.root)), &b_nofinish, &mut || {
+            Err(StoreError::Corrupt("signing failed".into()))
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt(ref m) if m == "signing failed"),
+        "{err}"
+    );
+    assert_eq!(s.binding(&leaf_hash(&[6])).unwrap(), None);
+    assert_eq!(s.entries(0, 10).unwrap().len(), 3);
+
+    let (b2, _) = batch(&mut tree, vec![entry(1, 2)]);
+    let (tail, cp2) = batch(&mut tree, vec![tail_entry()]);
+    let committed = s
+        .commit_with(Some((cp1.size, cp1.root)), &b2, &mut || {
+            Ok(ank_log_server::store::Finished {
+                tail: tail.clone(),
+                checkpoint: cp2.clone(),
+            })
+        })
+        .unwrap();
+    assert_eq!(committed, cp2);
     drop(s);
 
     // Durable: a new handle sees everything, and the hashes prove it.
@@ -130,19 +174,20 @@ fn conformance<S: LogStore>(open: impl Fn(&Path) -> S) {
     assert_eq!(s.checkpoint().unwrap(), Some(cp2.clone()));
     assert_eq!(s.binding(&leaf_hash(&[1])).unwrap(), Some((2, 3)));
     let entries = s.entries(0, 100).unwrap();
-    assert_eq!(entries.len(), 4);
-    assert_eq!(Entry::decode(&entries[3]).unwrap(), entry(1, 2).entry);
-    assert_eq!(s.entry(3).unwrap().unwrap().1, KeySet::empty().encode());
-    assert_eq!(s.entry(4).unwrap(), None);
+    assert_eq!(entries.len(), 5);
+    assert_eq!(Entry::decode(&entries[3]).unwrap(), binding(1, 2));
+    assert_eq!(s.entry(3).unwrap().unwrap(), binding(1, 2).encode());
+    assert_eq!(s.entry(4).unwrap().unwrap(), b"tail".to_vec());
+    assert_eq!(s.entry(5).unwrap(), None);
     let reader = ank_log_server::store::StoreHashReader(&s);
-    assert_eq!(ank_proofs::tree_hash(4, &reader).unwrap(), cp2.root);
-    for i in 0..4 {
-        let p = ank_proofs::prove_inclusion(i, 4, &reader).unwrap();
+    assert_eq!(ank_proofs::tree_hash(5, &reader).unwrap(), cp2.root);
+    for i in 0..5 {
+        let p = ank_proofs::prove_inclusion(i, 5, &reader).unwrap();
         let leaf = leaf_hash(&entries[i as usize]);
-        ank_proofs::verify_inclusion(&leaf, i, 4, &p, &cp2.root).unwrap();
+        ank_proofs::verify_inclusion(&leaf, i, 5, &p, &cp2.root).unwrap();
     }
     assert!(
-        s.read_hashes(&[ank_proofs::tree::stored_hash_count(4)])
+        s.read_hashes(&[ank_proofs::tree::stored_hash_count(5)])
             .is_err()
     );
     s.set_meta("k", "v").unwrap();
@@ -155,6 +200,36 @@ fn conformance<S: LogStore>(open: impl Fn(&Path) -> S) {
 #[test]
 fn sqlite_store_conforms() {
     conformance(|p| SqliteStore::open(p).unwrap());
+}
+
+/// A database of the first format (82-byte bindings beside their key sets,
+/// no map-root entries, no `user_version`) is refused, not served.
+#[test]
+fn sqlite_store_refuses_the_first_format() {
+    let dir = TempDir::new("old");
+    let path = dir.0.join("store");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, key_set BLOB NOT NULL) STRICT;",
+        )
+        .unwrap();
+    }
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::OldFormat { found, .. } if found == "the first format"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("start the log anew"), "{err}");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 7).unwrap();
+    }
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::OldFormat { found, .. } if found == "format 7"),
+        "{err}"
+    );
 }
 
 /// Two handles on one database: only one can extend a checkpoint.

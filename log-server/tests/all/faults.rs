@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
+use ank_log_server::Log;
 use ank_log_server::sequencer::{Job, Rejected, Settings, start};
 use ank_log_server::store::{
-    Batch, BindingVisitor, LogStore, OperatorRequest, SqliteStore, StoreError, StoredCheckpoint,
-    StoredEntry, TokenState,
+    Batch, BindingVisitor, Finished, LogStore, OperatorRequest, SqliteStore, StoreError,
+    StoredCheckpoint, TokenState,
 };
-use ank_log_server::{Log, signed_map_root};
 use ank_proofs::note::ALG_ED25519;
-use ank_proofs::{Authority, Hash, KeySet, SignerKey};
+use ank_proofs::{Authorization, Hash, KeySet, MapRootEntry, SignerKey};
 
 use crate::common::TempDir;
 
@@ -59,7 +59,7 @@ impl LogStore for Flaky {
         &self,
         expected: Option<(u64, Hash)>,
         batch: &Batch,
-        finish: &mut dyn FnMut() -> Result<StoredCheckpoint, StoreError>,
+        finish: &mut dyn FnMut() -> Result<Finished, StoreError>,
     ) -> Result<StoredCheckpoint, StoreError> {
         match self.mode.swap(OK, Ordering::SeqCst) {
             FAIL_BEFORE => Err(StoreError::Corrupt("injected: disk full".into())),
@@ -84,7 +84,7 @@ impl LogStore for Flaky {
     fn entries(&self, a: u64, b: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         self.inner.entries(a, b)
     }
-    fn entry(&self, i: u64) -> Result<Option<StoredEntry>, StoreError> {
+    fn entry(&self, i: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.entry(i)
     }
     fn binding(&self, l: &Hash) -> Result<Option<(u64, u64)>, StoreError> {
@@ -130,7 +130,7 @@ fn job(
         label: ank_proofs::leaf_hash(&[label]),
         version: 1,
         key_set: KeySet::empty(),
-        authority: Authority::Enrollment,
+        authorization: Authorization::Enrollment,
         token: None,
         reply: tx,
     };
@@ -159,7 +159,8 @@ fn flaky_log(dir: &TempDir) -> (Arc<Flaky>, Arc<Log>, ank_log_server::sequencer:
 fn failed_commits_leave_no_trace() {
     let dir = TempDir::new("faults");
     let (flaky, log, queue) = flaky_log(&dir);
-    let mut committed = 0u64;
+    // Entry 0 is the empty map's root; each batch adds a binding and a map root.
+    let mut committed = 1u64;
     for (round, mode) in [OK, FAIL_BEFORE, OK, FAIL_AFTER_SIGNING, OK]
         .into_iter()
         .enumerate()
@@ -171,7 +172,7 @@ fn failed_commits_leave_no_trace() {
         if mode == OK {
             let c = got.unwrap();
             assert_eq!(c.index, committed);
-            committed += 1;
+            committed += 2;
         } else {
             assert!(matches!(got, Err(Rejected::Internal(_))), "{got:?}");
         }
@@ -180,17 +181,16 @@ fn failed_commits_leave_no_trace() {
         let stored = log.store.checkpoint().unwrap().unwrap();
         assert_eq!(*log.latest(), stored);
         assert_eq!(stored.size, committed);
-        assert_eq!(
-            log.map().current_root(),
-            signed_map_root(&stored.note),
-            "round {round}"
-        );
-        // And a replay of the stored entries gives the same root.
+        let last = log.store.entry(committed - 1).unwrap().unwrap();
+        let map_root = MapRootEntry::decode(&last).unwrap().root;
+        assert_eq!(log.map().current_root(), Some(map_root), "round {round}");
+        // And a replay of the stored entries checks every map-root entry.
         let mut replay = ank_proofs::map::Replay::new();
         for e in log.store.entries(0, committed).unwrap() {
             replay.push(&e).unwrap();
         }
-        assert_eq!(Some(replay.root()), signed_map_root(&stored.note));
+        replay.check_end().unwrap();
+        assert_eq!(replay.root(), map_root);
     }
     // The failed labels were never logged: their retries succeed as version 1.
     for label in [1u8, 3] {
@@ -198,7 +198,7 @@ fn failed_commits_leave_no_trace() {
         queue.submit(j).unwrap();
         assert!(rx.blocking_recv().unwrap().is_ok());
     }
-    assert_eq!(log.latest().size, 5);
+    assert_eq!(log.latest().size, 11);
 }
 
 /// Finding 17: lookups never wait for a sqlite commit. While a commit is
@@ -231,5 +231,5 @@ fn lookups_do_not_wait_for_a_commit() {
         "answered from the previous checkpoint"
     );
     rx.blocking_recv().unwrap().unwrap();
-    assert_eq!(log.latest().size, before.size + 1);
+    assert_eq!(log.latest().size, before.size + 2);
 }

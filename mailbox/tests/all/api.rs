@@ -420,21 +420,20 @@ async fn the_policy_decides_on_unauthenticated_senders() {
     );
 }
 
-/// A log for bob, signed by `log`: bob's entry, then `second` if given. Its
-/// lookup answer for bob, and its root.
+/// A log for bob, signed by `log`: bob's entry, then `second` if given,
+/// then the map-root entry. Its lookup answer for bob, and its root.
 fn bob_log(
     log: &ank_proofs::SignerKey,
     bob: &User,
     second: Option<&[u8]>,
 ) -> (ank_proofs::api::LookupResponse, ank_proofs::Hash) {
     use ank_proofs::map::{Map, MapValue};
-    let ks = bob.key_set();
     let entry = ank_proofs::Entry {
         label: bob.address.label(),
         version: 1,
         timestamp_ms: 1,
-        authority: ank_proofs::Authority::Enrollment,
-        keys_hash: ks.hash(),
+        authorization: ank_proofs::Authorization::Enrollment,
+        key_set: bob.key_set(),
     };
     let leaf = entry.leaf_hash();
     let mut map = Map::new();
@@ -446,33 +445,37 @@ fn bob_log(
             entry_hash: leaf,
         },
     );
+    let map_root = ank_proofs::MapRootEntry {
+        root: map.root(),
+        timestamp_ms: 1,
+    };
     let mut tree = ank_proofs::TreeBuilder::new();
-    tree.push(leaf);
-    let mut proof = vec![];
+    let mut stored = tree.push_stored(leaf);
     if let Some(other) = second {
-        let h = ank_proofs::leaf_hash(other);
-        tree.push(h);
-        proof.push(h);
+        stored.extend(tree.push_stored(ank_proofs::leaf_hash(other)));
     }
+    stored.extend(tree.push_stored(map_root.leaf_hash()));
+    let proof = ank_proofs::tree::prove_inclusion_many(&[0, tree.size() - 1], tree.size(), &stored)
+        .unwrap();
     let cp = ank_proofs::Checkpoint {
         origin: log.name().to_owned(),
         size: tree.size(),
         root: tree.root(),
-        extensions: vec![format!("ank-map/v1 {}", map.root())],
+        extensions: vec![],
     };
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let answer = ank_proofs::api::LookupResponse {
         address: bob.address.to_string(),
         found: true,
         checkpoint: cp.sign(log).unwrap().to_text(),
+        map_root_entry: b64(&map_root.encode()),
         map_proof: b64(&map.prove(&bob.address.label()).encode()),
         binding: Some(ank_proofs::api::BindingJson {
             index: 0,
             version: 1,
             entry: b64(&entry.encode()),
-            key_set: b64(&ks.encode()),
-            inclusion_proof: proof.iter().map(ank_proofs::Hash::to_base64).collect(),
         }),
+        inclusion_proof: proof.iter().map(ank_proofs::Hash::to_base64).collect(),
     };
     (answer, tree.root())
 }
@@ -519,7 +522,7 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
     let (good2, root2) = bob_log(&log, &bob_user, Some(b"carol's entry"));
     let view = View(
         log.verifier(),
-        vec![(1, root1), (2, root2)],
+        vec![(2, root1), (3, root2)],
         good2.checkpoint.clone(),
     );
     let s = setup_with("proof", settings(), Some(Arc::new(view)));
@@ -550,7 +553,7 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
         "bad_recipient_proof"
     );
     assert!(store.evidence().unwrap().is_empty());
-    // Signed by this log's key, valid in itself, but another history at size 2:
+    // Signed by this log's key, valid in itself, but another history at size 3:
     // a split view, kept as evidence.
     let (forked, _) = bob_log(&log, bob, Some(b"mallory's entry"));
     let (st, v) = submit(app, &with(5, forked.clone())).await;

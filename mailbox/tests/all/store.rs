@@ -384,7 +384,8 @@ async fn sender_proofs_are_stored_once_and_joined_back() {
     let s = store(&dir);
     let proof = serde_json::json!({
         "address": "alice@a.example", "found": false,
-        "checkpoint": "a.example/ank\n0\nroot\n", "map_proof": "AQA="
+        "checkpoint": "a.example/ank\n1\nroot\n", "map_proof": "AQA=",
+        "map_root_entry": "Aw==", "inclusion_proof": []
     });
     let proof_bytes = serde_json::to_vec(&proof).unwrap();
     for id in 1..=3 {

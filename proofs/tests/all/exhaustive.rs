@@ -209,3 +209,109 @@ fn consistency_every_pair_and_mutation() {
         }
     }
 }
+
+/// Several-leaf inclusion proofs: every singleton is the RFC 9162 proof;
+/// every pair of leaves in every tree up to 40, and every pair with the
+/// last leaf (a lookup's shape) up to 128, verifies, and each mutation
+/// fails with its exact error.
+#[test]
+fn inclusion_many_every_pair_and_mutation() {
+    use ank_proofs::tree::{inclusion_many_proof_len, prove_inclusion_many, verify_inclusion_many};
+    let (stored, leaves, roots) = tree();
+    let mut checked = 0u64;
+    for size in 1..=MAX {
+        let root = roots[size as usize];
+        for i in 0..size {
+            assert_eq!(
+                prove_inclusion_many(&[i], size, &stored).unwrap(),
+                prove_inclusion(i, size, &stored).unwrap(),
+                "singleton {i} of {size}"
+            );
+            for j in i + 1..size {
+                if size > 40 && j != size - 1 {
+                    continue;
+                }
+                let set = [(i, leaves[i as usize]), (j, leaves[j as usize])];
+                let proof = prove_inclusion_many(&[i, j], size, &stored).unwrap();
+                assert_eq!(proof.len(), inclusion_many_proof_len(&[i, j], size));
+                // Never more than the two proofs apart.
+                assert!(proof.len() <= inclusion_proof_len(i, size) + inclusion_proof_len(j, size));
+                verify_inclusion_many(&set, size, &proof, &root).unwrap();
+                // Either leaf wrong, or either leaf at the other's index.
+                for bad in [
+                    [(i, flip(&set[0].1, 1)), set[1]],
+                    [set[0], (j, flip(&set[1].1, 2))],
+                    [(i, set[1].1), (j, set[0].1)],
+                ] {
+                    assert!(matches!(
+                        verify_inclusion_many(&bad, size, &proof, &root),
+                        Err(Error::RootMismatch { .. })
+                    ));
+                }
+                for k in 0..proof.len() {
+                    let mut p = proof.clone();
+                    p[k] = flip(&p[k], (k * 29 + j as usize) % 256);
+                    assert!(matches!(
+                        verify_inclusion_many(&set, size, &p, &root),
+                        Err(Error::RootMismatch { .. })
+                    ));
+                }
+                let mut short = proof.clone();
+                if short.pop().is_some() {
+                    assert_eq!(
+                        verify_inclusion_many(&set, size, &short, &root),
+                        Err(Error::ProofLength {
+                            expected: proof.len(),
+                            actual: proof.len() - 1
+                        })
+                    );
+                }
+                let mut long = proof.clone();
+                long.push(root);
+                assert_eq!(
+                    verify_inclusion_many(&set, size, &long, &root),
+                    Err(Error::ProofLength {
+                        expected: proof.len(),
+                        actual: proof.len() + 1
+                    })
+                );
+                assert_eq!(
+                    verify_inclusion_many(&[set[1], set[0]], size, &proof, &root),
+                    Err(Error::LeafOrder)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        (1..=40).map(|n| n * (n - 1) / 2).sum::<u64>() + (41..=MAX).map(|n| n - 1).sum::<u64>()
+    );
+    // A triple, the empty set, a duplicate and an index beyond the tree.
+    let size = 100;
+    let set: Vec<(u64, Hash)> = [3u64, 64, 99]
+        .iter()
+        .map(|&i| (i, leaves[i as usize]))
+        .collect();
+    let proof = prove_inclusion_many(&[3, 64, 99], size, &stored).unwrap();
+    verify_inclusion_many(&set, size, &proof, &roots[100]).unwrap();
+    assert_eq!(
+        prove_inclusion_many(&[], size, &stored),
+        Err(Error::LeafOrder)
+    );
+    assert_eq!(
+        prove_inclusion_many(&[5, 5], size, &stored),
+        Err(Error::LeafOrder)
+    );
+    assert_eq!(
+        prove_inclusion_many(&[5, 100], size, &stored),
+        Err(Error::IndexOutOfRange {
+            index: 100,
+            size: 100
+        })
+    );
+    assert_eq!(
+        verify_inclusion_many(&[], size, &proof, &roots[100]),
+        Err(Error::LeafOrder)
+    );
+}

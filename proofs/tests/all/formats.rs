@@ -1,12 +1,12 @@
 //! ank's own formats and the C2SP formats we produce: round trips and every rejection.
 
-use ank_proofs::binding::ENTRY_LEN;
-use ank_proofs::error::{EntryError, KeySetError, PolicyError, TlogProofError};
+use ank_proofs::binding::publish_message;
+use ank_proofs::error::{AuthorityError, EntryError, KeySetError, PolicyError, TlogProofError};
 use ank_proofs::hash::leaf_hash;
 use ank_proofs::note::{ALG_COSIGNATURE_V1, ALG_ED25519};
 use ank_proofs::{
-    Address, Authority, Checkpoint, Device, Entry, Error, KeySet, Note, Policy, SignerKey,
-    TlogProof, TreeBuilder, prove_inclusion, verify_checkpoint,
+    Address, Authorization, Checkpoint, Device, Entry, Error, KeySet, LogEntry, MapRootEntry, Note,
+    Policy, SignerKey, TlogProof, TreeBuilder, prove_inclusion, verify_checkpoint,
 };
 
 fn device(name: &str, seed: u8) -> Device {
@@ -18,47 +18,258 @@ fn device(name: &str, seed: u8) -> Device {
     }
 }
 
+fn holder_signature(
+    label: &ank_proofs::Hash,
+    version: u64,
+    ks: &KeySet,
+    seed: u8,
+) -> Authorization {
+    use ed25519_dalek::Signer as _;
+    let sk = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    Authorization::KeyHolder {
+        signer: sk.verifying_key().to_bytes(),
+        signature: sk
+            .sign(&publish_message(label, version, &ks.hash()))
+            .to_bytes(),
+    }
+}
+
 #[test]
 fn entry_roundtrip_and_rejections() {
     let ks = KeySet::new(vec![device("phone", 2), device("laptop", 1)]).unwrap();
     assert_eq!(ks.devices()[0].name, "laptop");
+    let label = Address::parse("alice@example.org").unwrap().label();
     let e = Entry {
-        label: Address::parse("alice@example.org").unwrap().label(),
+        label,
         version: 3,
         timestamp_ms: 1_700_000_000_123,
-        authority: Authority::Operator,
-        keys_hash: ks.hash(),
+        authorization: Authorization::Operator,
+        key_set: ks.clone(),
     };
-    let b = e.encode();
-    assert_eq!(Entry::decode(&b).unwrap(), e);
-    assert_eq!(e.leaf_hash(), leaf_hash(&b));
+    let holder = Entry {
+        authorization: holder_signature(&label, 3, &ks, 1),
+        ..e.clone()
+    };
+    let enrolled = Entry {
+        version: 1,
+        authorization: Authorization::Enrollment,
+        ..e.clone()
+    };
+    for entry in [&e, &holder, &enrolled] {
+        let b = entry.encode();
+        assert_eq!(Entry::decode(&b).unwrap(), *entry);
+        assert_eq!(
+            LogEntry::decode(&b).unwrap(),
+            LogEntry::Binding(entry.clone())
+        );
+        assert_eq!(entry.leaf_hash(), leaf_hash(&b));
+        assert_eq!(
+            b.len(),
+            50 + ks.encode().len() + if entry == &holder { 96 } else { 0 }
+        );
+        assert_eq!(
+            MapRootEntry::decode(&b),
+            Err(Error::Entry(EntryError::NotMapRoot))
+        );
+    }
     assert!(!e.is_revocation());
+    let b = e.encode();
+    let hb = holder.encode();
+    let with = |b: &[u8], at: usize, v: &[u8]| {
+        let mut b = b.to_vec();
+        b[at..at + v.len()].copy_from_slice(v);
+        b
+    };
+    let err = |r| Err(Error::Entry(r));
+    assert_eq!(Entry::decode(&[]), err(EntryError::Truncated { actual: 0 }));
     assert_eq!(
-        Entry::decode(&b[..81]),
-        Err(Error::Entry(EntryError::Length { actual: 81 }))
+        Entry::decode(&b[..49]),
+        err(EntryError::Truncated { actual: 49 })
     );
-    let mut x = b;
-    x[0] = 2;
-    assert_eq!(Entry::decode(&x), Err(Error::Entry(EntryError::Format(2))));
-    let mut x = b;
-    x[49] = 3;
-    assert_eq!(Entry::decode(&x), Err(Error::Entry(EntryError::Flags(3))));
-    let mut x = b;
-    x[33..41].copy_from_slice(&0u64.to_be_bytes());
-    assert_eq!(Entry::decode(&x), Err(Error::Entry(EntryError::Version)));
-    let mut long = b.to_vec();
-    long.push(0);
+    // The 82-byte binding of the first format is no entry any more.
+    assert_eq!(Entry::decode(&with(&b, 0, &[1])), err(EntryError::Type(1)));
+    assert_eq!(Entry::decode(&with(&b, 0, &[4])), err(EntryError::Type(4)));
     assert_eq!(
-        Entry::decode(&long),
-        Err(Error::Entry(EntryError::Length {
-            actual: ENTRY_LEN + 1
-        }))
+        Entry::decode(&with(&b, 49, &[3])),
+        err(EntryError::Flags(3))
+    );
+    assert_eq!(
+        Entry::decode(&with(&b, 33, &0u64.to_be_bytes())),
+        err(EntryError::Version)
+    );
+    assert_eq!(
+        Entry::decode(&with(&enrolled.encode(), 33, &2u64.to_be_bytes())),
+        err(EntryError::AuthorityForVersion)
+    );
+    assert_eq!(
+        Entry::decode(&with(&hb, 33, &1u64.to_be_bytes())),
+        err(EntryError::AuthorityForVersion)
+    );
+    assert_eq!(
+        Entry::decode(&hb[..hb.len() - 1]),
+        err(EntryError::Truncated {
+            actual: hb.len() - 1
+        })
+    );
+    // An operator's entry with a signature after it, or any trailing byte.
+    assert_eq!(
+        Entry::decode(&with(&hb, 49, &[2])),
+        err(EntryError::TrailingBytes)
+    );
+    let mut long = b.clone();
+    long.push(0);
+    assert_eq!(Entry::decode(&long), err(EntryError::TrailingBytes));
+    // The key set inside is checked as a key set.
+    assert_eq!(
+        Entry::decode(&with(&b, 50, &[2])),
+        Err(Error::KeySet(KeySetError::Format(2)))
     );
     let revoke = Entry {
-        keys_hash: KeySet::empty().hash(),
-        ..e
+        key_set: KeySet::empty(),
+        ..e.clone()
     };
     assert!(revoke.is_revocation());
+
+    let m = MapRootEntry {
+        root: leaf_hash(b"root"),
+        timestamp_ms: 7,
+    };
+    let mb = m.encode();
+    assert_eq!(mb.len(), 41);
+    assert_eq!(mb[0], 0x03);
+    assert_eq!(MapRootEntry::decode(&mb).unwrap(), m);
+    assert_eq!(m.leaf_hash(), leaf_hash(&mb));
+    assert_eq!(Entry::decode(&mb), err(EntryError::NotBinding));
+    assert_eq!(
+        MapRootEntry::decode(&mb[..40]),
+        Err(Error::Entry(EntryError::MapRootLength { actual: 40 }))
+    );
+    let mut long = mb.to_vec();
+    long.push(0);
+    assert_eq!(
+        MapRootEntry::decode(&long),
+        Err(Error::Entry(EntryError::MapRootLength { actual: 42 }))
+    );
+}
+
+#[test]
+fn authorization_is_checked_against_the_previous_key_set() {
+    let label = Address::parse("alice@example.org").unwrap().label();
+    let v1 = KeySet::new(vec![device("laptop", 1)]).unwrap();
+    let v2 = KeySet::new(vec![device("laptop", 1), device("phone", 2)]).unwrap();
+    let entry = |authorization| Entry {
+        label,
+        version: 2,
+        timestamp_ms: 5,
+        authorization,
+        key_set: v2.clone(),
+    };
+    let good = entry(holder_signature(&label, 2, &v2, 1));
+    good.check_authorization(Some(&v1)).unwrap();
+    let auth = |r| Err(Error::Authority(r));
+    // The phone is in the new set, not the previous one.
+    assert_eq!(
+        entry(holder_signature(&label, 2, &v2, 2)).check_authorization(Some(&v1)),
+        auth(AuthorityError::SignerNotCurrent)
+    );
+    assert_eq!(
+        good.check_authorization(None),
+        auth(AuthorityError::SignerNotCurrent)
+    );
+    assert_eq!(
+        good.check_authorization(Some(&KeySet::empty())),
+        auth(AuthorityError::SignerNotCurrent)
+    );
+    // Signed for another version, another label, another key set.
+    for wrong in [
+        holder_signature(&label, 3, &v2, 1),
+        holder_signature(&leaf_hash(b"bob"), 2, &v2, 1),
+        holder_signature(&label, 2, &v1, 1),
+    ] {
+        assert_eq!(
+            entry(wrong).check_authorization(Some(&v1)),
+            auth(AuthorityError::Signature)
+        );
+    }
+    // Operator and enrollment entries say what they are; nothing to check.
+    entry(Authorization::Operator)
+        .check_authorization(None)
+        .unwrap();
+}
+
+#[test]
+fn replay_checks_versions_signatures_and_map_roots() {
+    use ank_proofs::map::Replay;
+    let label = Address::parse("alice@example.org").unwrap().label();
+    let v1 = KeySet::new(vec![device("laptop", 1)]).unwrap();
+    let v2 = KeySet::new(vec![device("phone", 2)]).unwrap();
+    let bind = |version, authorization, ks: &KeySet| {
+        Entry {
+            label,
+            version,
+            timestamp_ms: version,
+            authorization,
+            key_set: ks.clone(),
+        }
+        .encode()
+    };
+    let e1 = bind(1, Authorization::Enrollment, &v1);
+    let e2 = bind(2, holder_signature(&label, 2, &v2, 1), &v2);
+    // After v2 only the phone may sign: the laptop's v3 is flagged.
+    let e3_laptop = bind(3, holder_signature(&label, 3, &v1, 1), &v1);
+    let e3_phone = bind(3, holder_signature(&label, 3, &v1, 2), &v1);
+    let mut r = Replay::new();
+    assert_eq!(r.check_end(), Err(Error::NoMapRoot { index: 0 }));
+    let empty = MapRootEntry {
+        root: ank_proofs::map::empty_root(),
+        timestamp_ms: 0,
+    };
+    r.push(&empty.encode()).unwrap();
+    r.check_end().unwrap();
+    r.push(&e1).unwrap();
+    assert_eq!(r.check_end(), Err(Error::NoMapRoot { index: 1 }));
+    r.push(&e2).unwrap();
+    // A map root that is not the map of the bindings so far.
+    let before = r.clone().root();
+    assert_eq!(
+        r.push(&empty.encode()),
+        Err(Error::ReplayMapRoot {
+            index: 3,
+            signed: empty.root,
+            computed: before,
+        })
+    );
+    assert_eq!(
+        r.push(&e3_laptop),
+        Err(Error::ReplayAuthority {
+            index: 3,
+            reason: AuthorityError::SignerNotCurrent
+        })
+    );
+    assert_eq!(
+        r.push(&bind(4, Authorization::Operator, &v1)),
+        Err(Error::ReplayVersion {
+            index: 3,
+            expected: 3,
+            actual: 4
+        })
+    );
+    r.push(&e3_phone).unwrap();
+    let root = r.clone().root();
+    r.push(
+        &MapRootEntry {
+            root,
+            timestamp_ms: 9,
+        }
+        .encode(),
+    )
+    .unwrap();
+    r.check_end().unwrap();
+    assert_eq!(r.size(), 5);
+    // Recovery by the operator needs no signature, and is counted.
+    r.push(&bind(4, Authorization::Operator, &KeySet::empty()))
+        .unwrap();
+    assert_eq!(r.operator_bindings(), 1);
 }
 
 #[test]
