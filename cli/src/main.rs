@@ -239,12 +239,13 @@ fn main() -> ExitCode {
                 matches!(
                     c.downcast_ref::<ank_client::state::StateError>(),
                     Some(ank_client::state::StateError::Fork { .. })
-                ) || matches!(
-                    c.downcast_ref::<ank_client::ClientError>(),
-                    Some(ank_client::ClientError::State(
-                        ank_client::state::StateError::Fork { .. }
-                    ))
-                )
+                ) || c.downcast_ref::<Misbehaved>().is_some()
+                    || matches!(
+                        c.downcast_ref::<ank_client::ClientError>(),
+                        Some(ank_client::ClientError::State(
+                            ank_client::state::StateError::Fork { .. }
+                        ))
+                    )
             });
             if fork {
                 ExitCode::from(3)
@@ -253,6 +254,42 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// A log caught signing what cannot be true, with the evidence kept: exit 3.
+#[derive(Debug)]
+struct Misbehaved(String);
+
+impl std::fmt::Display for Misbehaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Misbehaved {}
+
+/// Map-root evidence after a replay found a contradicted map root: proven
+/// against the log's checkpoint now (its tree holds the entry), with hashes
+/// read from the log's tiles, and kept under `$ANK_HOME/evidence/`.
+fn map_root_evidence(
+    rt: &tokio::runtime::Runtime,
+    source: &str,
+    vkey: &ank_proofs::VerifierKey,
+    replay: &ank_proofs::map::Replay,
+) -> Result<std::path::PathBuf> {
+    let source = ank_client::Source::parse(source)?;
+    let note = rt.block_on(source.get("checkpoint"))?;
+    let cp = ank_proofs::verify_checkpoint(&note, vkey, &[])?;
+    let reader = ank_proofs::tile::TileHashReader::new(cp.size(), |t: &ank_proofs::Tile| {
+        rt.block_on(source.get(&t.path()))
+            .map_err(|_| ank_proofs::Error::MissingHash { index: t.index })
+    });
+    let evidence = replay
+        .map_root_evidence(&cp, &reader)
+        .context("the log's own tiles do not prove the contradiction")?;
+    ank_client::state::LogState::new(&ank_client::home::ank_home())
+        .keep_evidence(&evidence)
+        .context("writing the evidence under $ANK_HOME/evidence/")
 }
 
 fn hash_arg(name: &str, s: &str) -> Result<Hash> {
@@ -438,32 +475,54 @@ fn verify(v: Verify) -> Result<()> {
             let vkey = vkey_arg(&vkey)?;
             let text = String::from_utf8(read(&file)?).context("evidence is not UTF-8")?;
             let v = ank_proofs::evidence::Evidence::parse(&text)?.verify(&vkey)?;
-            let [a, b] = &v.checkpoints;
-            let kind = match v.kind {
-                ank_proofs::evidence::EvidenceKind::SameSize => "two roots for one size",
-                ank_proofs::evidence::EvidenceKind::Inconsistent => {
-                    "a larger tree that does not extend a smaller one"
+            match (&v.checkpoints[..], v.contradicted) {
+                ([cp], Some(index)) => println!(
+                    "ok: log {} signed a map root that its own entries contradict (map-root): entry {index} of size {} root {}",
+                    cp.origin(),
+                    cp.size(),
+                    cp.root()
+                ),
+                ([a, b], _) => {
+                    let kind = match v.kind {
+                        ank_proofs::evidence::EvidenceKind::Inconsistent => {
+                            "a larger tree that does not extend a smaller one"
+                        }
+                        _ => "two roots for one size",
+                    };
+                    println!(
+                        "ok: log {} signed two histories ({kind}): size {} root {} and size {} root {}",
+                        a.origin(),
+                        a.size(),
+                        a.root(),
+                        b.size(),
+                        b.root()
+                    );
                 }
-            };
-            println!(
-                "ok: log {} signed two histories ({kind}): size {} root {} and size {} root {}",
-                a.origin(),
-                a.size(),
-                a.root(),
-                b.size(),
-                b.root()
-            );
+                _ => bail!("evidence verified with an unexpected shape"),
+            }
         }
         Verify::Replay { source, vkey } => {
             let vkey = vkey_arg(&vkey)?;
-            let source = ank_client::Source::parse(&source)?;
+            let rt = runtime()?;
             let mut replay = ank_proofs::map::Replay::new();
-            let report = runtime()?.block_on(ank_client::verify_tiles_with(
-                source,
+            let walked = rt.block_on(ank_client::verify_tiles_with(
+                ank_client::Source::parse(&source)?,
                 &vkey,
                 progress_bar(),
                 |e| replay.push(e),
-            ))?;
+            ));
+            let report = match walked {
+                Err(ank_client::ClientError::Proof(
+                    e @ ank_proofs::Error::ReplayMapRoot { .. },
+                )) => {
+                    let path = map_root_evidence(&rt, &source, &vkey, &replay)?;
+                    return Err(anyhow::Error::new(Misbehaved(format!(
+                        "{e}: the log signed a map root that its own entries contradict; evidence written to {}",
+                        path.display()
+                    ))));
+                }
+                other => other?,
+            };
             // Every map-root entry was checked as it came; the tree must end with one.
             replay.check_end()?;
             println!(

@@ -346,6 +346,54 @@ pub fn verify_map_proof(label: &Hash, proof: &MapProof, root: &Hash) -> Result<M
     }
 }
 
+/// The root of the map after setting `label` to `value`, from a proof for
+/// `label` against the map's `root` before: the proof's path is the only
+/// part of the map the update changes. An absent label's leaf is joined to
+/// the terminal under a new node at their first differing bit.
+///
+/// # Errors
+/// As [`verify_map_proof`].
+pub fn root_after_update(
+    label: &Hash,
+    proof: &MapProof,
+    root: &Hash,
+    value: &MapValue,
+) -> Result<Hash, Error> {
+    verify_map_proof(label, proof, root)?;
+    let new_leaf = leaf_hash(label, value);
+    let join = |old: Hash, other: &[u8; 32]| -> Result<Hash, Error> {
+        // Verification proved the label leaves the terminal's key somewhere.
+        let d = first_difference(&label.0, other).ok_or(Error::MapNotTerminal)?;
+        let p = prefix(&label.0, d);
+        Ok(if bit(&label.0, d) {
+            node_hash(d, &p, &old, &new_leaf)
+        } else {
+            node_hash(d, &p, &new_leaf, &old)
+        })
+    };
+    let mut h = match &proof.terminal {
+        Terminal::Empty => return Ok(new_leaf),
+        Terminal::Leaf { label: l, .. } if l == label => new_leaf,
+        Terminal::Leaf { label: l, value: v } => join(leaf_hash(l, v), &l.0)?,
+        Terminal::Node {
+            depth,
+            prefix: p,
+            left,
+            right,
+        } => join(node_hash(*depth, p, left, right), p)?,
+    };
+    // The label agrees with the terminal's key at and above every path depth.
+    for (d, sib) in &proof.path {
+        let p = prefix(&label.0, *d);
+        h = if bit(&label.0, *d) {
+            node_hash(*d, &p, sib, &h)
+        } else {
+            node_hash(*d, &p, &h, sib)
+        };
+    }
+    Ok(h)
+}
+
 /// An in-memory map: build, update, root, prove. Compact: a leaf is its
 /// label and value (80 bytes, its hash computed when needed); an inner node
 /// is its cached hash, children, split depth and one leaf below it, from whose
@@ -828,11 +876,24 @@ impl Map {
 /// map-root entry holds the root of the map of every binding before it.
 ///
 /// It keeps each label's current Ed25519 keys (for the next signature
-/// check) beside the map: about 100 bytes per label with one device.
+/// check) beside the map, about 100 bytes per label with one device, and
+/// the entries since the last map-root entry, from which
+/// [`Replay::map_root_evidence`] proves a contradicted map root to anyone.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
+    /// The map of every binding before the last map-root entry.
     map: Map,
+    /// The bindings since, in order, not yet in `map`.
+    pending: Vec<(Hash, MapValue)>,
+    /// Their labels' versions (over `map`'s).
+    versions: std::collections::HashMap<Hash, u64>,
     keys: std::collections::HashMap<Hash, Box<[[u8; 32]]>>,
+    /// The entries from the last map-root entry (or from index 0) on.
+    batch: Vec<Vec<u8>>,
+    batch_start: u64,
+    /// Set once a map-root entry was found contradicted: nothing more is
+    /// replayed, and every later push returns this error.
+    contradicted: Option<Error>,
     size: u64,
     last_is_map_root: bool,
     bindings: u64,
@@ -867,6 +928,14 @@ impl Replay {
         self.operator
     }
 
+    fn version(&self, label: &Hash) -> u64 {
+        self.versions
+            .get(label)
+            .copied()
+            .or_else(|| self.map.get(label).map(|v| v.version))
+            .unwrap_or(0)
+    }
+
     /// Replays the next entry (the one at index [`Replay::size`]).
     ///
     /// # Errors
@@ -875,25 +944,41 @@ impl Replay {
     /// label's next; [`Error::ReplayAuthority`] for a key holder's binding
     /// that no device of the previous key set signed;
     /// [`Error::ReplayMapRoot`] for a map-root entry that is not the map of
-    /// the bindings before it. The entry is not applied after an error.
+    /// the bindings before it (after which every push fails so). The entry
+    /// is not applied after an error.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), Error> {
         use crate::binding::{Authority, LogEntry};
         let index = self.size;
+        if let Some(e) = &self.contradicted {
+            return Err(e.clone());
+        }
         match LogEntry::decode(entry)? {
             LogEntry::MapRoot(m) => {
-                let computed = self.map.root();
+                let prepared = self.map.prepare(&self.pending);
+                let computed = prepared.root();
                 if computed != m.root {
-                    return Err(Error::ReplayMapRoot {
+                    // Kept, with the map as it was, for the evidence.
+                    self.batch.push(entry.to_vec());
+                    let e = Error::ReplayMapRoot {
                         index,
                         signed: m.root,
                         computed,
-                    });
+                    };
+                    self.contradicted = Some(e.clone());
+                    return Err(e);
                 }
+                // A batch prepared on this very map always applies.
+                let _ = self.map.apply(prepared);
+                self.pending.clear();
+                self.versions.clear();
+                self.batch.clear();
+                self.batch.push(entry.to_vec());
+                self.batch_start = index;
                 self.last_is_map_root = true;
                 self.map_roots += 1;
             }
             LogEntry::Binding(e) => {
-                let expected = self.map.get(&e.label).map_or(0, |v| v.version) + 1;
+                let expected = self.version(&e.label) + 1;
                 if e.version != expected {
                     return Err(Error::ReplayVersion {
                         index,
@@ -910,16 +995,18 @@ impl Replay {
                 if e.authority() == Authority::Operator {
                     self.operator += 1;
                 }
-                self.map.insert(
+                self.pending.push((
                     e.label,
                     MapValue {
                         version: e.version,
                         index,
                         entry_hash: crate::hash::leaf_hash(entry),
                     },
-                );
+                ));
+                self.versions.insert(e.label, e.version);
                 let signers = e.key_set.devices().iter().map(|d| d.signing_key).collect();
                 self.keys.insert(e.label, signers);
+                self.batch.push(entry.to_vec());
                 self.last_is_map_root = false;
                 self.bindings += 1;
             }
@@ -942,13 +1029,58 @@ impl Replay {
         Ok(())
     }
 
-    /// The map root after the entries replayed so far.
+    /// The map root of every binding replayed so far.
     pub fn root(&mut self) -> Hash {
+        self.flush();
         self.map.root()
     }
 
-    /// The map built so far.
-    pub fn into_map(self) -> Map {
+    fn flush(&mut self) {
+        for (label, value) in self.pending.drain(..) {
+            self.map.insert(label, value);
+        }
+        self.versions.clear();
+    }
+
+    /// The map of every binding replayed so far.
+    pub fn into_map(mut self) -> Map {
+        self.flush();
         self.map
+    }
+
+    /// After [`Error::ReplayMapRoot`]: evidence of it
+    /// ([`crate::evidence`], kind `map-root`) against `checkpoint`, a
+    /// checkpoint whose tree holds the contradicted entry, with the tree's
+    /// hashes from `tree` (e.g. its tiles).
+    ///
+    /// # Errors
+    /// [`crate::evidence::EvidenceError::NotAFork`] when no map-root entry
+    /// was contradicted; reader errors; the tree is too small.
+    pub fn map_root_evidence(
+        &self,
+        checkpoint: &crate::checkpoint::VerifiedCheckpoint,
+        tree: &(impl crate::tree::HashReader + ?Sized),
+    ) -> Result<crate::evidence::Evidence, Error> {
+        if self.contradicted.is_none() {
+            return Err(Error::Evidence(crate::evidence::EvidenceError::NotAFork));
+        }
+        let mut map = self.map.clone();
+        let mut map_proofs = Vec::with_capacity(self.pending.len());
+        for (label, value) in &self.pending {
+            map_proofs.push(map.prove(label));
+            map.insert(*label, *value);
+        }
+        let indexes: Vec<u64> =
+            (self.batch_start..self.batch_start + self.batch.len() as u64).collect();
+        let inclusion = crate::tree::prove_inclusion_many(&indexes, checkpoint.size(), tree)?;
+        let e = crate::evidence::Evidence::map_root(
+            checkpoint,
+            self.batch_start,
+            self.batch.clone(),
+            inclusion,
+            map_proofs,
+        );
+        e.verify_map_root(checkpoint)?;
+        Ok(e)
     }
 }

@@ -495,8 +495,8 @@ pub fn generate() -> Vec<(String, Vec<u8>)> {
         pretty(&map_vectors()).into_bytes(),
     ));
     let evidence = evidence_vectors(&log, &log_entries);
-    // The first two positive vectors also as files, for `ank verify evidence`.
-    for (i, name) in ["same-size", "inconsistent-128"].iter().enumerate() {
+    // One positive vector of each kind also as a file, for `ank verify evidence`.
+    for (i, name) in [(0, "same-size"), (1, "inconsistent-128"), (3, "map-root")] {
         files.push((
             format!("evidence/{name}.evidence"),
             evidence["positive"][i]["text"]
@@ -563,6 +563,8 @@ fn evidence_vectors(log: &SignerKey, entries: &[Vec<u8>]) -> Value {
     let mut flipped = Evidence::parse(positive[2]["text"].as_str().unwrap_or_default())
         .unwrap_or_else(|_| unreachable!());
     flipped.path[0].0[0] ^= 1;
+    let (map_positive, map_negative) = map_root_evidence_vectors(log);
+    positive.extend(map_positive);
     let negatives = [
         ("one checkpoint twice", same.to_text()),
         (
@@ -587,6 +589,7 @@ fn evidence_vectors(log: &SignerKey, entries: &[Vec<u8>]) -> Value {
     ];
     let negative: Vec<Value> = negatives
         .iter()
+        .chain(map_negative.iter())
         .map(|(d, t)| {
             json!({"desc": d, "text": t, "error": err_name(
                 Evidence::parse(t).and_then(|e| e.verify(&log.verifier()))
@@ -598,6 +601,165 @@ fn evidence_vectors(log: &SignerKey, entries: &[Vec<u8>]) -> Value {
         "positive": positive,
         "negative": negative,
     })
+}
+
+/// An ank log under `log`: the genesis map root, then for each batch its
+/// bindings (label of `user<who>@example.org`, operator-authorised) and a
+/// map-root entry, the last one `forged` when given. The entries, the
+/// stored hashes and the checkpoint.
+fn ank_log(
+    log: &SignerKey,
+    batches: &[&[(u8, u64)]],
+    forged: Option<Hash>,
+) -> (Vec<Vec<u8>>, Vec<Hash>, VerifiedCheckpoint) {
+    use ank_proofs::map::{Map, MapValue};
+    use ank_proofs::{Authorization, MapRootEntry};
+    let label = |who: u8| {
+        Address::parse(&format!("user{who}@example.org"))
+            .unwrap_or_else(|_| unreachable!())
+            .label()
+    };
+    let mut entries = vec![
+        MapRootEntry {
+            root: ank_proofs::map::empty_root(),
+            timestamp_ms: 1_767_225_600_000,
+        }
+        .encode()
+        .to_vec(),
+    ];
+    let mut map = Map::new();
+    for (n, batch) in batches.iter().enumerate() {
+        let time = 1_767_225_601_000 + n as u64 * 1000;
+        for &(who, version) in *batch {
+            let e = Entry {
+                label: label(who),
+                version,
+                timestamp_ms: time,
+                authorization: Authorization::Operator,
+                key_set: KeySet::empty(),
+            }
+            .encode();
+            map.insert(
+                label(who),
+                MapValue {
+                    version,
+                    index: entries.len() as u64,
+                    entry_hash: leaf_hash(&e),
+                },
+            );
+            entries.push(e);
+        }
+        let root = match forged {
+            Some(f) if n == batches.len() - 1 => f,
+            _ => map.root(),
+        };
+        entries.push(
+            MapRootEntry {
+                root,
+                timestamp_ms: time,
+            }
+            .encode()
+            .to_vec(),
+        );
+    }
+    let n = entries.len();
+    let (cp, stored) = history(log, &entries, n);
+    (entries, stored, cp)
+}
+
+/// Map-root evidence: a map root that leaves out its batch's last binding
+/// (found by a replay), and a binding whose version the map before it does
+/// not allow (built by hand); then what is not such evidence.
+fn map_root_evidence_vectors(log: &SignerKey) -> (Vec<Value>, Vec<(&'static str, String)>) {
+    use ank_proofs::evidence::Evidence;
+    use ank_proofs::map::{Map, MapValue, Replay};
+    let batches: [&[(u8, u64)]; 2] = [&[(1, 1), (2, 1)], &[(3, 1), (1, 2), (4, 1)]];
+    let (honest, honest_stored, honest_cp) = ank_log(log, &batches, None);
+    let lie = {
+        let mut r = Replay::new();
+        for e in &honest[..honest.len() - 2] {
+            let _ = r.push(e);
+        }
+        r.root()
+    };
+    let (entries, stored, cp) = ank_log(log, &batches, Some(lie));
+    let mut r = Replay::new();
+    for e in &entries {
+        if r.push(e).is_err() {
+            break;
+        }
+    }
+    let forged = r
+        .map_root_evidence(&cp, stored.as_slice())
+        .unwrap_or_else(|e| panic!("map-root vector: {e}"));
+    let proofs = |entries: &[Vec<u8>], map: &mut Map, range: std::ops::Range<usize>| {
+        let mut out = Vec::new();
+        for i in range {
+            let e = Entry::decode(&entries[i]).unwrap_or_else(|_| unreachable!());
+            out.push(map.prove(&e.label));
+            map.insert(
+                e.label,
+                MapValue {
+                    version: e.version,
+                    index: i as u64,
+                    entry_hash: leaf_hash(&entries[i]),
+                },
+            );
+        }
+        out
+    };
+    let incl = |stored: &[Hash], cp: &VerifiedCheckpoint, r: std::ops::Range<u64>| {
+        ank_proofs::tree::prove_inclusion_many(&r.collect::<Vec<_>>(), cp.size(), stored)
+            .unwrap_or_else(|_| unreachable!())
+    };
+    let gap_batches: [&[(u8, u64)]; 2] = [&[(1, 1)], &[(1, 3)]];
+    let (gap, gap_stored, gap_cp) = ank_log(log, &gap_batches, None);
+    let mut m = Map::new();
+    let _ = proofs(&gap, &mut m, 1..2);
+    let gap_proofs = proofs(&gap, &mut m, 3..4);
+    let version_gap = Evidence::map_root(
+        &gap_cp,
+        2,
+        gap[2..5].to_vec(),
+        incl(&gap_stored, &gap_cp, 2..5),
+        gap_proofs,
+    );
+    let positive = vec![
+        json!({
+            "desc": "a map-root entry that leaves out its batch's last binding",
+            "kind": "map-root",
+            "text": forged.to_text(),
+        }),
+        json!({
+            "desc": "a binding at version 3 where the map before it holds version 1",
+            "kind": "map-root",
+            "text": version_gap.to_text(),
+        }),
+    ];
+    let mut m = Map::new();
+    let _ = proofs(&honest, &mut m, 1..3);
+    let honest_proofs = proofs(&honest, &mut m, 4..7);
+    let honest_evidence = Evidence::map_root(
+        &honest_cp,
+        3,
+        honest[3..8].to_vec(),
+        incl(&honest_stored, &honest_cp, 3..8),
+        honest_proofs,
+    );
+    let mut bad_proof = forged.clone();
+    if let Some(p) = bad_proof
+        .map
+        .as_mut()
+        .and_then(|m| m.map_proofs.first_mut())
+        && let Some((_, h)) = p.path.first_mut()
+    {
+        h.0[0] ^= 1;
+    }
+    let negative = vec![
+        ("the map root of an honest batch", honest_evidence.to_text()),
+        ("a map proof changed", bad_proof.to_text()),
+    ];
+    (positive, negative)
 }
 
 fn map_json(p: &ank_proofs::map::MapProof) -> String {

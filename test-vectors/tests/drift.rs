@@ -149,9 +149,10 @@ fn evidence_vectors_verify_and_fail_as_named() {
     use ank_proofs::evidence::Evidence;
     for p in v["positive"].as_array().unwrap() {
         let e = Evidence::parse(p["text"].as_str().unwrap()).unwrap();
+        assert_eq!(e.kind.name(), p["kind"].as_str().unwrap(), "{}", p["desc"]);
         e.verify(&vkey).unwrap();
     }
-    assert_eq!(v["positive"].as_array().unwrap().len(), 3);
+    assert_eq!(v["positive"].as_array().unwrap().len(), 5);
     for n in v["negative"].as_array().unwrap() {
         let err = Evidence::parse(n["text"].as_str().unwrap())
             .and_then(|e| e.verify(&vkey))
@@ -161,6 +162,55 @@ fn evidence_vectors_verify_and_fail_as_named() {
             n["error"].as_str().unwrap(),
             "{}",
             n["desc"]
+        );
+    }
+}
+
+/// entries.json: every valid entry decodes, re-encodes and replays (the
+/// stretch ends with its map root); every invalid one fails as named; every
+/// bad log replays to its error.
+#[test]
+fn entry_vectors_decode_replay_and_fail_as_named() {
+    use ank_proofs::LogEntry;
+    use ank_proofs::map::Replay;
+    let files = ank_test_vectors::generate();
+    let (_, bytes) = files.iter().find(|(p, _)| p == "entries.json").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    let hex = |s: &serde_json::Value| hex::decode(s.as_str().unwrap()).unwrap();
+    let mut replay = Replay::new();
+    for e in v["valid"].as_array().unwrap() {
+        let b = hex(&e["encoding_hex"]);
+        assert_eq!(LogEntry::decode(&b).unwrap().encode(), b);
+        assert_eq!(
+            ank_proofs::leaf_hash(&b).to_base64(),
+            e["leaf_hash_b64"].as_str().unwrap()
+        );
+        replay.push(&b).unwrap();
+    }
+    replay.check_end().unwrap();
+    assert_eq!((replay.bindings(), replay.map_roots()), (3, 1));
+    for e in v["invalid"].as_array().unwrap() {
+        let err = LogEntry::decode(&hex(&e["encoding_hex"])).unwrap_err();
+        assert_eq!(
+            format!("{err:?}"),
+            e["error"].as_str().unwrap(),
+            "{}",
+            e["desc"]
+        );
+    }
+    for l in v["replay_invalid"].as_array().unwrap() {
+        let mut r = Replay::new();
+        let err = l["entries_hex"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| r.push(&hex(e)).err())
+            .unwrap();
+        assert_eq!(
+            format!("{err:?}"),
+            l["error"].as_str().unwrap(),
+            "{}",
+            l["desc"]
         );
     }
 }

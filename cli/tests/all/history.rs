@@ -15,7 +15,7 @@ fn ok(home: &Path, args: &[&str]) -> String {
 
 /// Answers every request with `body` (a saved lookup answer): a proxy
 /// replaying the past.
-fn replay_proxy(body: String) -> String {
+pub fn replay_proxy(body: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {

@@ -7,6 +7,7 @@
     reason = "test code"
 )]
 
+mod audit;
 mod crash;
 mod history;
 mod mail;

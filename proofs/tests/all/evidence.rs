@@ -2,8 +2,12 @@
 //! offline, and refused when it is not evidence.
 
 use ank_proofs::evidence::{Evidence, EvidenceError, EvidenceKind};
+use ank_proofs::map::{Map, MapValue, Replay};
 use ank_proofs::note::ALG_ED25519;
-use ank_proofs::{Checkpoint, Error, Hash, SignerKey, TreeBuilder, VerifiedCheckpoint, leaf_hash};
+use ank_proofs::{
+    Authorization, Checkpoint, Entry, Error, Hash, KeySet, MapRootEntry, SignerKey, TreeBuilder,
+    VerifiedCheckpoint, leaf_hash,
+};
 
 /// A history: leaf `i` is `tag || i`; its stored hashes and signed checkpoint.
 fn history(log: &SignerKey, tag: u8, n: u64) -> (Vec<Hash>, VerifiedCheckpoint) {
@@ -92,9 +96,20 @@ fn every_changed_byte_is_refused() {
     let log = key();
     let (_, smaller) = history(&log, 1, 5);
     let (tree, larger) = history(&log, 2, 11);
+    let map_root = {
+        let (honest, _, _) = ank_log(&log, &BATCHES[..1], None);
+        let lie = MapRootEntry::decode(&honest[0]).unwrap().root;
+        let (entries, stored, cp) = ank_log(&log, &BATCHES[..1], Some(lie));
+        let mut r = Replay::new();
+        for e in &entries {
+            let _ = r.push(e);
+        }
+        r.map_root_evidence(&cp, stored.as_slice()).unwrap()
+    };
     for e in [
         Evidence::same_size(&history(&log, 1, 5).1, &history(&log, 3, 5).1),
         Evidence::from_larger_tree(&smaller, &larger, tree.as_slice()).unwrap(),
+        map_root,
     ] {
         let text = e.to_text().into_bytes();
         for i in 0..text.len() {
@@ -118,9 +133,10 @@ fn malformed_texts_name_their_problem() {
             Evidence::parse(t).unwrap_err(),
             Error::Evidence(EvidenceError::Format(match what {
                 "header" => "first line must be ank-evidence/v1",
-                "kind" => "second line must be kind same-size or kind inconsistent",
+                "kind" => "second line must be kind same-size, inconsistent or map-root",
                 "newline" => "must end with a newline",
-                "notes" => "two note lines must follow the kind",
+                "notes" => "note lines must follow the kind",
+                "first" => "a first line with an index must follow the note",
                 _ => unreachable!(),
             })),
             "{t:?}"
@@ -130,4 +146,286 @@ fn malformed_texts_name_their_problem() {
     bad("ank-evidence/v2\nkind same-size\n", "header");
     bad("ank-evidence/v1\nkind other\n", "kind");
     bad("ank-evidence/v1\nkind same-size\nnote QQ==\n", "notes");
+    bad("ank-evidence/v1\nkind map-root\nnote QQ==\n", "first");
+    bad(
+        "ank-evidence/v1\nkind map-root\nnote QQ==\nfirst -1\n",
+        "first",
+    );
+}
+
+/// An ank log signed by `log`: the genesis map root, then per batch its
+/// bindings (operator-authorised, so no signatures are needed) and a
+/// map-root entry; the last batch's map root is `forged` when given. The
+/// entries, their stored hashes and the checkpoint.
+fn ank_log(
+    log: &SignerKey,
+    batches: &[&[(u8, u64)]],
+    forged: Option<Hash>,
+) -> (Vec<Vec<u8>>, Vec<Hash>, VerifiedCheckpoint) {
+    let mut entries = vec![
+        MapRootEntry {
+            root: ank_proofs::map::empty_root(),
+            timestamp_ms: 0,
+        }
+        .encode()
+        .to_vec(),
+    ];
+    let mut map = Map::new();
+    for (n, batch) in batches.iter().enumerate() {
+        for &(who, version) in *batch {
+            let e = Entry {
+                label: leaf_hash(&[who]),
+                version,
+                timestamp_ms: n as u64,
+                authorization: Authorization::Operator,
+                key_set: KeySet::empty(),
+            }
+            .encode();
+            map.insert(
+                leaf_hash(&[who]),
+                MapValue {
+                    version,
+                    index: entries.len() as u64,
+                    entry_hash: leaf_hash(&e),
+                },
+            );
+            entries.push(e);
+        }
+        let root = match forged {
+            Some(f) if n == batches.len() - 1 => f,
+            _ => map.root(),
+        };
+        entries.push(
+            MapRootEntry {
+                root,
+                timestamp_ms: n as u64,
+            }
+            .encode()
+            .to_vec(),
+        );
+    }
+    let mut b = TreeBuilder::new();
+    let mut stored = Vec::new();
+    for e in &entries {
+        stored.extend(b.push_stored(leaf_hash(e)));
+    }
+    let note = Checkpoint {
+        origin: log.name().to_owned(),
+        size: b.size(),
+        root: b.root(),
+        extensions: vec![],
+    }
+    .sign(log)
+    .unwrap()
+    .to_text();
+    let cp = ank_proofs::verify_checkpoint(note.as_bytes(), &log.verifier(), &[]).unwrap();
+    (entries, stored, cp)
+}
+
+const BATCHES: [&[(u8, u64)]; 2] = [&[(1, 1), (2, 1)], &[(3, 1), (1, 2), (1, 3), (4, 1)]];
+
+/// A replay that finds a map-root entry contradicted builds evidence that
+/// anyone verifies offline with the log key alone, and that names the entry.
+#[test]
+fn map_root_evidence_from_a_replay() {
+    let log = key();
+    // The last map root leaves out the last binding: the map of a lie.
+    let (honest, _, _) = ank_log(&log, &BATCHES, None);
+    let lie = {
+        let mut r = Replay::new();
+        for e in &honest[..honest.len() - 2] {
+            r.push(e).unwrap();
+        }
+        r.root()
+    };
+    let (entries, stored, cp) = ank_log(&log, &BATCHES, Some(lie));
+    let mut r = Replay::new();
+    let last = entries.len() as u64 - 1;
+    for (i, e) in entries.iter().enumerate() {
+        match r.push(e) {
+            Ok(()) => assert!((i as u64) < last),
+            Err(err) => {
+                assert_eq!(i as u64, last);
+                assert!(
+                    matches!(err, Error::ReplayMapRoot { index, signed, .. } if index == last && signed == lie),
+                    "{err}"
+                );
+            }
+        }
+    }
+    // Every later push fails the same way.
+    assert!(matches!(
+        r.push(&entries[0]),
+        Err(Error::ReplayMapRoot { index, .. }) if index == last
+    ));
+    let e = r.map_root_evidence(&cp, stored.as_slice()).unwrap();
+    assert_eq!(e.kind, EvidenceKind::MapRoot);
+    let parts = e.map.as_ref().unwrap();
+    // From the previous map root (index 3) to the contradicted one.
+    assert_eq!(
+        (parts.first, parts.entries.len(), parts.map_proofs.len()),
+        (3, 6, 4)
+    );
+    let text = e.to_text();
+    assert!(
+        text.starts_with("ank-evidence/v1\nkind map-root\nnote "),
+        "{text}"
+    );
+    let parsed = Evidence::parse(&text).unwrap();
+    assert_eq!(parsed, e);
+    let v = parsed.verify(&log.verifier()).unwrap();
+    assert_eq!(
+        (v.kind, v.contradicted),
+        (EvidenceKind::MapRoot, Some(last))
+    );
+    assert_eq!(v.checkpoints.len(), 1);
+    // Under another key it is nothing.
+    let other = SignerKey::from_seed("example.org/ank", ALG_ED25519, [22; 32]).unwrap();
+    assert!(parsed.verify(&other.verifier()).is_err());
+
+    // An honest log's replay has nothing to show.
+    let (entries, stored, cp) = ank_log(&log, &BATCHES, None);
+    let mut r = Replay::new();
+    for e in &entries {
+        r.push(e).unwrap();
+    }
+    r.check_end().unwrap();
+    assert_eq!(
+        r.map_root_evidence(&cp, stored.as_slice()).unwrap_err(),
+        not_a_fork()
+    );
+}
+
+/// Map-root evidence built by hand from an honest batch is refused as no
+/// contradiction; a binding whose version the map before it does not allow
+/// is one; every part that is wrong is named.
+#[test]
+fn map_root_evidence_checks_every_part() {
+    let log = key();
+    let (entries, stored, cp) = ank_log(&log, &BATCHES, None);
+    let proofs_from = |map: &mut Map, range: std::ops::Range<usize>| {
+        let mut out = Vec::new();
+        for i in range {
+            let e = Entry::decode(&entries[i]).unwrap();
+            out.push(map.prove(&e.label));
+            map.insert(
+                e.label,
+                MapValue {
+                    version: e.version,
+                    index: i as u64,
+                    entry_hash: leaf_hash(&entries[i]),
+                },
+            );
+        }
+        out
+    };
+    let mut map = Map::new();
+    let first_proofs = proofs_from(&mut map, 1..3);
+    let second_proofs = proofs_from(&mut map, 4..8);
+    let incl = |r: std::ops::Range<u64>| {
+        ank_proofs::tree::prove_inclusion_many(&r.collect::<Vec<_>>(), cp.size(), stored.as_slice())
+            .unwrap()
+    };
+    let honest = Evidence::map_root(
+        &cp,
+        3,
+        entries[3..9].to_vec(),
+        incl(3..9),
+        second_proofs.clone(),
+    );
+    assert_eq!(honest.verify(&log.verifier()).unwrap_err(), not_a_fork());
+    let from_genesis = Evidence::map_root(&cp, 0, entries[0..4].to_vec(), incl(0..4), first_proofs);
+    assert_eq!(
+        from_genesis.verify(&log.verifier()).unwrap_err(),
+        not_a_fork()
+    );
+
+    // Not the entries the tree holds, or not at those indexes.
+    let shifted = Evidence::map_root(
+        &cp,
+        2,
+        entries[3..9].to_vec(),
+        incl(3..9),
+        second_proofs.clone(),
+    );
+    assert!(matches!(
+        shifted.verify(&log.verifier()),
+        Err(Error::RootMismatch { .. })
+    ));
+    // A map proof missing, or against another map.
+    let short = Evidence::map_root(
+        &cp,
+        3,
+        entries[3..9].to_vec(),
+        incl(3..9),
+        second_proofs[1..].to_vec(),
+    );
+    assert!(matches!(
+        short.verify(&log.verifier()),
+        Err(Error::Evidence(EvidenceError::Format(_)))
+    ));
+    let mut swapped = second_proofs.clone();
+    swapped.swap(0, 3);
+    let wrong_map = Evidence::map_root(&cp, 3, entries[3..9].to_vec(), incl(3..9), swapped);
+    assert!(wrong_map.verify(&log.verifier()).is_err());
+    // Not starting at a map root, or not ending at one.
+    let mid = Evidence::map_root(
+        &cp,
+        4,
+        entries[4..9].to_vec(),
+        incl(4..9),
+        second_proofs[1..].to_vec(),
+    );
+    assert!(matches!(
+        mid.verify(&log.verifier()),
+        Err(Error::Evidence(EvidenceError::Format(_)))
+    ));
+    let open = Evidence::map_root(
+        &cp,
+        3,
+        entries[3..8].to_vec(),
+        incl(3..8),
+        second_proofs[..3].to_vec(),
+    );
+    assert!(matches!(
+        open.verify(&log.verifier()),
+        Err(Error::Evidence(EvidenceError::Format(_)))
+    ));
+
+    // A log whose second batch has label 1 at version 4 after version 1:
+    // the map before it contradicts the binding.
+    let gap: [&[(u8, u64)]; 2] = [&[(1, 1)], &[(1, 4)]];
+    let (entries, stored, cp) = ank_log(&log, &gap, None);
+    let mut map = Map::new();
+    let _ = proofs_from_entries(&entries, &mut map, 1..2);
+    let proofs = proofs_from_entries(&entries, &mut map, 3..4);
+    let e = Evidence::map_root(
+        &cp,
+        2,
+        entries[2..5].to_vec(),
+        ank_proofs::tree::prove_inclusion_many(&[2, 3, 4], cp.size(), stored.as_slice()).unwrap(),
+        proofs,
+    );
+    assert_eq!(e.verify(&log.verifier()).unwrap().contradicted, Some(3));
+}
+
+fn proofs_from_entries(
+    entries: &[Vec<u8>],
+    map: &mut Map,
+    range: std::ops::Range<usize>,
+) -> Vec<ank_proofs::map::MapProof> {
+    let mut out = Vec::new();
+    for i in range {
+        let e = Entry::decode(&entries[i]).unwrap();
+        out.push(map.prove(&e.label));
+        map.insert(
+            e.label,
+            MapValue {
+                version: e.version,
+                index: i as u64,
+                entry_hash: leaf_hash(&entries[i]),
+            },
+        );
+    }
+    out
 }

@@ -532,3 +532,39 @@ fn proof_encoding_rejects_non_canonical_bytes() {
     let size = big.prove(&random_label(&mut rng)).encode().len();
     assert!(size < 1500, "{size}");
 }
+
+/// `root_after_update` from a proof agrees with updating the map itself,
+/// for present labels, absent labels ending at a leaf or at a node, deep
+/// splits and the empty map; and refuses a proof against another root.
+#[test]
+fn root_after_update_agrees_with_the_map() {
+    use ank_proofs::map::root_after_update;
+    let mut rng = Rng(4242);
+    let base = random_label(&mut rng);
+    let mut m = Map::new();
+    let mut labels: Vec<Hash> = Vec::new();
+    for step in 0..600 {
+        let label = if !labels.is_empty() && rng.below(3) == 0 {
+            labels[rng.below(labels.len() as u64) as usize]
+        } else if step % 2 == 0 {
+            clustered_label(&mut rng, &base)
+        } else {
+            random_label(&mut rng)
+        };
+        let v = value(&mut rng);
+        let before = m.root();
+        let proof = m.prove(&label);
+        let predicted = root_after_update(&label, &proof, &before, &v).unwrap();
+        m.insert(label, v);
+        assert_eq!(predicted, m.root(), "step {step}");
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+        if step % 50 == 0 {
+            assert!(matches!(
+                root_after_update(&label, &proof, &flip(&before, 3), &v),
+                Err(Error::MapRootMismatch { .. })
+            ));
+        }
+    }
+}
