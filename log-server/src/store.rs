@@ -233,30 +233,35 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Sqlite`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        // The format is checked before anything is written (not even the
+        // journal mode): a database of another format is left as it was.
+        let (format, tables): (i64, i64) = {
+            let c = Connection::open(path)?;
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
+            let format = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let tables = c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )?;
+            (format, tables)
+        };
+        if format != FORMAT && (format != 0 || tables != 0) {
+            return Err(StoreError::OldFormat {
+                path: path.display().to_string(),
+                found: if format == 0 {
+                    "the first format".into()
+                } else {
+                    format!("format {format}")
+                },
+            });
+        }
         let mut w = open_conn(path, WRITER_CACHE_KIB)?;
         let tx = w.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let format: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let tables: i64 = tx.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )?;
-        match format {
-            FORMAT => {}
-            0 if tables == 0 => {
-                tx.execute_batch(SCHEMA)?;
-                tx.pragma_update(None, "user_version", FORMAT)?;
-            }
-            found => {
-                return Err(StoreError::OldFormat {
-                    path: path.display().to_string(),
-                    found: if found == 0 {
-                        "the first format".into()
-                    } else {
-                        format!("format {found}")
-                    },
-                });
-            }
+        if format == 0 {
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "user_version", FORMAT)?;
         }
         tx.commit()?;
         Ok(SqliteStore {

@@ -60,6 +60,111 @@ fn tree_hashing(c: &mut Criterion) {
     g.finish();
 }
 
+/// Whole lookup answers as a log of 1,000,000 bindings serves them: a tree
+/// of 1,000,245 entries (the bindings, the genesis map root and one map
+/// root per batch of 4,096), the binding at index 12,345 with one device,
+/// the map of `map` plus the looked-up address. Prints the answers' JSON
+/// sizes; measures `verify_lookup` whole (checkpoint signature, map-root
+/// entry, map proof, entry and key set, one inclusion proof of both).
+fn lookup_answers(c: &mut Criterion, map: &mut ank_proofs::map::Map) {
+    use ank_proofs::api::{BindingJson, LookupResponse, verify_lookup};
+    use ank_proofs::map::MapValue;
+    use ank_proofs::{Address, Authorization, Device, Entry, KeySet, MapRootEntry};
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let size = 1_000_245u64;
+    let index = 12_345u64;
+    let address = Address::parse("u12345@bench.example").unwrap();
+    let device = |seed: u8| Device {
+        name: "laptop".into(),
+        signing_key: SignerKey::from_seed("k", ALG_ED25519, [seed; 32])
+            .unwrap()
+            .verifier()
+            .public_key()
+            .to_bytes(),
+        encryption_key: [seed; 32],
+    };
+    let entry = Entry {
+        label: address.label(),
+        version: 1,
+        timestamp_ms: 1_767_225_600_000,
+        authorization: Authorization::Enrollment,
+        key_set: KeySet::new(vec![device(7)]).unwrap(),
+    };
+    let raw = entry.encode();
+    map.insert(
+        address.label(),
+        MapValue {
+            version: 1,
+            index,
+            entry_hash: leaf_hash(&raw),
+        },
+    );
+    let map_root = MapRootEntry {
+        root: map.root(),
+        timestamp_ms: 1_767_225_600_000,
+    };
+    let mut tree = TreeBuilder::new();
+    let mut stored = Vec::with_capacity(2 * size as usize);
+    for i in 0..size {
+        let leaf = match i {
+            i if i == index => leaf_hash(&raw),
+            i if i == size - 1 => map_root.leaf_hash(),
+            i => leaf_hash(&i.to_be_bytes()),
+        };
+        stored.extend(tree.push_stored(leaf));
+    }
+    let log = SignerKey::from_seed("bench.example/ank", ALG_ED25519, [1; 32]).unwrap();
+    let note = Checkpoint {
+        origin: "bench.example/ank".into(),
+        size,
+        root: tree.root(),
+        extensions: vec![],
+    }
+    .sign(&log)
+    .unwrap()
+    .to_text();
+    let vkey = log.verifier();
+    let mut answer = |address: &Address, binding: Option<BindingJson>, leaves: &[u64]| {
+        let proof =
+            ank_proofs::tree::prove_inclusion_many(leaves, size, stored.as_slice()).unwrap();
+        LookupResponse {
+            address: address.to_string(),
+            found: binding.is_some(),
+            checkpoint: note.clone(),
+            map_root_entry: b64(&map_root.encode()),
+            map_proof: b64(&map.prove(&address.label()).encode()),
+            binding,
+            inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+        }
+    };
+    let present = answer(
+        &address,
+        Some(BindingJson {
+            index,
+            version: 1,
+            entry: b64(&raw),
+        }),
+        &[index, size - 1],
+    );
+    let nobody = Address::parse("nobody@bench.example").unwrap();
+    let absent = answer(&nobody, None, &[size - 1]);
+    println!(
+        "lookup answer at {size} entries: {} bytes present ({} inclusion hashes, map proof {} bytes), {} bytes absent",
+        serde_json::to_string(&present).unwrap().len(),
+        present.inclusion_proof.len(),
+        map.prove(&address.label()).encode().len(),
+        serde_json::to_string(&absent).unwrap().len(),
+    );
+    verify_lookup(&present, &address, &vkey).unwrap();
+    c.bench_function("lookup_verify/whole answer/present/entries=1000245", |b| {
+        b.iter(|| verify_lookup(black_box(&present), &address, &vkey).unwrap())
+    });
+    c.bench_function("lookup_verify/whole answer/absent/entries=1000245", |b| {
+        b.iter(|| verify_lookup(black_box(&absent), &nobody, &vkey).unwrap())
+    });
+}
+
 fn map_at_1m(c: &mut Criterion) {
     use ank_proofs::map::{Map, MapValue, verify_map_proof};
     let n = 1u64 << 20;
@@ -91,25 +196,7 @@ fn map_at_1m(c: &mut Criterion) {
     c.bench_function("map_verify/labels=2^20", |b| {
         b.iter(|| verify_map_proof(black_box(&present), &proof, &root).unwrap())
     });
-    // A whole current-key check: the checkpoint's signature plus the map proof.
-    let log = SignerKey::from_seed("example.org/ank", ALG_ED25519, [1; 32]).unwrap();
-    let cp = Checkpoint {
-        origin: "example.org/ank".into(),
-        size: n,
-        root: leaf_hash(b"root"),
-        extensions: vec![format!("ank-map/v1 {root}")],
-    };
-    let note = cp.sign(&log).unwrap().to_text();
-    let vkey = log.verifier();
-    c.bench_function("lookup_verify/checkpoint+map/labels=2^20", |b| {
-        b.iter(|| {
-            let v = verify_checkpoint(black_box(note.as_bytes()), &vkey, &[]).unwrap();
-            let r =
-                ank_proofs::Hash::from_base64(&v.checkpoint().extensions[0]["ank-map/v1 ".len()..])
-                    .unwrap();
-            verify_map_proof(&present, &proof, &r).unwrap()
-        })
-    });
+    lookup_answers(c, &mut map);
     let mut g = c.benchmark_group("map_update");
     g.sample_size(10);
     g.throughput(Throughput::Elements(4096));

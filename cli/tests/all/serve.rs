@@ -379,3 +379,41 @@ fn another_storage_key_is_refused_at_start() {
         "{err}"
     );
 }
+
+/// A data directory of the first format (82-byte bindings beside their key
+/// sets, no map-root entries) is refused at start with what to do, and left
+/// as it was.
+#[test]
+fn a_data_directory_of_the_first_format_is_refused() {
+    let dir = Scratch::new("old-format");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key =
+        ank_proofs::SignerKey::from_seed("example.org/ank", ank_proofs::note::ALG_ED25519, [3; 32])
+            .unwrap();
+    std::fs::write(data.join("log.key"), format!("{}\n", key.to_text())).unwrap();
+    {
+        let c = rusqlite::Connection::open(data.join("log.sqlite")).unwrap();
+        c.execute_batch(
+            "CREATE TABLE entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, key_set BLOB NOT NULL) STRICT;
+             INSERT INTO entries VALUES (0, zeroblob(82), x'0100');",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(data.join("log.sqlite")).unwrap();
+    let out = crate::procs::serve_command(&data)
+        .env("ANK_STORAGE_KEY", crate::procs::TEST_STORAGE_KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is a log of an earlier ank format (the first format")
+            && err.contains("start the log anew in another --data directory"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read(data.join("log.sqlite")).unwrap() == before,
+        "the refused database was changed"
+    );
+}
