@@ -604,10 +604,11 @@ fn evidence_vectors(log: &SignerKey, entries: &[Vec<u8>]) -> Value {
 }
 
 /// An ank log under `log`: the genesis map root, then for each batch its
-/// bindings (label of `user<who>@example.org`, operator-authorised) and a
-/// map-root entry, the last one `forged` when given. The entries, the
-/// stored hashes and the checkpoint.
-fn ank_log(
+/// bindings (`(who, version)`: the label of `user<who>@example.org`,
+/// operator-authorised, empty key set) and a map-root entry, the last one
+/// `forged` when given. The entries, the stored hashes and the checkpoint.
+/// (For vectors and for tests that need a small ank log.)
+pub fn ank_log(
     log: &SignerKey,
     batches: &[&[(u8, u64)]],
     forged: Option<Hash>,
@@ -667,12 +668,38 @@ fn ank_log(
     (entries, stored, cp)
 }
 
+/// For each binding entry of `entries[range]`, in order: its label's map
+/// proof in `map`, after which the binding is applied to `map` (what
+/// map-root evidence carries, when `map` starts as the map before them).
+pub fn map_proofs_in_order(
+    entries: &[Vec<u8>],
+    map: &mut ank_proofs::map::Map,
+    range: std::ops::Range<usize>,
+) -> Vec<ank_proofs::map::MapProof> {
+    let mut out = Vec::new();
+    for i in range {
+        let Ok(e) = Entry::decode(&entries[i]) else {
+            continue;
+        };
+        out.push(map.prove(&e.label));
+        map.insert(
+            e.label,
+            ank_proofs::map::MapValue {
+                version: e.version,
+                index: i as u64,
+                entry_hash: leaf_hash(&entries[i]),
+            },
+        );
+    }
+    out
+}
+
 /// Map-root evidence: a map root that leaves out its batch's last binding
 /// (found by a replay), and a binding whose version the map before it does
 /// not allow (built by hand); then what is not such evidence.
 fn map_root_evidence_vectors(log: &SignerKey) -> (Vec<Value>, Vec<(&'static str, String)>) {
     use ank_proofs::evidence::Evidence;
-    use ank_proofs::map::{Map, MapValue, Replay};
+    use ank_proofs::map::{Map, Replay};
     let batches: [&[(u8, u64)]; 2] = [&[(1, 1), (2, 1)], &[(3, 1), (1, 2), (4, 1)]];
     let (honest, honest_stored, honest_cp) = ank_log(log, &batches, None);
     let lie = {
@@ -692,22 +719,6 @@ fn map_root_evidence_vectors(log: &SignerKey) -> (Vec<Value>, Vec<(&'static str,
     let forged = r
         .map_root_evidence(&cp, stored.as_slice())
         .unwrap_or_else(|e| panic!("map-root vector: {e}"));
-    let proofs = |entries: &[Vec<u8>], map: &mut Map, range: std::ops::Range<usize>| {
-        let mut out = Vec::new();
-        for i in range {
-            let e = Entry::decode(&entries[i]).unwrap_or_else(|_| unreachable!());
-            out.push(map.prove(&e.label));
-            map.insert(
-                e.label,
-                MapValue {
-                    version: e.version,
-                    index: i as u64,
-                    entry_hash: leaf_hash(&entries[i]),
-                },
-            );
-        }
-        out
-    };
     let incl = |stored: &[Hash], cp: &VerifiedCheckpoint, r: std::ops::Range<u64>| {
         ank_proofs::tree::prove_inclusion_many(&r.collect::<Vec<_>>(), cp.size(), stored)
             .unwrap_or_else(|_| unreachable!())
@@ -715,8 +726,8 @@ fn map_root_evidence_vectors(log: &SignerKey) -> (Vec<Value>, Vec<(&'static str,
     let gap_batches: [&[(u8, u64)]; 2] = [&[(1, 1)], &[(1, 3)]];
     let (gap, gap_stored, gap_cp) = ank_log(log, &gap_batches, None);
     let mut m = Map::new();
-    let _ = proofs(&gap, &mut m, 1..2);
-    let gap_proofs = proofs(&gap, &mut m, 3..4);
+    let _ = map_proofs_in_order(&gap, &mut m, 1..2);
+    let gap_proofs = map_proofs_in_order(&gap, &mut m, 3..4);
     let version_gap = Evidence::map_root(
         &gap_cp,
         2,
@@ -737,8 +748,8 @@ fn map_root_evidence_vectors(log: &SignerKey) -> (Vec<Value>, Vec<(&'static str,
         }),
     ];
     let mut m = Map::new();
-    let _ = proofs(&honest, &mut m, 1..3);
-    let honest_proofs = proofs(&honest, &mut m, 4..7);
+    let _ = map_proofs_in_order(&honest, &mut m, 1..3);
+    let honest_proofs = map_proofs_in_order(&honest, &mut m, 4..7);
     let honest_evidence = Evidence::map_root(
         &honest_cp,
         3,

@@ -19,19 +19,6 @@ fn ok(home: &Path, args: &[&str]) -> String {
     out
 }
 
-fn register(data: &Path, server: &Server, home: &Path, address: &str) {
-    ok(
-        home,
-        &["trust", "add", "example.org", &server.url, &server.vkey],
-    );
-    let token = ok(
-        home,
-        &["log", "enroll", address, "--data", data.to_str().unwrap()],
-    );
-    ok(home, &["init", address, "--device", "laptop"]);
-    ok(home, &["register", address, "--token", token.trim()]);
-}
-
 /// Appends `bindings` and then a map-root entry (the true root of the map
 /// after them, or `map_root` when given) to the stopped log in `data`, and
 /// signs a checkpoint of it with the log's own key: what an operator with
@@ -143,7 +130,7 @@ fn replay_flags_an_update_no_current_key_signed() {
     let data = dir.join("data");
     let mut server = Server::start(&data, &["--interval", "20ms"]).unwrap();
     let alice = dir.join("alice");
-    register(&data, &server, &alice, "alice@example.org");
+    crate::history::register(&dir, &server, &alice, "alice@example.org");
     ok(&alice, &["rotate", "alice@example.org"]);
     let out = ok(
         &alice,
@@ -194,7 +181,7 @@ fn a_contradicted_map_root_is_caught_with_evidence() {
     let data = dir.join("data");
     let mut server = Server::start(&data, &["--interval", "20ms"]).unwrap();
     let alice = dir.join("alice");
-    register(&data, &server, &alice, "alice@example.org");
+    crate::history::register(&dir, &server, &alice, "alice@example.org");
     let vkey = server.vkey.clone();
     server.kill();
 
@@ -296,7 +283,7 @@ fn no_answer_verifies_against_a_map_root_outside_the_tree() {
     let data = dir.join("data");
     let server = Server::start(&data, &["--interval", "20ms"]).unwrap();
     let alice = dir.join("alice");
-    register(&data, &server, &alice, "alice@example.org");
+    crate::history::register(&dir, &server, &alice, "alice@example.org");
     let (status, body) =
         crate::procs::http(&server.addr, "GET", "/v1/lookup/alice@example.org", None).unwrap();
     assert_eq!(status, 200);

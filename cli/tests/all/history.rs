@@ -38,7 +38,7 @@ pub fn replay_proxy(body: String) -> String {
     format!("http://{addr}/")
 }
 
-fn register(dir: &Path, server: &Server, home: &Path, address: &str) {
+pub fn register(dir: &Path, server: &Server, home: &Path, address: &str) {
     let data = dir.join("data");
     ok(
         home,

@@ -2,11 +2,10 @@
 //! offline, and refused when it is not evidence.
 
 use ank_proofs::evidence::{Evidence, EvidenceError, EvidenceKind};
-use ank_proofs::map::{Map, MapValue, Replay};
+use ank_proofs::map::{Map, Replay};
 use ank_proofs::note::ALG_ED25519;
 use ank_proofs::{
-    Authorization, Checkpoint, Entry, Error, Hash, KeySet, MapRootEntry, SignerKey, TreeBuilder,
-    VerifiedCheckpoint, leaf_hash,
+    Checkpoint, Error, Hash, MapRootEntry, SignerKey, TreeBuilder, VerifiedCheckpoint, leaf_hash,
 };
 
 /// A history: leaf `i` is `tag || i`; its stored hashes and signed checkpoint.
@@ -153,74 +152,7 @@ fn malformed_texts_name_their_problem() {
     );
 }
 
-/// An ank log signed by `log`: the genesis map root, then per batch its
-/// bindings (operator-authorised, so no signatures are needed) and a
-/// map-root entry; the last batch's map root is `forged` when given. The
-/// entries, their stored hashes and the checkpoint.
-fn ank_log(
-    log: &SignerKey,
-    batches: &[&[(u8, u64)]],
-    forged: Option<Hash>,
-) -> (Vec<Vec<u8>>, Vec<Hash>, VerifiedCheckpoint) {
-    let mut entries = vec![
-        MapRootEntry {
-            root: ank_proofs::map::empty_root(),
-            timestamp_ms: 0,
-        }
-        .encode()
-        .to_vec(),
-    ];
-    let mut map = Map::new();
-    for (n, batch) in batches.iter().enumerate() {
-        for &(who, version) in *batch {
-            let e = Entry {
-                label: leaf_hash(&[who]),
-                version,
-                timestamp_ms: n as u64,
-                authorization: Authorization::Operator,
-                key_set: KeySet::empty(),
-            }
-            .encode();
-            map.insert(
-                leaf_hash(&[who]),
-                MapValue {
-                    version,
-                    index: entries.len() as u64,
-                    entry_hash: leaf_hash(&e),
-                },
-            );
-            entries.push(e);
-        }
-        let root = match forged {
-            Some(f) if n == batches.len() - 1 => f,
-            _ => map.root(),
-        };
-        entries.push(
-            MapRootEntry {
-                root,
-                timestamp_ms: n as u64,
-            }
-            .encode()
-            .to_vec(),
-        );
-    }
-    let mut b = TreeBuilder::new();
-    let mut stored = Vec::new();
-    for e in &entries {
-        stored.extend(b.push_stored(leaf_hash(e)));
-    }
-    let note = Checkpoint {
-        origin: log.name().to_owned(),
-        size: b.size(),
-        root: b.root(),
-        extensions: vec![],
-    }
-    .sign(log)
-    .unwrap()
-    .to_text();
-    let cp = ank_proofs::verify_checkpoint(note.as_bytes(), &log.verifier(), &[]).unwrap();
-    (entries, stored, cp)
-}
+use ank_test_vectors::{ank_log, map_proofs_in_order};
 
 const BATCHES: [&[(u8, u64)]; 2] = [&[(1, 1), (2, 1)], &[(3, 1), (1, 2), (1, 3), (4, 1)]];
 
@@ -303,25 +235,9 @@ fn map_root_evidence_from_a_replay() {
 fn map_root_evidence_checks_every_part() {
     let log = key();
     let (entries, stored, cp) = ank_log(&log, &BATCHES, None);
-    let proofs_from = |map: &mut Map, range: std::ops::Range<usize>| {
-        let mut out = Vec::new();
-        for i in range {
-            let e = Entry::decode(&entries[i]).unwrap();
-            out.push(map.prove(&e.label));
-            map.insert(
-                e.label,
-                MapValue {
-                    version: e.version,
-                    index: i as u64,
-                    entry_hash: leaf_hash(&entries[i]),
-                },
-            );
-        }
-        out
-    };
     let mut map = Map::new();
-    let first_proofs = proofs_from(&mut map, 1..3);
-    let second_proofs = proofs_from(&mut map, 4..8);
+    let first_proofs = map_proofs_in_order(&entries, &mut map, 1..3);
+    let second_proofs = map_proofs_in_order(&entries, &mut map, 4..8);
     let incl = |r: std::ops::Range<u64>| {
         ank_proofs::tree::prove_inclusion_many(&r.collect::<Vec<_>>(), cp.size(), stored.as_slice())
             .unwrap()
@@ -397,8 +313,8 @@ fn map_root_evidence_checks_every_part() {
     let gap: [&[(u8, u64)]; 2] = [&[(1, 1)], &[(1, 4)]];
     let (entries, stored, cp) = ank_log(&log, &gap, None);
     let mut map = Map::new();
-    let _ = proofs_from_entries(&entries, &mut map, 1..2);
-    let proofs = proofs_from_entries(&entries, &mut map, 3..4);
+    let _ = map_proofs_in_order(&entries, &mut map, 1..2);
+    let proofs = map_proofs_in_order(&entries, &mut map, 3..4);
     let e = Evidence::map_root(
         &cp,
         2,
@@ -407,25 +323,4 @@ fn map_root_evidence_checks_every_part() {
         proofs,
     );
     assert_eq!(e.verify(&log.verifier()).unwrap().contradicted, Some(3));
-}
-
-fn proofs_from_entries(
-    entries: &[Vec<u8>],
-    map: &mut Map,
-    range: std::ops::Range<usize>,
-) -> Vec<ank_proofs::map::MapProof> {
-    let mut out = Vec::new();
-    for i in range {
-        let e = Entry::decode(&entries[i]).unwrap();
-        out.push(map.prove(&e.label));
-        map.insert(
-            e.label,
-            MapValue {
-                version: e.version,
-                index: i as u64,
-                entry_hash: leaf_hash(&entries[i]),
-            },
-        );
-    }
-    out
 }
