@@ -204,11 +204,12 @@ impl Evidence {
             .first
             .checked_add(n - 1)
             .ok_or_else(|| format("entry index overflows"))?;
+        // Every index is at most `last`, which did not overflow.
         let leaves: Vec<(u64, Hash)> = parts
             .entries
             .iter()
-            .zip(parts.first..)
-            .map(|(e, i)| (i, crate::hash::leaf_hash(e)))
+            .enumerate()
+            .map(|(i, e)| (parts.first + i as u64, crate::hash::leaf_hash(e)))
             .collect();
         crate::tree::verify_inclusion_many(&leaves, cp.size(), &self.path, cp.root())?;
         let decoded = parts

@@ -324,3 +324,29 @@ fn map_root_evidence_checks_every_part() {
     );
     assert_eq!(e.verify(&log.verifier()).unwrap().contradicted, Some(3));
 }
+
+/// Map-root evidence whose entries would run past the last index is
+/// refused, not a panic.
+#[test]
+fn map_root_evidence_at_the_end_of_the_index_space_is_refused() {
+    let log = key();
+    let (entries, _, cp) = ank_log(&log, &BATCHES[..1], None);
+    let refused = |first: u64| {
+        let e = Evidence::map_root(&cp, first, entries[..4].to_vec(), vec![], vec![]);
+        Evidence::parse(&e.to_text())
+            .unwrap()
+            .verify(&log.verifier())
+            .unwrap_err()
+    };
+    assert_eq!(
+        refused(u64::MAX - 1),
+        Error::Evidence(EvidenceError::Format("entry index overflows"))
+    );
+    assert_eq!(
+        refused(u64::MAX - 3),
+        Error::IndexOutOfRange {
+            index: u64::MAX - 3,
+            size: cp.size()
+        }
+    );
+}
