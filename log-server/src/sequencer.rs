@@ -7,8 +7,9 @@
 //! recovery requests, computes the entries' stored hashes, appends the
 //! map-root entry of the map after the batch, signs the new checkpoint and
 //! commits all of it in one transaction with a compare-and-swap on the
-//! checkpoint. Every checkpoint's tree therefore ends with a map-root entry. Only then are the jobs answered: an
-//! acknowledged publish is durable and in a signed checkpoint.
+//! checkpoint. Every checkpoint's tree therefore ends with a map-root entry.
+//! Only then are the jobs answered: an acknowledged publish is durable and in
+//! a signed checkpoint.
 //!
 //! A compare-and-swap failure means another writer touched the log: the
 //! sequencer stops rather than sign anything that could fork it.
