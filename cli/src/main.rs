@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod mail;
 mod operator;
 mod user;
+mod witness;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +31,9 @@ enum Command {
     /// Operator commands on a log's data directory.
     #[command(subcommand)]
     Log(operator::LogCmd),
+    /// A C2SP tlog-witness: cosigns checkpoints consistent with what it saw.
+    #[command(subcommand)]
+    Witness(witness::WitnessCmd),
     /// Create this device's keys for an address (under $ANK_HOME).
     Init {
         address: String,
@@ -206,6 +210,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(a) => operator::serve(a),
         Command::Log(c) => operator::log(c),
+        Command::Witness(c) => witness::run(c),
         Command::Init { address, device } => user::init(&address, device),
         Command::Register {
             address,
@@ -300,7 +305,7 @@ fn hashes_arg(v: &[String]) -> Result<Vec<Hash>> {
     v.iter().map(|s| hash_arg("proof", s)).collect()
 }
 
-fn vkey_arg(s: &str) -> Result<VerifierKey> {
+pub(crate) fn vkey_arg(s: &str) -> Result<VerifierKey> {
     VerifierKey::parse(s).with_context(|| format!("verifier key {s:?}"))
 }
 

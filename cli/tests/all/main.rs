@@ -15,3 +15,4 @@ mod procs;
 mod readme;
 mod serve;
 mod verify;
+mod witness;

@@ -43,9 +43,24 @@ impl Server {
         if !extra.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
+        cmd.args(extra).env("ANK_STORAGE_KEY", TEST_STORAGE_KEY);
+        // The startup report ends with the `size:` line.
+        Self::spawn(cmd, "size:")
+    }
+
+    /// Starts `ank witness serve --data DATA --listen 127.0.0.1:0` with `extra`.
+    pub fn witness(data: &Path, extra: &[&str]) -> Result<Server, String> {
+        let mut cmd = Command::new(bin());
+        cmd.args(["witness", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra);
+        Self::spawn(cmd, "logs:")
+    }
+
+    /// Spawns `cmd` and reads its startup report (`vkey:` and `url:` lines)
+    /// up to the line starting with `last`.
+    pub fn spawn(mut cmd: Command, last: &str) -> Result<Server, String> {
         let mut child = cmd
-            .args(extra)
-            .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -54,10 +69,9 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let mut first_lines = Vec::new();
         let (mut url, mut vkey) = (None, None);
-        // The startup report ends with the `size:` line.
         while !first_lines
             .last()
-            .is_some_and(|l: &String| l.trim().starts_with("size:"))
+            .is_some_and(|l: &String| l.trim().starts_with(last))
         {
             match lines.next() {
                 Some(Ok(l)) => {
@@ -145,6 +159,16 @@ pub fn http(
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    http_typed(addr, method, path, body).map(|(s, _, b)| (s, b))
+}
+
+/// As [`http`], also returning the response's `Content-Type`.
+pub fn http_typed(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
@@ -164,7 +188,15 @@ pub fn http(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::other("no status"))?;
-    Ok((status, rest.to_owned()))
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    Ok((status, content_type, rest.to_owned()))
 }
 
 /// A scratch directory removed when dropped.
@@ -201,4 +233,20 @@ pub fn latest_size(url: &str) -> u64 {
         .nth(1)
         .and_then(|l| l.parse().ok())
         .unwrap_or_else(|| panic!("not a checkpoint: {body}"))
+}
+
+/// `../shared/vectors`, or `None` (with a printed reason) outside CI when it
+/// is absent. Under `CI=true` a missing folder fails the test.
+pub fn shared_vectors() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the shared vectors are missing at {}",
+        dir.display()
+    );
+    eprintln!("skipping: shared vectors not found at {}", dir.display());
+    None
 }

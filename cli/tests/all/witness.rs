@@ -1,0 +1,401 @@
+//! `ank witness` as a real process, spoken to as a log would: the C2SP
+//! tlog-witness statuses for each kind of request, cosignatures checked with
+//! the independent `signed_note` crate, state that survives a restart, and
+//! 50 concurrent submissions that never roll it back nor cosign two roots
+//! for one size.
+
+use std::path::Path;
+
+use ank_proofs::note::ALG_ED25519;
+use ank_proofs::{Checkpoint, Hash, SignerKey, TreeBuilder, leaf_hash, prove_consistency};
+
+use crate::procs::{Scratch, Server, http_typed};
+
+const ORIGIN: &str = "log.example/ank";
+
+/// A log's history: its leaves' stored hashes and its root at every size.
+struct History {
+    stored: Vec<Hash>,
+    roots: Vec<Hash>,
+}
+
+fn history(tag: &str, n: u64) -> History {
+    let mut b = TreeBuilder::new();
+    let (mut stored, mut roots) = (Vec::new(), vec![b.root()]);
+    for i in 0..n {
+        stored.extend(b.push_stored(leaf_hash(format!("{tag} {i}").as_bytes())));
+        roots.push(b.root());
+    }
+    History { stored, roots }
+}
+
+/// History `b` shares `a`'s first `shared` leaves.
+fn forked(shared: u64, n: u64) -> History {
+    let mut b = TreeBuilder::new();
+    let (mut stored, mut roots) = (Vec::new(), vec![b.root()]);
+    for i in 0..n {
+        let tag = if i < shared { "main" } else { "fork" };
+        stored.extend(b.push_stored(leaf_hash(format!("{tag} {i}").as_bytes())));
+        roots.push(b.root());
+    }
+    History { stored, roots }
+}
+
+fn log_key() -> SignerKey {
+    SignerKey::from_seed(ORIGIN, ALG_ED25519, [7; 32]).unwrap()
+}
+
+fn checkpoint(key: &SignerKey, h: &History, size: u64) -> String {
+    Checkpoint {
+        origin: key.name().to_owned(),
+        size,
+        root: h.roots[size as usize],
+        extensions: vec![],
+    }
+    .sign(key)
+    .unwrap()
+    .to_text()
+}
+
+fn body(old: u64, proof: &[Hash], note: &str) -> String {
+    let mut b = format!("old {old}\n");
+    for h in proof {
+        b.push_str(&format!("{h}\n"));
+    }
+    b.push('\n');
+    b.push_str(note);
+    b
+}
+
+/// `old`, the consistency proof from `old` in `h`, and its checkpoint at `size`.
+fn grow(key: &SignerKey, h: &History, old: u64, size: u64) -> String {
+    let proof = if old == 0 || old == size {
+        vec![]
+    } else {
+        prove_consistency(old, size, h.stored.as_slice()).unwrap()
+    };
+    body(old, &proof, &checkpoint(key, h, size))
+}
+
+fn add(w: &Server, body: &str) -> (u16, String, String) {
+    http_typed(&w.addr, "POST", "/add-checkpoint", Some(body)).unwrap()
+}
+
+/// Checks a cosignature line with `signed_note` (its parser, its key ID)
+/// and Ed25519 over the cosignature/v1 message; returns its timestamp.
+fn check_cosignature(witness_vkey: &str, note: &str, lines: &str) -> u64 {
+    struct Cosig {
+        name: String,
+        id: u32,
+        key: ed25519_dalek::VerifyingKey,
+        seen: std::cell::Cell<u64>,
+    }
+    impl signed_note::Verifier for Cosig {
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn key_id(&self) -> u32 {
+            self.id
+        }
+        fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+            let Ok((ts, sig)) = <[u8; 8]>::try_from(&sig[..8.min(sig.len())])
+                .map(|t| (u64::from_be_bytes(t), &sig[8..]))
+            else {
+                return false;
+            };
+            let mut m = format!("cosignature/v1\ntime {ts}\n").into_bytes();
+            m.extend_from_slice(msg);
+            let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+                return false;
+            };
+            self.seen.set(ts);
+            self.key.verify_strict(&m, &sig).is_ok()
+        }
+    }
+    // <name>+<hex id>+<base64(0x04 || key)>
+    let mut parts = witness_vkey.splitn(3, '+');
+    let name = parts.next().unwrap().to_owned();
+    let _id = parts.next().unwrap();
+    let raw = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        parts.next().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(raw[0], 0x04, "a cosignature/v1 key");
+    let v = Cosig {
+        id: signed_note::key_id(&name, &raw),
+        name,
+        key: ed25519_dalek::VerifyingKey::from_bytes(&raw[1..].try_into().unwrap()).unwrap(),
+        seen: std::cell::Cell::new(0),
+    };
+    assert!(
+        lines.starts_with('\u{2014}') && lines.ends_with('\n'),
+        "{lines:?}"
+    );
+    let cosigned = format!("{note}{lines}");
+    let opened = signed_note::Note::from_bytes(cosigned.as_bytes()).unwrap();
+    let (verified, _) = opened
+        .verify(&signed_note::VerifierList::new(vec![Box::new(Cosig {
+            name: v.name.clone(),
+            id: v.id,
+            key: v.key,
+            seen: std::cell::Cell::new(0),
+        })]))
+        .unwrap();
+    assert_eq!(verified.len(), 1);
+    // The same signature, checked once more for its timestamp.
+    let line = lines.lines().next().unwrap();
+    let sig = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        line.rsplit(' ').next().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sig.len(), 4 + 8 + 64);
+    assert_eq!(u32::from_be_bytes(sig[..4].try_into().unwrap()), v.id);
+    let text = std::str::from_utf8(opened.text()).unwrap();
+    assert!(signed_note::Verifier::verify(
+        &v,
+        text.as_bytes(),
+        &sig[4..]
+    ));
+    v.seen.get()
+}
+
+fn start(dir: &Path, key: &SignerKey) -> Server {
+    Server::witness(
+        dir,
+        &[
+            "--name",
+            "witness.example/w1",
+            "--log",
+            &key.verifier().to_text(),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn add_checkpoint_answers_as_the_spec_says() {
+    let scratch = Scratch::new("witness");
+    let data = scratch.join("w");
+    let key = log_key();
+    let main = history("main", 40);
+    let mut w = start(&data, &key);
+    let vkey = w.vkey.clone();
+    assert!(vkey.starts_with("witness.example/w1+"), "{vkey}");
+
+    // Unknown origin: 404. A checkpoint signed by a key the witness does not
+    // trust for its origin, or with a broken signature: 403.
+    let stranger = SignerKey::from_seed("other.example/log", ALG_ED25519, [8; 32]).unwrap();
+    assert_eq!(add(&w, &grow(&stranger, &main, 0, 5)).0, 404);
+    let impostor = SignerKey::from_seed(ORIGIN, ALG_ED25519, [9; 32]).unwrap();
+    assert_eq!(add(&w, &grow(&impostor, &main, 0, 5)).0, 403);
+    let good = checkpoint(&key, &main, 5);
+    let broken = {
+        let (text, sig) = good.split_once("\n\n").unwrap();
+        let mut sig = sig.to_owned().into_bytes();
+        let at = sig.len() - 5;
+        sig[at] = if sig[at] == b'A' { b'B' } else { b'A' };
+        format!("{text}\n\n{}", String::from_utf8(sig).unwrap())
+    };
+    assert_eq!(add(&w, &body(0, &[], &broken)).0, 403);
+    // Malformed bodies: 400.
+    for bad in [
+        format!("old 05\n\n{good}"),
+        format!("old 0\n{good}"),
+        format!("old -1\n\n{good}"),
+        format!("old 0\nnot base64\n\n{good}"),
+        "old 0\n\nnot a note".to_owned(),
+    ] {
+        assert_eq!(add(&w, &bad).0, 400, "{bad:?}");
+    }
+
+    // The first checkpoint, from size 0 with no proof: 200 and a cosignature.
+    let (s, ty, lines) = add(&w, &grow(&key, &main, 0, 5));
+    assert_eq!(
+        (s, ty.as_str()),
+        (200, "text/plain; charset=utf-8"),
+        "{lines}"
+    );
+    let t1 = check_cosignature(&vkey, &good, &lines);
+    let now = ank_common::now_ms() / 1000;
+    assert!(t1.abs_diff(now) < 600, "{t1} vs {now}");
+    // Growth with a consistency proof.
+    let (s, _, lines) = add(&w, &grow(&key, &main, 5, 9));
+    assert_eq!(s, 200, "{lines}");
+    check_cosignature(&vkey, &checkpoint(&key, &main, 9), &lines);
+    // A stale `old`: 409 with the witness's size as text/x.tlog.size.
+    let (s, ty, size) = add(&w, &grow(&key, &main, 5, 12));
+    assert_eq!(
+        (s, ty.as_str(), size.as_str()),
+        (409, "text/x.tlog.size", "9\n")
+    );
+    // `old` above the checkpoint's size: 400.
+    assert_eq!(add(&w, &body(12, &[], &checkpoint(&key, &main, 9))).0, 400);
+    // Another root at the witness's size, signed by the log: 409 (v1.0.0).
+    let fork = forked(7, 40);
+    let (s, ty, why) = add(&w, &body(9, &[], &checkpoint(&key, &fork, 9)));
+    assert_eq!(
+        (s, ty.as_str()),
+        (409, "text/plain; charset=utf-8"),
+        "{why}"
+    );
+    assert!(why.contains("another root at size 9"), "{why}");
+    // A proof that does not lead from the witness's root: 422, both for a
+    // changed hash and for a fork's honest proof.
+    let mut bad = prove_consistency(9, 12, main.stored.as_slice()).unwrap();
+    bad[0].0[0] ^= 1;
+    assert_eq!(add(&w, &body(9, &bad, &checkpoint(&key, &main, 12))).0, 422);
+    assert_eq!(add(&w, &grow(&key, &fork, 9, 12)).0, 422);
+    // The same checkpoint again is cosigned again (a fresh timestamp).
+    assert_eq!(add(&w, &grow(&key, &main, 9, 9)).0, 200);
+
+    // A restart keeps the state.
+    w.kill();
+    let w = start(&data, &key);
+    let (s, _, size) = add(&w, &grow(&key, &main, 5, 12));
+    assert_eq!((s, size.as_str()), (409, "9\n"));
+    assert_eq!(add(&w, &grow(&key, &main, 9, 12)).0, 200);
+    // The refused requests whose log signature verified are kept.
+    let c = rusqlite::Connection::open(data.join("witness.sqlite")).unwrap();
+    let refused: i64 = c
+        .query_row("SELECT count(*) FROM refused", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(refused, 3);
+    // `ank witness vkey` prints the same key.
+    let (ok, out, err) = crate::procs::ank_in(
+        &scratch.join("home"),
+        &["witness", "vkey", "--data", data.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), vkey);
+}
+
+/// The C2SP example request parses; its log is not one this witness serves.
+#[test]
+fn the_spec_example_request_is_understood() {
+    let Some(dir) = crate::procs::shared_vectors() else {
+        return;
+    };
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("c2sp/extracted/spec-examples.json")).unwrap(),
+    )
+    .unwrap();
+    let req = v["witness_add_checkpoint_request_example"]
+        .as_str()
+        .unwrap();
+    let parsed = ank_auditor::witness::AddCheckpoint::parse(req.as_bytes()).unwrap();
+    assert_eq!((parsed.old, parsed.proof.len()), (20852014, 4));
+    assert_eq!(parsed.to_body(), req.as_bytes());
+    let scratch = Scratch::new("witness-example");
+    let w = start(&scratch.join("w"), &log_key());
+    assert_eq!(add(&w, req).0, 404);
+}
+
+/// 50 submissions at once, from two branches of one log: the witness's
+/// state only grows, and no size is cosigned with two roots.
+#[test]
+fn concurrent_submissions_never_roll_back_or_fork() {
+    let scratch = Scratch::new("witness-race");
+    let data = scratch.join("w");
+    let key = log_key();
+    let main = history("main", 70);
+    let fork = forked(12, 70);
+    let w = start(&data, &key);
+    assert_eq!(add(&w, &grow(&key, &main, 0, 10)).0, 200);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (db, stop) = (data.join("witness.sqlite"), stop.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(Some((size, _, _))) = ank_auditor::witness::stored(&db, ORIGIN) {
+                    seen.push(size);
+                }
+            }
+            seen
+        })
+    };
+    let threads: Vec<_> = (0..50u64)
+        .map(|i| {
+            let (key, addr) = (key.clone(), w.addr.clone());
+            let h = if i % 2 == 0 { &main } else { &fork };
+            let h = History {
+                stored: h.stored.clone(),
+                roots: h.roots.clone(),
+            };
+            std::thread::spawn(move || {
+                let mut old = 10;
+                let mut cosigned = Vec::new();
+                // As a log does: grow from the witness's size, and on 409
+                // resend from the size it names.
+                for _ in 0..60 {
+                    let size = (old + 1 + i % 3).min(69);
+                    if old >= 69 {
+                        break;
+                    }
+                    let (s, _, b) = http_typed(
+                        &addr,
+                        "POST",
+                        "/add-checkpoint",
+                        Some(&grow(&key, &h, old, size)),
+                    )
+                    .unwrap();
+                    match s {
+                        200 => {
+                            cosigned.push((size, h.roots[size as usize]));
+                            old = size;
+                        }
+                        409 if b.ends_with('\n') && b.trim().parse::<u64>().is_ok() => {
+                            old = b.trim().parse().unwrap();
+                        }
+                        // The other branch won: this one can never be cosigned.
+                        422 | 409 => break,
+                        other => panic!("status {other}: {b}"),
+                    }
+                }
+                cosigned
+            })
+        })
+        .collect();
+    let mut cosigned: Vec<(u64, Hash)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    eprintln!(
+        "cosigned {} checkpoints; the watcher saw {} states",
+        cosigned.len(),
+        seen.len()
+    );
+    assert!(!cosigned.is_empty());
+    assert!(
+        seen.windows(2).all(|p| p[0] <= p[1]),
+        "the stored size went back: {seen:?}"
+    );
+    cosigned.sort();
+    for pair in cosigned.windows(2) {
+        assert!(
+            pair[0].0 != pair[1].0 || pair[0].1 == pair[1].1,
+            "two roots cosigned for size {}",
+            pair[0].0
+        );
+    }
+    // Everything cosigned is one history, and the stored state is its largest.
+    let (size, root, _) = ank_auditor::witness::stored(&data.join("witness.sqlite"), ORIGIN)
+        .unwrap()
+        .unwrap();
+    assert_eq!(size, cosigned.last().unwrap().0);
+    let branch = if main.roots[size as usize] == root {
+        &main
+    } else {
+        &fork
+    };
+    for (s, r) in &cosigned {
+        assert_eq!(
+            branch.roots[*s as usize], *r,
+            "size {s} from the other branch"
+        );
+    }
+}
