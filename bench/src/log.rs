@@ -208,7 +208,7 @@ where
     Ok((all.len() as u64, elapsed, all))
 }
 
-fn report(what: &str, n: u64, elapsed: Duration, lat: &[Duration]) {
+pub(crate) fn report(what: &str, n: u64, elapsed: Duration, lat: &[Duration]) {
     println!(
         "{what}: {n} in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         elapsed.as_secs_f64(),
@@ -219,7 +219,7 @@ fn report(what: &str, n: u64, elapsed: Duration, lat: &[Duration]) {
     );
 }
 
-fn http() -> Result<reqwest::Client> {
+pub(crate) fn http() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .build()?)

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod log;
+mod witness;
 
 #[derive(Parser, Debug)]
 #[command(name = "ank-bench", about = "ank's whole-program benchmarks")]
@@ -74,6 +75,18 @@ pub enum Bench {
         body_bytes: usize,
         #[arg(long, default_value_t = 2)]
         rounds: u32,
+    },
+    /// Durable add-checkpoint requests with proofs against an `ank witness`
+    /// served over loopback HTTP in this process.
+    Witness {
+        #[arg(long, default_value = "target/bench-witness")]
+        data: PathBuf,
+        /// Logs submitting at once (one request in flight per log).
+        #[arg(long, default_value_t = 64)]
+        logs: u64,
+        /// Requests per log, each growing it by one leaf.
+        #[arg(long, default_value_t = 200)]
+        rounds: u64,
     },
     /// Durable appends through the sequencer and sqlite, against batch size.
     Sequencer {
@@ -158,6 +171,7 @@ pub fn run(b: Bench) -> Result<()> {
             batch,
             dir,
         } => crate::log::sequencer(entries, &batch, &dir),
+        Bench::Witness { data, logs, rounds } => crate::witness::witness(&data, logs, rounds),
         Bench::Populate {
             data,
             bindings,
