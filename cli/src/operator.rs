@@ -78,6 +78,35 @@ pub struct Serve {
     /// Accept mail from senders whose domain has no trusted log (default: refuse).
     #[arg(long)]
     mail_allow_unauthenticated: bool,
+    /// A witness to cosign every checkpoint, as `VKEY=URL` (its cosignature/v1
+    /// key, then its submission prefix); repeatable.
+    #[arg(long = "witness", value_parser = parse_witness)]
+    witnesses: Vec<(ank_proofs::VerifierKey, String)>,
+    /// How often the latest checkpoint is sent to the witnesses again, even
+    /// with nothing new, so that its cosignatures show the log is alive.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    witness_interval: Duration,
+    /// How long a witness may take to answer before the log goes on without
+    /// its cosignature.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    witness_timeout: Duration,
+}
+
+/// `VKEY=URL`: a vkey may end in `=` (base64 padding), so the URL is found
+/// by its scheme.
+fn parse_witness(s: &str) -> Result<(ank_proofs::VerifierKey, String), String> {
+    let at = s
+        .find("=http://")
+        .or_else(|| s.find("=https://"))
+        .ok_or_else(|| format!("{s:?} is not VKEY=URL (an http:// or https:// URL)"))?;
+    let vkey = ank_proofs::VerifierKey::parse(&s[..at]).map_err(|e| format!("witness key: {e}"))?;
+    if vkey.alg() != ank_proofs::note::ALG_COSIGNATURE_V1 {
+        return Err(format!(
+            "{} is not a cosignature/v1 key (type 0x04)",
+            vkey.to_text()
+        ));
+    }
+    Ok((vkey, s[at + 1..].to_owned()))
 }
 
 pub fn serve(a: Serve) -> Result<()> {
@@ -144,6 +173,9 @@ pub fn serve(a: Serve) -> Result<()> {
             header_timeout: a.header_timeout,
             request_timeout: a.request_timeout,
         },
+        witnesses: a.witnesses.clone(),
+        witness_timeout: a.witness_timeout,
+        witness_interval: a.witness_interval,
     };
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(

@@ -44,17 +44,27 @@ pub fn client_for(address: &Address, f: &LogFlags) -> Result<LogClient> {
                 )
             })
     };
-    let (url, vkey) = match (&f.server, &f.vkey) {
-        (Some(s), Some(v)) => (s.clone(), VerifierKey::parse(v).context("--vkey")?),
-        (Some(s), None) => (s.clone(), trusted()?.vkey),
-        (None, Some(v)) => (trusted()?.url, VerifierKey::parse(v).context("--vkey")?),
+    let (url, vkey, witnesses) = match (&f.server, &f.vkey) {
+        (Some(s), Some(v)) => (s.clone(), VerifierKey::parse(v).context("--vkey")?, None),
+        (Some(s), None) => {
+            let t = trusted()?;
+            (s.clone(), t.vkey, t.witnesses)
+        }
+        (None, Some(v)) => (
+            trusted()?.url,
+            VerifierKey::parse(v).context("--vkey")?,
+            None,
+        ),
         (None, None) => {
             let t = trusted()?;
-            (t.url, t.vkey)
+            (t.url, t.vkey, t.witnesses)
         }
     };
-    // Every answer is checked against the checkpoint this user last verified.
-    Ok(LogClient::new(&url, vkey)?.remembering(ank_client::state::LogState::new(&ank_home())))
+    // Every answer is checked against the checkpoint this user last
+    // verified, and against the witnesses the trust file requires.
+    Ok(LogClient::new(&url, vkey)?
+        .requiring(witnesses)
+        .remembering(ank_client::state::LogState::new(&ank_home())))
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +74,17 @@ pub enum TrustCmd {
         domain: String,
         url: String,
         vkey: String,
+        /// A witness (cosignature/v1 key) whose cosignature every accepted
+        /// checkpoint of this log needs; repeatable.
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the witnesses must have cosigned (default: all).
+        #[arg(long)]
+        quorum: Option<usize>,
+        /// Refuse a checkpoint whose quorum-th newest cosignature is older
+        /// than this (a stale view), e.g. 10m.
+        #[arg(long, value_parser = ank_common::parse_duration)]
+        max_age: Option<std::time::Duration>,
     },
 }
 
@@ -326,8 +347,27 @@ pub fn lookup(address: &str, log: &LogFlags, json: bool) -> Result<()> {
 
 pub fn trust(cmd: TrustCmd) -> Result<()> {
     match cmd {
-        TrustCmd::Add { domain, url, vkey } => {
+        TrustCmd::Add {
+            domain,
+            url,
+            vkey,
+            witnesses,
+            quorum,
+            max_age,
+        } => {
             let vkey = VerifierKey::parse(&vkey).context("VKEY")?;
+            let witnesses = if witnesses.is_empty() {
+                if quorum.is_some() || max_age.is_some() {
+                    bail!("--quorum and --max-age need at least one --witness");
+                }
+                None
+            } else {
+                let keys = witnesses
+                    .iter()
+                    .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w}")))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(ank_client::log::WitnessPolicy::new(keys, quorum, max_age)?)
+            };
             let domain = Address::parse(&format!("postmaster@{domain}"))
                 .map_err(|_| anyhow::anyhow!("{domain:?} is not a valid domain"))?
                 .domain()
@@ -346,6 +386,7 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
                     domain: domain.clone(),
                     url: url.clone(),
                     vkey,
+                    witnesses,
                 },
             )?;
             println!("trusting {url} for {domain}");

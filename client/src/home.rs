@@ -379,9 +379,13 @@ pub struct TrustedLog {
     pub domain: String,
     pub url: String,
     pub vkey: VerifierKey,
+    /// The witnesses whose cosignatures this log's checkpoints need, and how.
+    pub witnesses: Option<crate::log::WitnessPolicy>,
 }
 
-/// Reads `<home>/trust` (absent: empty).
+/// Reads `<home>/trust` (absent: empty). A line is
+/// `<domain> <url> <vkey>`, then optionally `witness=<vkey>` (repeated),
+/// `quorum=<k>` (default: every witness) and `max-age=<duration>`.
 ///
 /// # Errors
 /// [`ClientError::BadFile`] naming the line that does not parse.
@@ -403,10 +407,41 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
             what,
         };
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [domain, url, vkey] = f[..] else {
-            return Err(bad("want `<domain> <url> <vkey>`".into()));
+        let [domain, url, vkey, ref options @ ..] = f[..] else {
+            return Err(bad("want `<domain> <url> <vkey> [witness=<vkey>]... [quorum=<k>] [max-age=<duration>]`".into()));
         };
         let vkey = VerifierKey::parse(vkey).map_err(|e| bad(e.to_string()))?;
+        let (mut keys, mut quorum, mut max_age) = (Vec::new(), None, None);
+        for o in options {
+            match o.split_once('=') {
+                Some(("witness", k)) => {
+                    keys.push(VerifierKey::parse(k).map_err(|e| bad(format!("witness: {e}")))?)
+                }
+                Some(("quorum", k)) => {
+                    quorum = Some(
+                        k.parse::<usize>()
+                            .map_err(|_| bad(format!("quorum {k:?}")))?,
+                    )
+                }
+                Some(("max-age", d)) => {
+                    max_age = Some(
+                        ank_common::parse_duration(d).map_err(|e| bad(format!("max-age: {e}")))?,
+                    )
+                }
+                _ => return Err(bad(format!("unknown option {o:?}"))),
+            }
+        }
+        let witnesses = if keys.is_empty() {
+            if quorum.is_some_and(|q| q > 0) || max_age.is_some() {
+                return Err(bad("quorum and max-age need witnesses".into()));
+            }
+            None
+        } else {
+            Some(
+                crate::log::WitnessPolicy::new(keys, quorum, max_age)
+                    .map_err(|e| bad(e.to_string()))?,
+            )
+        };
         let domain = domain.to_ascii_lowercase();
         if !names_domain(vkey.name(), &domain) {
             return Err(bad(format!(
@@ -418,6 +453,7 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
             domain,
             url: url.to_owned(),
             vkey,
+            witnesses,
         });
     }
     Ok(out)
@@ -434,9 +470,15 @@ pub fn add_trust(home: &Path, entry: &TrustedLog) -> Result<(), ClientError> {
         .collect();
     all.push(entry.clone());
     create_private_dir(home).map_err(io(home))?;
-    let mut text = String::from("# ank trust file: <domain> <url> <vkey>\n");
+    let mut text = String::from(
+        "# ank trust file: <domain> <url> <vkey> [witness=<vkey>]... [quorum=<k>] [max-age=<duration>]\n",
+    );
     for t in &all {
-        text.push_str(&format!("{} {} {}\n", t.domain, t.url, t.vkey.to_text()));
+        text.push_str(&format!("{} {} {}", t.domain, t.url, t.vkey.to_text()));
+        if let Some(w) = &t.witnesses {
+            text.push_str(&w.to_options());
+        }
+        text.push('\n');
     }
     let p = home.join("trust");
     replace_private(&p, text.as_bytes()).map_err(io(&p))

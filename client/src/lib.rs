@@ -68,6 +68,9 @@ pub enum ClientError {
     /// The answer's checkpoint contradicts what this client verified before.
     #[error(transparent)]
     State(#[from] state::StateError),
+    /// The checkpoint lacks the cosignatures the trust file requires.
+    #[error("witnesses: {0}")]
+    Witnesses(String),
 }
 
 /// How a log's answer fails to match the request it answers.

@@ -16,6 +16,8 @@ pub struct LogClient {
     base: String,
     http: reqwest::Client,
     vkey: VerifierKey,
+    /// Witnesses whose cosignatures every checkpoint must carry.
+    witnesses: Option<WitnessPolicy>,
     /// Where the checkpoints this client verified are remembered, if anywhere.
     state: Option<crate::state::LogState>,
     /// What the last checkpoint check found.
@@ -104,9 +106,29 @@ impl LogClient {
             base: url.trim_end_matches('/').to_owned(),
             http,
             vkey,
+            witnesses: None,
             state: None,
             last: std::sync::Arc::default(),
         })
+    }
+
+    /// This client, accepting only checkpoints that `policy`'s witnesses
+    /// cosigned (a quorum of them, fresh enough).
+    pub fn requiring(mut self, policy: Option<WitnessPolicy>) -> LogClient {
+        self.witnesses = policy;
+        self
+    }
+
+    /// Checks a checkpoint's cosignatures against the witness policy:
+    /// `fresh` also applies the policy's maximum age.
+    ///
+    /// # Errors
+    /// [`ClientError::Witnesses`].
+    pub fn check_witnesses(&self, cp: &VerifiedCheckpoint, fresh: bool) -> Result<(), ClientError> {
+        match &self.witnesses {
+            Some(p) => p.check(cp, &self.vkey, fresh, ank_common::now_ms() / 1000),
+            None => Ok(()),
+        }
     }
 
     /// This client, remembering the checkpoints it verifies in `state`:
@@ -211,6 +233,7 @@ impl LogClient {
     /// # Errors
     /// [`ClientError::State`] for a fork or an unusable state file.
     pub async fn check_historical(&self, cp: &VerifiedCheckpoint) -> Result<(), ClientError> {
+        self.check_witnesses(cp, false)?;
         let Some(state) = &self.state else {
             return Ok(());
         };
@@ -242,6 +265,7 @@ impl LogClient {
     /// # Errors
     /// [`ClientError::State`]: a rollback, a fork, or an unusable state file.
     pub async fn check_checkpoint(&self, cp: &VerifiedCheckpoint) -> Result<(), ClientError> {
+        self.check_witnesses(cp, true)?;
         let Some(state) = &self.state else {
             return Ok(());
         };
@@ -420,4 +444,107 @@ fn state_io(message: String) -> ClientError {
         path: "checkpoint state".into(),
         source: std::io::Error::other(message),
     })
+}
+
+/// Which witnesses must cosign a log's checkpoints: `quorum` of `keys`,
+/// the `quorum`-th newest cosignature no older than `max_age`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessPolicy {
+    keys: Vec<VerifierKey>,
+    quorum: usize,
+    max_age: Option<std::time::Duration>,
+}
+
+impl WitnessPolicy {
+    /// `quorum` defaults to every witness.
+    ///
+    /// # Errors
+    /// [`ClientError::Witnesses`] for a key that is not a cosignature/v1
+    /// key, a repeated key, or a quorum above the number of witnesses.
+    pub fn new(
+        keys: Vec<VerifierKey>,
+        quorum: Option<usize>,
+        max_age: Option<std::time::Duration>,
+    ) -> Result<WitnessPolicy, ClientError> {
+        let bad = |m: String| ClientError::Witnesses(m);
+        for (i, k) in keys.iter().enumerate() {
+            if k.alg() != ank_proofs::note::ALG_COSIGNATURE_V1 {
+                return Err(bad(format!("{} is not a cosignature/v1 key", k.to_text())));
+            }
+            if keys[..i]
+                .iter()
+                .any(|o| o.name() == k.name() && o.id() == k.id())
+            {
+                return Err(bad(format!("witness {} is listed twice", k.to_text())));
+            }
+        }
+        let quorum = quorum.unwrap_or(keys.len());
+        if quorum > keys.len() {
+            return Err(bad(format!(
+                "a quorum of {quorum} needs that many witnesses, not {}",
+                keys.len()
+            )));
+        }
+        Ok(WitnessPolicy {
+            keys,
+            quorum,
+            max_age,
+        })
+    }
+
+    /// The options of a trust line.
+    pub fn to_options(&self) -> String {
+        let mut s = String::new();
+        for k in &self.keys {
+            s.push_str(&format!(" witness={}", k.to_text()));
+        }
+        s.push_str(&format!(" quorum={}", self.quorum));
+        if let Some(a) = self.max_age {
+            s.push_str(&format!(" max-age={}s", a.as_secs()));
+        }
+        s
+    }
+
+    /// Checks `cp` (already verified under `log`): `quorum` distinct
+    /// witnesses cosigned it, and when `fresh`, the `quorum`-th newest
+    /// cosignature is no older than the maximum age at `now` (seconds).
+    ///
+    /// # Errors
+    /// [`ClientError::Witnesses`] saying how many cosigned, or how stale.
+    pub fn check(
+        &self,
+        cp: &VerifiedCheckpoint,
+        log: &VerifierKey,
+        fresh: bool,
+        now: u64,
+    ) -> Result<(), ClientError> {
+        if self.quorum == 0 {
+            return Ok(());
+        }
+        let v = ank_proofs::verify_checkpoint(cp.note().to_text().as_bytes(), log, &self.keys)?;
+        let mut times: Vec<u64> = v.cosignatures().iter().map(|c| c.timestamp).collect();
+        if times.len() < self.quorum {
+            return Err(ClientError::Witnesses(format!(
+                "the checkpoint of {} at size {} carries {} valid cosignature(s) of the witnesses required; the quorum is {}",
+                cp.origin(),
+                cp.size(),
+                times.len(),
+                self.quorum
+            )));
+        }
+        times.sort_unstable_by(|a, b| b.cmp(a));
+        let kth = times[self.quorum - 1];
+        if fresh && let Some(max) = self.max_age {
+            let age = now.saturating_sub(kth);
+            if age > max.as_secs() {
+                return Err(ClientError::Witnesses(format!(
+                    "a stale view: the checkpoint of {} at size {} was last cosigned by a quorum {age} s ago, more than the {} s allowed",
+                    cp.origin(),
+                    cp.size(),
+                    max.as_secs()
+                )));
+            }
+        }
+        Ok(())
+    }
 }

@@ -37,6 +37,7 @@ pub mod pool;
 pub mod publish;
 pub mod sequencer;
 pub mod store;
+pub mod witnessing;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -207,6 +208,9 @@ pub struct Log {
     /// a map and a checkpoint that belong together, and no reader waits for
     /// a sqlite commit.
     map: RwLock<Map>,
+    /// The witnesses that cosign each checkpoint, and the runtime their
+    /// requests run on (the sequencer waits for them from its own thread).
+    witnessing: std::sync::OnceLock<(Arc<witnessing::Witnessing>, tokio::runtime::Handle)>,
     pub metrics: Metrics,
     _lock: Option<File>,
 }
@@ -343,6 +347,7 @@ impl Log {
             vkey,
             latest: RwLock::new((Arc::new(cp), map_root)),
             map: RwLock::new(map),
+            witnessing: std::sync::OnceLock::new(),
             metrics: Metrics::default(),
             _lock: lock,
         };
@@ -384,6 +389,29 @@ impl Log {
     /// The origin (the log key's name).
     pub fn origin(&self) -> &str {
         self.vkey.name()
+    }
+
+    /// Has every new checkpoint cosigned by `w` before it is published,
+    /// its requests run on `rt`. Set once, before the sequencer starts.
+    pub fn set_witnessing(&self, w: Arc<witnessing::Witnessing>, rt: tokio::runtime::Handle) {
+        let _ = self.witnessing.set((w, rt));
+    }
+
+    /// The witnesses, if any.
+    pub fn witnessing(&self) -> Option<&(Arc<witnessing::Witnessing>, tokio::runtime::Handle)> {
+        self.witnessing.get()
+    }
+
+    /// Serves `note` (the latest checkpoint with fresh cosignatures) if the
+    /// latest checkpoint is still the one of `size` and `root`.
+    pub fn set_cosigned(&self, size: u64, root: ank_proofs::Hash, note: String) {
+        let mut g = match self.latest.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.0.size == size && g.0.root == root {
+            g.0 = Arc::new(StoredCheckpoint { size, root, note });
+        }
     }
 
     /// The latest checkpoint.
@@ -469,6 +497,12 @@ pub struct ServeConfig {
     pub listen: std::net::SocketAddr,
     pub sequencer: sequencer::Settings,
     pub limits: conn::Limits,
+    /// Witnesses to cosign every checkpoint: (key, submission prefix).
+    pub witnesses: Vec<(VerifierKey, String)>,
+    /// How long a witness may take to answer.
+    pub witness_timeout: std::time::Duration,
+    /// How often the latest checkpoint is sent to the witnesses again.
+    pub witness_interval: std::time::Duration,
 }
 
 /// A running log: its address and a handle to stop it.
@@ -493,6 +527,33 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), LogError> {
     let (log, tree, created) = Log::open(&cfg.data, &cfg.origin)?;
+    if !cfg.witnesses.is_empty() {
+        let peers = cfg
+            .witnesses
+            .iter()
+            .map(|(k, u)| witnessing::WitnessPeer::new(k.clone(), u))
+            .collect();
+        let w = Arc::new(
+            witnessing::Witnessing::new(peers, cfg.witness_timeout, cfg.witness_interval).map_err(
+                |e| LogError::Io {
+                    path: "witness client".into(),
+                    source: std::io::Error::other(e),
+                },
+            )?,
+        );
+        log.set_witnessing(Arc::clone(&w), tokio::runtime::Handle::current());
+        // The latest checkpoint is cosigned now and again every interval,
+        // so that its cosignatures show the log is alive.
+        let (log, interval) = (Arc::clone(&log), cfg.witness_interval);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = witnessing::refresh(&log, &w).await {
+                    eprintln!("witnessing: {e}");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| LogError::Io {

@@ -403,7 +403,12 @@ fn sequence(
             };
         }
     };
-    let (cp, p, m) = cp;
+    let (mut cp, p, m) = cp;
+    // Cosigned before anyone sees it; a witness that is down costs only
+    // its cosignature.
+    if let Some((w, rt)) = log.witnessing() {
+        cp.note = rt.block_on(w.cosign(&log.store, &cp.note, cp.size));
+    }
     let cp = Arc::new(cp);
     // The one exclusive step: the new map and checkpoint become visible together.
     log.publish_snapshot(p, Arc::clone(&cp), m)?;

@@ -144,7 +144,8 @@ impl Directory for HttpDirectory {
                 message,
             };
             let mut client = LogClient::new(&log.url, log.vkey.clone())
-                .map_err(|e| unverified(e.to_string()))?;
+                .map_err(|e| unverified(e.to_string()))?
+                .requiring(log.witnesses.clone());
             if let Some(state) = &self.state {
                 client = client.remembering(state.clone());
             }

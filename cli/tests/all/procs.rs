@@ -51,9 +51,11 @@ impl Server {
     /// Starts `ank witness serve --data DATA --listen 127.0.0.1:0` with `extra`.
     pub fn witness(data: &Path, extra: &[&str]) -> Result<Server, String> {
         let mut cmd = Command::new(bin());
-        cmd.args(["witness", "serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra);
+        cmd.args(["witness", "serve", "--data"]).arg(data);
+        if !extra.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(extra);
         Self::spawn(cmd, "logs:")
     }
 

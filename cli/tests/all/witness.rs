@@ -9,7 +9,7 @@ use std::path::Path;
 use ank_proofs::note::ALG_ED25519;
 use ank_proofs::{Checkpoint, Hash, SignerKey, TreeBuilder, leaf_hash, prove_consistency};
 
-use crate::procs::{Scratch, Server, http_typed};
+use crate::procs::{Scratch, Server, ank_in, http_typed};
 
 const ORIGIN: &str = "log.example/ank";
 
@@ -398,4 +398,114 @@ fn concurrent_submissions_never_roll_back_or_fork() {
             "size {s} from the other branch"
         );
     }
+}
+
+/// A log cosigned by two witnesses, and clients that require a quorum of
+/// two, of one, or fresh cosignatures. One witness stops: the log goes on,
+/// clients requiring two refuse its new checkpoint and clients requiring
+/// one accept it. It comes back on its port: the quorum returns with no
+/// operator action. Both stop: a client with a maximum age sees a stale view.
+#[test]
+fn a_quorum_of_witnesses() {
+    let dir = Scratch::new("quorum");
+    let data = dir.join("data");
+    // The log's key exists once it has started.
+    let mut first = Server::start(&data, &[]).unwrap();
+    let log_vkey = first.vkey.clone();
+    first.kill();
+    let witness = |n: &str, listen: Option<&str>| {
+        let name = format!("witness.example/{n}");
+        let mut extra = vec!["--name", &name, "--log", &log_vkey];
+        if let Some(l) = listen {
+            extra.extend(["--listen", l]);
+        }
+        Server::witness(&dir.join(n), &extra).unwrap()
+    };
+    let w1 = witness("w1", None);
+    let mut w2 = witness("w2", None);
+    let w2_addr = w2.addr.clone();
+    let server = Server::start(
+        &data,
+        &[
+            "--interval",
+            "20ms",
+            "--witness-interval",
+            "300ms",
+            "--witness",
+            &format!("{}={}", w1.vkey, w1.url),
+            "--witness",
+            &format!("{}={}", w2.vkey, w2.url),
+        ],
+    )
+    .unwrap();
+    let (two, one, fresh) = (dir.join("two"), dir.join("one"), dir.join("fresh"));
+    crate::history::register(&dir, &server, &two, "alice@example.org");
+    for (home, extra) in [
+        (&one, vec!["--quorum", "1"]),
+        (&fresh, vec!["--quorum", "2", "--max-age", "1s"]),
+    ] {
+        let mut args = vec!["trust", "add", "example.org", &server.url, &server.vkey];
+        args.extend(["--witness", &w1.vkey, "--witness", &w2.vkey]);
+        args.extend(extra);
+        assert!(ank_in(home, &args).0);
+    }
+    let mut args = vec!["trust", "add", "example.org", &server.url, &server.vkey];
+    args.extend(["--witness", &w1.vkey, "--witness", &w2.vkey]);
+    assert!(ank_in(&two, &args).0);
+    let lookup = |home: &Path| ank_in(home, &["lookup", "alice@example.org"]);
+    for home in [&two, &one, &fresh] {
+        let (ok, out, err) = lookup(home);
+        assert!(ok, "{err}{out}");
+    }
+    // The served checkpoint carries both cosignatures.
+    let (_, note) = crate::procs::http(&server.addr, "GET", "/checkpoint", None).unwrap();
+    let w = [
+        ank_proofs::VerifierKey::parse(&w1.vkey).unwrap(),
+        ank_proofs::VerifierKey::parse(&w2.vkey).unwrap(),
+    ];
+    let log = ank_proofs::VerifierKey::parse(&server.vkey).unwrap();
+    let cp = ank_proofs::verify_checkpoint(note.as_bytes(), &log, &w).unwrap();
+    assert_eq!(cp.cosignatures().len(), 2);
+
+    // w2 stops; bob's registration makes a checkpoint cosigned by w1 alone.
+    w2.kill();
+    crate::history::register(&dir, &server, &dir.join("plain"), "bob@example.org");
+    let size_before = crate::procs::latest_size(&server.url);
+    let (_, note) = crate::procs::http(&server.addr, "GET", "/checkpoint", None).unwrap();
+    let cp = ank_proofs::verify_checkpoint(note.as_bytes(), &log, &w).unwrap();
+    assert_eq!(cp.cosignatures().len(), 1, "{note}");
+    let (ok, _, err) = lookup(&two);
+    assert!(!ok);
+    assert!(
+        err.contains("carries 1 valid cosignature(s) of the witnesses required; the quorum is 2"),
+        "{err}"
+    );
+    let (ok, out, err) = lookup(&one);
+    assert!(ok, "{err}{out}");
+    assert!(out.contains(&format!("size {size_before})")), "{out}");
+
+    // w2 comes back on its address: the next re-submission restores the quorum.
+    let _w2 = witness("w2", Some(&w2_addr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (ok, _, err) = lookup(&two);
+        if ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quorum never returned: {err}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(crate::procs::latest_size(&server.url), size_before);
+
+    // Both stop: the cosignatures age, and a client allowing 1 s refuses.
+    drop(_w2);
+    drop(w1);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (ok, _, err) = lookup(&fresh);
+    assert!(!ok);
+    assert!(err.contains("a stale view"), "{err}");
+    assert!(lookup(&two).0, "without a maximum age the view is accepted");
 }

@@ -823,6 +823,7 @@ async fn an_unreachable_sender_log_fails_closed() {
             domain: "a.example".into(),
             url,
             vkey: a_log.verifier(),
+            witnesses: None,
         }],
         std::time::Duration::from_secs(60),
         std::time::Duration::from_secs(1),
