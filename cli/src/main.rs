@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 mod mail;
+mod monitor;
 mod operator;
 mod user;
 mod witness;
@@ -34,6 +35,9 @@ enum Command {
     /// A C2SP tlog-witness: cosigns checkpoints consistent with what it saw.
     #[command(subcommand)]
     Witness(witness::WitnessCmd),
+    /// Watch your addresses in their logs: every key change, and an alert
+    /// (exit 2) for any you did not make.
+    Monitor(monitor::Monitor),
     /// Create this device's keys for an address (under $ANK_HOME).
     Init {
         address: String,
@@ -211,6 +215,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => operator::serve(a),
         Command::Log(c) => operator::log(c),
         Command::Witness(c) => witness::run(c),
+        Command::Monitor(m) => monitor::run(m),
         Command::Init { address, device } => user::init(&address, device),
         Command::Register {
             address,
@@ -237,6 +242,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<monitor::Alerted>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             // A log that showed two histories is not an ordinary failure.
@@ -362,7 +371,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Progress of a long walk over a log, drawn on stderr when it is a terminal
 /// and the log is large.
-fn progress_bar() -> impl FnMut(u64, u64) {
+pub(crate) fn progress_bar() -> impl FnMut(u64, u64) {
     let tty = std::io::stderr().is_terminal();
     let mut last = 0u64;
     move |done, total| {

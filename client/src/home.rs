@@ -483,3 +483,49 @@ pub fn add_trust(home: &Path, entry: &TrustedLog) -> Result<(), ClientError> {
     let p = home.join("trust");
     replace_private(&p, text.as_bytes()).map_err(io(&p))
 }
+
+/// Every Ed25519 public key this device holds or held for `address`: the
+/// current keys, a pending change's, and superseded ones still on disk.
+///
+/// # Errors
+/// I/O and format errors of the current key file.
+pub fn own_signing_keys(home: &Path, address: &Address) -> Result<Vec<[u8; 32]>, ClientError> {
+    let mut out = vec![DeviceKeys::load(home, address)?.public().signing_key];
+    if let Ok(Some(p)) = PendingChange::load(home, address)
+        && let Some(k) = p.keys
+    {
+        out.push(k.public().signing_key);
+    }
+    if let Ok(rd) = std::fs::read_dir(old_dir(home, address)) {
+        for e in rd.flatten() {
+            let Ok(text) = std::fs::read(e.path()) else {
+                continue;
+            };
+            let Ok(f) = serde_json::from_slice::<OldKeyFile>(&text) else {
+                continue;
+            };
+            if let Ok(k) = DeviceKeys::from_key_file(f.keys, |w| ClientError::BadFile {
+                path: e.path().display().to_string(),
+                what: w.to_owned(),
+            }) {
+                out.push(k.public().signing_key);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The addresses this device has keys for (`keys/<address>.json`).
+pub fn addresses_with_keys(home: &Path) -> Vec<Address> {
+    let mut out: Vec<Address> = std::fs::read_dir(home.join("keys"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            Address::parse(name.strip_suffix(".json")?).ok()
+        })
+        .collect();
+    out.sort_by_key(ToString::to_string);
+    out
+}

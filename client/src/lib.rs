@@ -222,7 +222,8 @@ impl Source {
 }
 
 /// Reads resources in order, keeping up to `window` HTTP requests in flight.
-struct Prefetch {
+#[derive(Debug)]
+pub struct Prefetch {
     source: Arc<Source>,
     paths: VecDeque<String>,
     inflight: VecDeque<tokio::task::JoinHandle<Result<Vec<u8>, ClientError>>>,
@@ -230,7 +231,8 @@ struct Prefetch {
 }
 
 impl Prefetch {
-    fn new(source: Arc<Source>, paths: Vec<String>, window: usize) -> Self {
+    /// Reads `paths` from `source`, in order.
+    pub fn new(source: Arc<Source>, paths: Vec<String>, window: usize) -> Self {
         Prefetch {
             source,
             paths: paths.into(),
@@ -239,7 +241,8 @@ impl Prefetch {
         }
     }
 
-    async fn next(&mut self) -> Option<Result<Vec<u8>, ClientError>> {
+    /// The next resource; `None` after the last.
+    pub async fn next(&mut self) -> Option<Result<Vec<u8>, ClientError>> {
         if matches!(*self.source, Source::Dir(_)) {
             let p = self.paths.pop_front()?;
             return Some(self.source.get(&p).await);
@@ -270,7 +273,11 @@ pub struct TilesReport {
     pub tiles: u64,
 }
 
-fn compare(tile: &Tile, fetched: &[u8], computed: &[Hash]) -> Result<(), ClientError> {
+/// Checks a fetched hash tile against the hashes computed for it.
+///
+/// # Errors
+/// [`ank_proofs::Error::TileMismatch`].
+pub fn compare(tile: &Tile, fetched: &[u8], computed: &[Hash]) -> Result<(), ClientError> {
     if fetched != tile_data(computed).as_slice() {
         return Err(ank_proofs::Error::TileMismatch { path: tile.path() }.into());
     }

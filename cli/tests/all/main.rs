@@ -11,6 +11,7 @@ mod audit;
 mod crash;
 mod history;
 mod mail;
+mod monitor;
 mod procs;
 mod readme;
 mod serve;
