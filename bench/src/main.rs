@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod log;
+mod monitor;
 mod witness;
 
 #[derive(Parser, Debug)]
@@ -87,6 +88,25 @@ pub enum Bench {
         /// Requests per log, each growing it by one leaf.
         #[arg(long, default_value_t = 200)]
         rounds: u64,
+    },
+    /// A monitor's catch-up from size 0 on a tile directory or a log's URL.
+    Monitor {
+        /// A tile directory or an http(s):// prefix.
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        vkey: String,
+        #[arg(long, default_value = "u77@bench.example")]
+        address: String,
+        #[arg(long, default_value = "target/bench-monitor-state")]
+        state: PathBuf,
+    },
+    /// Write an `ank serve` data directory's log as a static tile directory.
+    ExportTiles {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Durable appends through the sequencer and sqlite, against batch size.
     Sequencer {
@@ -172,6 +192,13 @@ pub fn run(b: Bench) -> Result<()> {
             dir,
         } => crate::log::sequencer(entries, &batch, &dir),
         Bench::Witness { data, logs, rounds } => crate::witness::witness(&data, logs, rounds),
+        Bench::Monitor {
+            source,
+            vkey,
+            address,
+            state,
+        } => crate::monitor::monitor(&source, &vkey, &address, &state),
+        Bench::ExportTiles { data, out } => crate::monitor::export_tiles(&data, &out),
         Bench::Populate {
             data,
             bindings,
