@@ -60,3 +60,163 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response 
         }
     }
 }
+
+pub mod audit;
+
+/// The routes of an auditing witness: `POST /add-checkpoint` (cosigning
+/// only what `auditor` verified), `GET`/`POST /v1/gossip` and
+/// `GET`/`POST /v1/evidence`. New evidence is pushed to `peers`.
+pub fn audit_router(
+    auditor: Arc<audit::Auditor>,
+    witness: Arc<Witness>,
+    peers: Arc<Vec<String>>,
+) -> Router {
+    let state = AuditState {
+        auditor,
+        peers,
+        http: reqwest::Client::new(),
+    };
+    let gossip = Router::new()
+        .route(
+            "/v1/gossip",
+            axum::routing::get(gossip_list).post(gossip_in),
+        )
+        .route(
+            "/v1/evidence",
+            axum::routing::get(evidence_list).post(evidence_in),
+        )
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+        .with_state(state);
+    witness_router(witness).merge(gossip)
+}
+
+/// What the gossip routes share.
+#[derive(Clone, Debug)]
+pub struct AuditState {
+    pub auditor: Arc<audit::Auditor>,
+    pub peers: Arc<Vec<String>>,
+    pub http: reqwest::Client,
+}
+
+impl AuditState {
+    /// Sends each piece of evidence to every peer (best effort).
+    pub async fn push_evidence(&self, found: &[ank_proofs::evidence::Evidence]) {
+        for e in found {
+            let text = e.to_text();
+            for p in self.peers.iter() {
+                let url = format!("{}/v1/evidence", p.trim_end_matches('/'));
+                if let Err(err) = self.http.post(&url).body(text.clone()).send().await {
+                    eprintln!("pushing evidence to {p}: {err}");
+                }
+            }
+        }
+    }
+
+    /// One round: follow every log, push new evidence, and send the latest
+    /// checkpoints to every peer.
+    pub async fn round(&self) {
+        for origin in self.auditor.origins() {
+            match self.auditor.follow(&origin).await {
+                Ok(found) => self.push_evidence(&found).await,
+                Err(e) => eprintln!("{origin}: {e}"),
+            }
+        }
+        let Ok(latest) = self.auditor.latest() else {
+            return;
+        };
+        for p in self.peers.iter() {
+            let url = format!("{}/v1/gossip", p.trim_end_matches('/'));
+            for note in &latest {
+                if let Err(err) = self.http.post(&url).body(note.clone()).send().await {
+                    eprintln!("gossip to {p}: {err}");
+                }
+            }
+        }
+    }
+}
+
+fn json_list(key: &str, items: Result<Vec<String>, audit::AuditError>) -> Response {
+    match items {
+        Ok(v) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ key: v }).to_string(),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn gossip_list(State(s): State<AuditState>) -> Response {
+    json_list("checkpoints", s.auditor.latest())
+}
+
+async fn evidence_list(State(s): State<AuditState>) -> Response {
+    json_list("evidence", s.auditor.evidence())
+}
+
+fn refused(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({"error": code, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+async fn gossip_in(State(s): State<AuditState>, body: Bytes) -> Response {
+    let Ok(note) = std::str::from_utf8(&body) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "bad_checkpoint",
+            "not UTF-8".into(),
+        );
+    };
+    match s.auditor.consider(note).await {
+        Ok(found) => {
+            let n = found.len();
+            s.push_evidence(&found).await;
+            json_ok(serde_json::json!({"evidence": n}))
+        }
+        Err(audit::AuditError::UnknownLog(o)) => refused(
+            StatusCode::NOT_FOUND,
+            "unknown_log",
+            format!("unknown log {o:?}"),
+        ),
+        Err(e @ (audit::AuditError::Proof(_) | audit::AuditError::Client(_))) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unverified",
+            e.to_string(),
+        ),
+        Err(e) => refused(StatusCode::CONFLICT, "not_followed", e.to_string()),
+    }
+}
+
+async fn evidence_in(State(s): State<AuditState>, body: Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return refused(StatusCode::BAD_REQUEST, "bad_evidence", "not UTF-8".into());
+    };
+    match s.auditor.add_evidence(text).await {
+        Ok(new) => {
+            if new && let Ok(e) = ank_proofs::evidence::Evidence::parse(text) {
+                s.push_evidence(std::slice::from_ref(&e)).await;
+            }
+            json_ok(serde_json::json!({"new": new}))
+        }
+        Err(audit::AuditError::UnknownLog(o)) => refused(
+            StatusCode::NOT_FOUND,
+            "unknown_log",
+            format!("unknown log {o:?}"),
+        ),
+        Err(e) => refused(StatusCode::BAD_REQUEST, "not_evidence", e.to_string()),
+    }
+}
+
+fn json_ok(v: serde_json::Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}

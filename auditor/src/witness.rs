@@ -19,7 +19,7 @@
 //! | 404 | the origin is not a log this witness serves | why |
 //! | 409 | `old` is not the size the witness last cosigned | that size and a newline, `text/x.tlog.size` |
 //! | 409 | the checkpoint has the witness's size and another root (v1.0.0 says 409; the current draft says 422) | why, `text/plain` |
-//! | 422 | the consistency proof does not lead from the witness's root to the checkpoint's | why |
+//! | 422 | the consistency proof does not lead from the witness's root to the checkpoint's; for an auditing witness also: its replay does not verify the checkpoint | why |
 //!
 //! # State
 //!
@@ -66,6 +66,9 @@ pub enum WitnessError {
     OtherRoot { size: u64 },
     #[error("the consistency proof does not verify: {0}")]
     BadProof(String),
+    /// An auditing witness's replay does not verify the checkpoint.
+    #[error("not verified by this auditor: {0}")]
+    NotAudited(String),
     #[error("witness storage: {0}")]
     Internal(String),
 }
@@ -78,7 +81,7 @@ impl WitnessError {
             WitnessError::Forbidden { .. } => 403,
             WitnessError::UnknownLog { .. } => 404,
             WitnessError::OldSize { .. } | WitnessError::OtherRoot { .. } => 409,
-            WitnessError::BadProof(_) => 422,
+            WitnessError::BadProof(_) | WitnessError::NotAudited(_) => 422,
             WitnessError::Internal(_) => 500,
         }
     }
@@ -165,12 +168,25 @@ struct Check {
     reply: SyncSender<Result<(), WitnessError>>,
 }
 
+/// What an auditing witness checks before it cosigns: the checkpoint's
+/// origin, size and root; an error refuses the cosignature.
+pub type CosignCheck = Arc<dyn Fn(&str, u64, &Hash) -> Result<(), WitnessError> + Send + Sync>;
+
 /// A witness: its key, the logs it serves, and its state.
-#[derive(Debug)]
 pub struct Witness {
     key: SignerKey,
     logs: HashMap<String, Vec<VerifierKey>>,
     writer: std::sync::Mutex<SyncSender<Check>>,
+    check: Option<CosignCheck>,
+}
+
+impl std::fmt::Debug for Witness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witness")
+            .field("name", &self.key.name())
+            .field("logs", &self.logs.len())
+            .finish()
+    }
 }
 
 /// Paths in a witness's data directory.
@@ -258,6 +274,20 @@ impl Witness {
         logs: &[VerifierKey],
         db: &Path,
     ) -> Result<Arc<Witness>, WitnessError> {
+        Self::open_checked(key, logs, db, None)
+    }
+
+    /// As [`Witness::open`], cosigning only what `check` also accepts (an
+    /// auditing witness: its auditor's replay must have verified the tree).
+    ///
+    /// # Errors
+    /// As [`Witness::open`].
+    pub fn open_checked(
+        key: SignerKey,
+        logs: &[VerifierKey],
+        db: &Path,
+        check: Option<CosignCheck>,
+    ) -> Result<Arc<Witness>, WitnessError> {
         let mut by_origin: HashMap<String, Vec<VerifierKey>> = HashMap::new();
         for k in logs {
             if k.alg() != ank_proofs::note::ALG_ED25519 {
@@ -282,6 +312,7 @@ impl Witness {
             key,
             logs: by_origin,
             writer: std::sync::Mutex::new(tx),
+            check,
         }))
     }
 
@@ -315,6 +346,9 @@ impl Witness {
                 old: req.old,
                 size: cp.size,
             });
+        }
+        if let Some(check) = &self.check {
+            check(&cp.origin, cp.size, &cp.root)?;
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let check = Check {

@@ -8,6 +8,7 @@ use ank_proofs::{Hash, Policy, TlogProof, VerifierKey, verify_consistency, verif
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+mod audit;
 mod mail;
 mod monitor;
 mod operator;
@@ -28,7 +29,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a domain's log and its mailbox on an embedded sqlite.
-    Serve(operator::Serve),
+    Serve(Box<operator::Serve>),
     /// Operator commands on a log's data directory.
     #[command(subcommand)]
     Log(operator::LogCmd),
@@ -38,6 +39,9 @@ enum Command {
     /// Watch your addresses in their logs: every key change, and an alert
     /// (exit 2) for any you did not make.
     Monitor(monitor::Monitor),
+    /// An auditor: replays logs, cosigns only what it verified, gossips.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Create this device's keys for an address (under $ANK_HOME).
     Init {
         address: String,
@@ -212,10 +216,11 @@ struct Trust {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(a) => operator::serve(a),
+        Command::Serve(a) => operator::serve(*a),
         Command::Log(c) => operator::log(c),
         Command::Witness(c) => witness::run(c),
         Command::Monitor(m) => monitor::run(m),
+        Command::Audit(c) => audit::run(c),
         Command::Init { address, device } => user::init(&address, device),
         Command::Register {
             address,

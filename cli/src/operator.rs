@@ -78,6 +78,10 @@ pub struct Serve {
     /// Accept mail from senders whose domain has no trusted log (default: refuse).
     #[arg(long)]
     mail_allow_unauthenticated: bool,
+    /// An auditor (its URL) to send the split-view evidence the mailbox
+    /// finds to; repeatable.
+    #[arg(long = "auditor")]
+    auditors: Vec<String>,
     /// A witness to cosign every checkpoint, as `VKEY=URL` (its cosignature/v1
     /// key, then its submission prefix); repeatable.
     #[arg(long = "witness", value_parser = parse_witness)]
@@ -149,6 +153,7 @@ pub fn serve(a: Serve) -> Result<()> {
         },
         rate_per_minute: a.mail_rate,
         allow_unauthenticated: a.mail_allow_unauthenticated,
+        auditors: a.auditors.clone(),
     };
     let origin = a.origin.unwrap_or_else(|| format!("{domain}/ank"));
     // The origin names the domain: clients check a log's key name against it.

@@ -133,6 +133,9 @@ pub struct MailSettings {
     /// Accept mail from senders whose domain has no trusted log (their
     /// envelope signature still has to verify). Default: refused.
     pub allow_unauthenticated: bool,
+    /// Auditors (their URLs) that get every piece of split-view evidence
+    /// this mailbox finds, at `POST <url>/v1/evidence`.
+    pub auditors: Vec<String>,
 }
 
 impl Default for MailSettings {
@@ -143,6 +146,7 @@ impl Default for MailSettings {
             quota: Quota::default(),
             rate_per_minute: 600,
             allow_unauthenticated: false,
+            auditors: Vec::new(),
         }
     }
 }
@@ -245,14 +249,17 @@ async fn check_recipient_proof(
         if log.root_at(size) == Some(root) {
             return Ok(None);
         }
-        let evidence = log.evidence_against(&cp);
-        if let Some(e) = &evidence {
-            store.add_evidence(&e.to_text())?;
+        let evidence = log.evidence_against(&cp).map(|e| e.to_text());
+        if let Some(text) = &evidence {
+            store.add_evidence(text)?;
         }
-        Ok(Some(evidence.is_some()))
+        Ok(Some(evidence))
     })
     .await?;
-    match split {
+    if let Some(Some(text)) = &split {
+        push_evidence(&s.settings.auditors, text);
+    }
+    match split.map(|e| e.is_some()) {
         None => Ok(()),
         Some(kept) => Err(refuse(
             RefusalKind::SplitView,
@@ -266,6 +273,24 @@ async fn check_recipient_proof(
             ),
         )),
     }
+}
+
+/// Sends evidence to each auditor in the background (best effort: the
+/// evidence is also kept here and served at `/v1/evidence`).
+fn push_evidence(auditors: &[String], text: &str) {
+    if auditors.is_empty() {
+        return;
+    }
+    let (auditors, text) = (auditors.to_vec(), text.to_owned());
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        for a in auditors {
+            let url = format!("{}/v1/evidence", a.trim_end_matches('/'));
+            if let Err(e) = http.post(&url).body(text.clone()).send().await {
+                eprintln!("pushing evidence to the auditor {a}: {e}");
+            }
+        }
+    });
 }
 
 fn dir_error(who: &str, err: DirectoryError) -> Refusal {

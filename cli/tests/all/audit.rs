@@ -24,7 +24,7 @@ fn ok(home: &Path, args: &[&str]) -> String {
 /// signs a checkpoint of it with the log's own key: what an operator with
 /// the key and the database can do. Returns the index of the first entry
 /// written.
-fn write_behind_the_log(data: &Path, bindings: &[Entry], map_root: Option<Hash>) -> u64 {
+pub fn write_behind_the_log(data: &Path, bindings: &[Entry], map_root: Option<Hash>) -> u64 {
     let key = ank_log_server::DataDir(data.to_owned()).read_key().unwrap();
     let store = SqliteStore::open(&data.join("log.sqlite")).unwrap();
     let cp = store.checkpoint().unwrap().unwrap();
@@ -96,7 +96,7 @@ fn write_behind_the_log(data: &Path, bindings: &[Entry], map_root: Option<Hash>)
 
 /// Mallory's key set for alice, and a key holder's authorisation of it
 /// signed by mallory's own key, which alice's key set never held.
-fn mallory_binding(version: u64) -> Entry {
+pub fn mallory_binding(version: u64) -> Entry {
     use ed25519_dalek::Signer as _;
     let mallory = ed25519_dalek::SigningKey::from_bytes(&[0x4d; 32]);
     let key_set = KeySet::new(vec![ank_proofs::Device {

@@ -8,6 +8,7 @@
 )]
 
 mod audit;
+mod auditor;
 mod crash;
 mod history;
 mod mail;

@@ -59,6 +59,17 @@ impl Server {
         Self::spawn(cmd, "logs:")
     }
 
+    /// Starts `ank audit serve --data DATA` with `extra`.
+    pub fn auditor(data: &Path, extra: &[&str]) -> Result<Server, String> {
+        let mut cmd = Command::new(bin());
+        cmd.args(["audit", "serve", "--data"]).arg(data);
+        if !extra.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(extra);
+        Self::spawn(cmd, "logs:")
+    }
+
     /// Spawns `cmd` and reads its startup report (`vkey:` and `url:` lines)
     /// up to the line starting with `last`.
     pub fn spawn(mut cmd: Command, last: &str) -> Result<Server, String> {
@@ -251,4 +262,28 @@ pub fn shared_vectors() -> Option<PathBuf> {
     );
     eprintln!("skipping: shared vectors not found at {}", dir.display());
     None
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes the log in `data` (stopped) as a static C2SP tile directory at `out`.
+pub fn export_tiles(data: &Path, out: &Path) {
+    use ank_log_server::store::LogStore as _;
+    let store = ank_log_server::store::SqliteStore::open(&data.join("log.sqlite")).unwrap();
+    let size = store.checkpoint().unwrap().unwrap().size;
+    let entries = store.entries(0, size).unwrap();
+    let key = ank_log_server::DataDir(data.to_owned()).read_key().unwrap();
+    let _ = std::fs::remove_dir_all(out);
+    for (path, bytes) in ank_test_vectors::tiled_log(&entries, &key).unwrap() {
+        let p = out.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
 }

@@ -525,7 +525,48 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
         vec![(2, root1), (3, root2)],
         good2.checkpoint.clone(),
     );
-    let s = setup_with("proof", settings(), Some(Arc::new(view)));
+    // An auditor that records what it is sent.
+    let auditor = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let auditor_url = format!("http://{}", auditor.local_addr().unwrap());
+    let (pushed_tx, pushed) = tokio::sync::oneshot::channel::<String>();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut c, _) = auditor.accept().await.unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Headers, then exactly Content-Length bytes of body.
+        let body = loop {
+            let n = c.read(&mut buf).await.unwrap();
+            req.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&req).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap();
+                if body.len() >= len {
+                    assert!(head.starts_with("POST /v1/evidence "), "{head}");
+                    break body[..len].to_owned();
+                }
+            }
+        };
+        c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let _ = pushed_tx.send(body);
+    });
+    let s = setup_with(
+        "proof",
+        MailSettings {
+            auditors: vec![auditor_url],
+            ..settings()
+        },
+        Some(Arc::new(view)),
+    );
     let (app, store, alice, bob) = (&s.app, &s.store, &s.alice, &s.bob);
     let with = |id: u8, proof: ank_proofs::api::LookupResponse| {
         let mut e = envelope(alice, bob, "x", id);
@@ -564,6 +605,12 @@ async fn attached_recipient_proofs_are_checked_and_split_views_kept() {
     let v = e.verify(&log.verifier()).unwrap();
     assert_eq!(v.kind, ank_proofs::evidence::EvidenceKind::SameSize);
     assert_eq!(e.notes[0], forked.checkpoint);
+    // ... and pushed to the auditor.
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(30), pushed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent, kept[0]);
     // Served to anyone.
     let (st, served) = call(
         app,
