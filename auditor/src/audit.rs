@@ -142,10 +142,21 @@ impl Auditor {
             let mut replay = Replay::new();
             let mut tree = TreeBuilder::new();
             {
+                let size: i64 = conn
+                    .query_row(
+                        "SELECT size FROM checkpoints WHERE origin = ?1",
+                        [&origin],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?
+                    .unwrap_or(0);
                 let mut st = conn
-                    .prepare("SELECT entry FROM entries WHERE origin = ?1 ORDER BY idx")
+                    .prepare(
+                        "SELECT entry FROM entries WHERE origin = ?1 AND idx < ?2 ORDER BY idx",
+                    )
                     .map_err(sql)?;
-                let mut rows = st.query([&origin]).map_err(sql)?;
+                let mut rows = st.query(params![&origin, size]).map_err(sql)?;
                 while let Some(r) = rows.next().map_err(sql)? {
                     let e: Vec<u8> = r.get(0).map_err(sql)?;
                     tree.push(leaf_hash(&e));
@@ -373,7 +384,11 @@ impl Auditor {
         let (from, to) = (size, cp.size());
         let mut tree = f.tree.clone();
         let mut replay = f.replay.clone();
-        let mut rows: Vec<(u64, Vec<u8>, Vec<u8>)> = Vec::new();
+        // The copy is written beside the replay, on another core, in
+        // chunks; the checkpoint row written after them is the commit
+        // point (entries beyond a stored checkpoint are ignored on start).
+        let writer = ChunkWriter::start(&self.path, &origin)?;
+        let mut rows: Vec<Row> = Vec::new();
         let bundles: Vec<Tile> = (from / 256..to.div_ceil(256))
             .map(|n| {
                 let width = if (n + 1) * 256 <= to {
@@ -410,7 +425,14 @@ impl Auditor {
                 }
                 rows.push((index, e.to_vec(), hashes.iter().flat_map(|h| h.0).collect()));
             }
+            if rows.len() >= 4096 {
+                writer.send(std::mem::take(&mut rows))?;
+            }
         }
+        if !rows.is_empty() {
+            writer.send(std::mem::take(&mut rows))?;
+        }
+        writer.finish()?;
         if let Some((index, err)) = failure {
             // The copy stays at the last checkpoint that replayed; a
             // contradicted map root is proven with the log's own tiles.
@@ -452,26 +474,12 @@ impl Auditor {
             }
             .into());
         }
-        {
-            let mut c = self.db()?;
-            let tx = c.transaction().map_err(sql)?;
-            {
-                let mut ins = tx
-                    .prepare_cached(
-                        "INSERT INTO entries (origin, idx, entry, hashes) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .map_err(sql)?;
-                for (i, e, h) in &rows {
-                    ins.execute(params![origin, *i as i64, e, h]).map_err(sql)?;
-                }
-            }
-            tx.execute(
+        self.db()?
+            .execute(
                 "INSERT OR REPLACE INTO checkpoints (origin, size, note) VALUES (?1, ?2, ?3)",
                 params![origin, to as i64, cp.note().to_text()],
             )
             .map_err(sql)?;
-            tx.commit().map_err(sql)?;
-        }
         f.tree = tree;
         f.replay = replay;
         f.checkpoint = Some(cp.note().to_text());
@@ -524,6 +532,79 @@ impl Auditor {
             ank_proofs::MapRootEntry::decode(&last)?;
         }
         Ok(())
+    }
+}
+
+/// Writes a log's copy in chunks on its own thread and connection.
+struct ChunkWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<Row>>>,
+    thread: Option<std::thread::JoinHandle<Result<(), AuditError>>>,
+}
+
+/// An entry of the copy: index, bytes, the stored hashes it adds.
+type Row = (u64, Vec<u8>, Vec<u8>);
+
+impl ChunkWriter {
+    fn start(db: &Path, origin: &str) -> Result<ChunkWriter, AuditError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(8);
+        let (db, origin) = (db.to_owned(), origin.to_owned());
+        let thread = std::thread::Builder::new()
+            .name("ank-audit-writer".into())
+            .spawn(move || -> Result<(), AuditError> {
+                let mut c = Connection::open(&db).map_err(sql)?;
+                c.busy_timeout(std::time::Duration::from_secs(30))
+                    .map_err(sql)?;
+                // Made durable by the fsync of the checkpoint row that follows.
+                c.pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(sql)?;
+                for chunk in rx {
+                    let t = c.transaction().map_err(sql)?;
+                    {
+                        let mut ins = t
+                            .prepare_cached(
+                                "INSERT OR REPLACE INTO entries (origin, idx, entry, hashes) VALUES (?1, ?2, ?3, ?4)",
+                            )
+                            .map_err(sql)?;
+                        for (i, e, h) in &chunk {
+                            ins.execute(params![origin, *i as i64, e, h])
+                                .map_err(sql)?;
+                        }
+                    }
+                    t.commit().map_err(sql)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| AuditError::Store(e.to_string()))?;
+        Ok(ChunkWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, rows: Vec<Row>) -> Result<(), AuditError> {
+        self.tx
+            .as_ref()
+            .and_then(|t| t.send(rows).ok())
+            .ok_or_else(|| AuditError::Store("the copy's writer stopped".into()))
+    }
+
+    fn finish(mut self) -> Result<(), AuditError> {
+        drop(self.tx.take());
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(AuditError::Store("the copy's writer panicked".into()))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ChunkWriter {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -101,6 +101,15 @@ pub enum Bench {
         #[arg(long, default_value = "target/bench-monitor-state")]
         state: PathBuf,
     },
+    /// An auditor's first follow (mirror, tree, replay) of a tile directory or a log's URL.
+    Audit {
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        vkey: String,
+        #[arg(long, default_value = "target/bench-audit")]
+        data: PathBuf,
+    },
     /// Write an `ank serve` data directory's log as a static tile directory.
     ExportTiles {
         #[arg(long)]
@@ -199,6 +208,7 @@ pub fn run(b: Bench) -> Result<()> {
             state,
         } => crate::monitor::monitor(&source, &vkey, &address, &state),
         Bench::ExportTiles { data, out } => crate::monitor::export_tiles(&data, &out),
+        Bench::Audit { source, vkey, data } => crate::monitor::audit(&source, &vkey, &data),
         Bench::Populate {
             data,
             bindings,

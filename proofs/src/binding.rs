@@ -207,37 +207,8 @@ impl Entry {
         }
         let (key_set, used) = KeySet::decode_prefix(&b[BINDING_HEAD_LEN..])?;
         let rest = &b[BINDING_HEAD_LEN + used..];
-        let authorization = match b[49] {
-            0 => Authorization::Enrollment,
-            1 => {
-                if rest.len() < 96 {
-                    return Err(e(EntryError::Truncated { actual: b.len() }));
-                }
-                let mut signer = [0u8; 32];
-                signer.copy_from_slice(&rest[..32]);
-                let mut signature = [0u8; 64];
-                signature.copy_from_slice(&rest[32..96]);
-                Authorization::KeyHolder { signer, signature }
-            }
-            2 => Authorization::Operator,
-            f => return Err(e(EntryError::Flags(f))),
-        };
-        let trailing = match authorization {
-            Authorization::KeyHolder { .. } => rest.len() - 96,
-            _ => rest.len(),
-        };
-        if trailing != 0 {
-            return Err(e(EntryError::TrailingBytes));
-        }
-        match (&authorization, version) {
-            (Authorization::Enrollment, v) if v != 1 => {
-                return Err(e(EntryError::AuthorityForVersion));
-            }
-            (Authorization::KeyHolder { .. }, 1) => {
-                return Err(e(EntryError::AuthorityForVersion));
-            }
-            _ => {}
-        }
+        let authorization = authorization_of(b[49], rest, b.len())?;
+        check_authority_version(&authorization, version)?;
         let mut label = [0u8; 32];
         label.copy_from_slice(&b[1..33]);
         Ok(Entry {
@@ -280,19 +251,13 @@ impl Entry {
     /// # Errors
     /// As [`Entry::check_authorization`].
     pub fn check_authorization_keys(&self, previous: &[[u8; 32]]) -> Result<(), Error> {
-        let Authorization::KeyHolder { signer, signature } = &self.authorization else {
-            return Ok(());
-        };
-        if !previous.contains(signer) {
-            return Err(Error::Authority(AuthorityError::SignerNotCurrent));
-        }
-        // The key was checked when its key set was decoded; a failure here
-        // can only be a key set that was never valid, which is not current.
-        let key = ed25519_dalek::VerifyingKey::from_bytes(signer)
-            .map_err(|_| Error::Authority(AuthorityError::SignerNotCurrent))?;
-        let msg = publish_message(&self.label, self.version, &self.keys_hash());
-        key.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(signature))
-            .map_err(|_| Error::Authority(AuthorityError::Signature))
+        check_signed(
+            &self.authorization,
+            &self.label,
+            self.version,
+            &self.keys_hash(),
+            previous,
+        )
     }
 }
 
@@ -442,6 +407,189 @@ pub fn x25519_low_order(key: &[u8; 32]) -> bool {
     LOW_ORDER_U.contains(&u)
 }
 
+/// Reads the canonical key set at the start of `b` device by device (name,
+/// Ed25519 key, X25519 key), checking its form, its names and their order
+/// but not its keys' points; returns its length.
+fn scan_key_set(
+    b: &[u8],
+    mut each: impl FnMut(&str, &[u8; 32], &[u8; 32]),
+) -> Result<usize, Error> {
+    let e = |r| Error::KeySet(r);
+    let (&format, rest) = b
+        .split_first()
+        .ok_or(e(KeySetError::Truncated { offset: 0 }))?;
+    if format != 0x01 {
+        return Err(e(KeySetError::Format(format)));
+    }
+    let (&count, mut rest) = rest
+        .split_first()
+        .ok_or(e(KeySetError::Truncated { offset: 1 }))?;
+    if usize::from(count) > MAX_DEVICES {
+        return Err(e(KeySetError::TooManyDevices));
+    }
+    let mut previous: Option<&[u8]> = None;
+    for _ in 0..count {
+        let offset = b.len() - rest.len();
+        let trunc = e(KeySetError::Truncated { offset });
+        let (&n, r) = rest.split_first().ok_or(trunc.clone())?;
+        let n = usize::from(n);
+        if r.len() < n + 64 {
+            return Err(trunc);
+        }
+        let name = std::str::from_utf8(&r[..n]).map_err(|_| e(KeySetError::DeviceName))?;
+        if !valid_device_name(name) {
+            return Err(e(KeySetError::DeviceName));
+        }
+        if previous.is_some_and(|p| p >= name.as_bytes()) {
+            return Err(e(KeySetError::Order));
+        }
+        previous = Some(&r[..n]);
+        let key = |at: usize| {
+            let mut k = [0u8; 32];
+            k.copy_from_slice(&r[at..at + 32]);
+            k
+        };
+        each(name, &key(n), &key(n + 32));
+        rest = &r[n + 64..];
+    }
+    Ok(b.len() - rest.len())
+}
+
+/// A binding entry as a replay reads it: its fields, its key set's hash and
+/// Ed25519 keys, and a key holder's signature, with every form check of
+/// [`Entry::decode`] but without checking the keys' curve points (the log
+/// checked them before logging; a verifier that uses the keys decodes the
+/// entry with [`Entry::decode`]). Fast enough for millions of entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingRecord {
+    pub label: Hash,
+    pub version: u64,
+    pub authorization: Authorization,
+    pub keys_hash: Hash,
+    pub signing_keys: Vec<[u8; 32]>,
+}
+
+impl BindingRecord {
+    /// Reads a binding entry.
+    ///
+    /// # Errors
+    /// As [`Entry::decode`], except that no key's point is checked.
+    pub fn read(b: &[u8]) -> Result<BindingRecord, Error> {
+        let e = |r| Error::Entry(r);
+        match b.first() {
+            Some(&BINDING_TYPE) => {}
+            Some(&MAP_ROOT_TYPE) => {
+                MapRootEntry::decode(b)?;
+                return Err(e(EntryError::NotBinding));
+            }
+            Some(&t) => return Err(e(EntryError::Type(t))),
+            None => return Err(e(EntryError::Truncated { actual: 0 })),
+        }
+        if b.len() < BINDING_HEAD_LEN {
+            return Err(e(EntryError::Truncated { actual: b.len() }));
+        }
+        let version = u64_at(b, 33);
+        if version == 0 {
+            return Err(e(EntryError::Version));
+        }
+        let mut signing_keys = Vec::new();
+        let used = scan_key_set(&b[BINDING_HEAD_LEN..], |_, k, _| signing_keys.push(*k))?;
+        let key_set = &b[BINDING_HEAD_LEN..BINDING_HEAD_LEN + used];
+        let rest = &b[BINDING_HEAD_LEN + used..];
+        let authorization = authorization_of(b[49], rest, b.len())?;
+        check_authority_version(&authorization, version)?;
+        let mut label = [0u8; 32];
+        label.copy_from_slice(&b[1..33]);
+        Ok(BindingRecord {
+            label: Hash(label),
+            version,
+            authorization,
+            keys_hash: sha256(key_set),
+            signing_keys,
+        })
+    }
+
+    /// Who authorised it.
+    pub fn authority(&self) -> Authority {
+        self.authorization.authority()
+    }
+
+    /// As [`Entry::check_authorization_keys`].
+    ///
+    /// # Errors
+    /// As [`Entry::check_authorization_keys`].
+    pub fn check_authorization_keys(&self, previous: &[[u8; 32]]) -> Result<(), Error> {
+        check_signed(
+            &self.authorization,
+            &self.label,
+            self.version,
+            &self.keys_hash,
+            previous,
+        )
+    }
+}
+
+/// The authorization an authority byte and the bytes after the key set
+/// give; `total` is the entry's length (for errors).
+fn authorization_of(byte: u8, rest: &[u8], total: usize) -> Result<Authorization, Error> {
+    let e = |r| Error::Entry(r);
+    let a = match byte {
+        0 => Authorization::Enrollment,
+        1 => {
+            if rest.len() < 96 {
+                return Err(e(EntryError::Truncated { actual: total }));
+            }
+            let mut signer = [0u8; 32];
+            signer.copy_from_slice(&rest[..32]);
+            let mut signature = [0u8; 64];
+            signature.copy_from_slice(&rest[32..96]);
+            Authorization::KeyHolder { signer, signature }
+        }
+        2 => Authorization::Operator,
+        f => return Err(e(EntryError::Flags(f))),
+    };
+    let trailing = match a {
+        Authorization::KeyHolder { .. } => rest.len() - 96,
+        _ => rest.len(),
+    };
+    if trailing != 0 {
+        return Err(e(EntryError::TrailingBytes));
+    }
+    Ok(a)
+}
+
+fn check_authority_version(a: &Authorization, version: u64) -> Result<(), Error> {
+    match (a, version) {
+        (Authorization::Enrollment, v) if v != 1 => {
+            Err(Error::Entry(EntryError::AuthorityForVersion))
+        }
+        (Authorization::KeyHolder { .. }, 1) => Err(Error::Entry(EntryError::AuthorityForVersion)),
+        _ => Ok(()),
+    }
+}
+
+/// A key holder's signer must be one of `previous` and sign the publish message.
+fn check_signed(
+    a: &Authorization,
+    label: &Hash,
+    version: u64,
+    keys_hash: &Hash,
+    previous: &[[u8; 32]],
+) -> Result<(), Error> {
+    let Authorization::KeyHolder { signer, signature } = a else {
+        return Ok(());
+    };
+    if !previous.contains(signer) {
+        return Err(Error::Authority(AuthorityError::SignerNotCurrent));
+    }
+    // A key that is no point at all cannot be current either.
+    let key = ed25519_dalek::VerifyingKey::from_bytes(signer)
+        .map_err(|_| Error::Authority(AuthorityError::SignerNotCurrent))?;
+    let msg = publish_message(label, version, keys_hash);
+    key.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(signature))
+        .map_err(|_| Error::Authority(AuthorityError::Signature))
+}
+
 fn valid_device_name(n: &str) -> bool {
     (1..=64).contains(&n.len())
         && n.bytes()
@@ -541,41 +689,14 @@ impl KeySet {
     /// # Errors
     /// As [`KeySet::decode`], but never `TrailingBytes`.
     pub fn decode_prefix(b: &[u8]) -> Result<(KeySet, usize), Error> {
-        let e = |r| Error::KeySet(r);
-        let (&format, rest) = b
-            .split_first()
-            .ok_or(e(KeySetError::Truncated { offset: 0 }))?;
-        if format != 0x01 {
-            return Err(e(KeySetError::Format(format)));
-        }
-        let (&count, mut rest) = rest
-            .split_first()
-            .ok_or(e(KeySetError::Truncated { offset: 1 }))?;
-        if usize::from(count) > MAX_DEVICES {
-            return Err(e(KeySetError::TooManyDevices));
-        }
-        let mut devices = Vec::with_capacity(usize::from(count));
-        for _ in 0..count {
-            let offset = b.len() - rest.len();
-            let trunc = e(KeySetError::Truncated { offset });
-            let (&n, r) = rest.split_first().ok_or(trunc.clone())?;
-            let n = usize::from(n);
-            if r.len() < n + 64 {
-                return Err(trunc);
-            }
-            let name = std::str::from_utf8(&r[..n]).map_err(|_| e(KeySetError::DeviceName))?;
-            let mut signing_key = [0u8; 32];
-            signing_key.copy_from_slice(&r[n..n + 32]);
-            let mut encryption_key = [0u8; 32];
-            encryption_key.copy_from_slice(&r[n + 32..n + 64]);
+        let mut devices = Vec::new();
+        let used = scan_key_set(b, |name, signing_key, encryption_key| {
             devices.push(Device {
                 name: name.to_owned(),
-                signing_key,
-                encryption_key,
+                signing_key: *signing_key,
+                encryption_key: *encryption_key,
             });
-            rest = &r[n + 64..];
-        }
-        let used = b.len() - rest.len();
+        })?;
         Ok((KeySet::checked(devices)?, used))
     }
 

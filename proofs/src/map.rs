@@ -747,6 +747,11 @@ impl Map {
         Map::default()
     }
 
+    /// Every (label, value) in the map, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (Hash, MapValue)> + '_ {
+        self.leaves.iter().map(|l| (Hash(l.label), l.value))
+    }
+
     /// Number of labels.
     pub fn len(&self) -> usize {
         self.leaves.len()
@@ -885,6 +890,9 @@ pub struct Replay {
     map: Map,
     /// The bindings since, in order, not yet in `map`.
     pending: Vec<(Hash, MapValue)>,
+    /// After a contradicted map root: each label's value before that batch
+    /// (`None`: absent), to rebuild the map the evidence starts from.
+    before: std::collections::HashMap<Hash, Option<MapValue>>,
     /// Their labels' versions (over `map`'s).
     versions: std::collections::HashMap<Hash, u64>,
     keys: std::collections::HashMap<Hash, Box<[[u8; 32]]>>,
@@ -940,76 +948,80 @@ impl Replay {
     ///
     /// # Errors
     /// [`Error::Entry`] or [`Error::KeySet`] for an entry that does not
-    /// decode; [`Error::ReplayVersion`] for a version that is not the
+    /// decode (read as [`crate::binding::BindingRecord::read`]: key points
+    /// are not checked); [`Error::ReplayVersion`] for a version that is not the
     /// label's next; [`Error::ReplayAuthority`] for a key holder's binding
     /// that no device of the previous key set signed;
     /// [`Error::ReplayMapRoot`] for a map-root entry that is not the map of
     /// the bindings before it (after which every push fails so). The entry
     /// is not applied after an error.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), Error> {
-        use crate::binding::{Authority, LogEntry};
+        use crate::binding::Authority;
         let index = self.size;
         if let Some(e) = &self.contradicted {
             return Err(e.clone());
         }
-        match LogEntry::decode(entry)? {
-            LogEntry::MapRoot(m) => {
-                let prepared = self.map.prepare(&self.pending);
-                let computed = prepared.root();
-                if computed != m.root {
-                    // Kept, with the map as it was, for the evidence.
-                    self.batch.push(entry.to_vec());
-                    let e = Error::ReplayMapRoot {
-                        index,
-                        signed: m.root,
-                        computed,
-                    };
-                    self.contradicted = Some(e.clone());
-                    return Err(e);
-                }
-                // A batch prepared on this very map always applies.
-                let _ = self.map.apply(prepared);
-                self.pending.clear();
-                self.versions.clear();
-                self.batch.clear();
-                self.batch.push(entry.to_vec());
-                self.batch_start = index;
-                self.last_is_map_root = true;
-                self.map_roots += 1;
+        if entry.first() == Some(&crate::binding::MAP_ROOT_TYPE) {
+            let m = crate::binding::MapRootEntry::decode(entry)?;
+            // Applied in place (the fast path); what it replaced is
+            // remembered only until the root is known to match.
+            let mut before = std::collections::HashMap::new();
+            for (label, value) in &self.pending {
+                let prev = self.map.insert(*label, *value);
+                before.entry(*label).or_insert(prev);
             }
-            LogEntry::Binding(e) => {
-                let expected = self.version(&e.label) + 1;
-                if e.version != expected {
-                    return Err(Error::ReplayVersion {
-                        index,
-                        expected,
-                        actual: e.version,
-                    });
-                }
-                let previous = self.keys.get(&e.label).map_or(&[][..], |k| &k[..]);
-                e.check_authorization_keys(previous)
-                    .map_err(|err| match err {
-                        Error::Authority(reason) => Error::ReplayAuthority { index, reason },
-                        other => other,
-                    })?;
-                if e.authority() == Authority::Operator {
-                    self.operator += 1;
-                }
-                self.pending.push((
-                    e.label,
-                    MapValue {
-                        version: e.version,
-                        index,
-                        entry_hash: crate::hash::leaf_hash(entry),
-                    },
-                ));
-                self.versions.insert(e.label, e.version);
-                let signers = e.key_set.devices().iter().map(|d| d.signing_key).collect();
-                self.keys.insert(e.label, signers);
+            let computed = self.map.root();
+            if computed != m.root {
+                // Kept, with what the map was, for the evidence.
                 self.batch.push(entry.to_vec());
-                self.last_is_map_root = false;
-                self.bindings += 1;
+                self.before = before;
+                let e = Error::ReplayMapRoot {
+                    index,
+                    signed: m.root,
+                    computed,
+                };
+                self.contradicted = Some(e.clone());
+                return Err(e);
             }
+            self.pending.clear();
+            self.versions.clear();
+            self.batch.clear();
+            self.batch.push(entry.to_vec());
+            self.batch_start = index;
+            self.last_is_map_root = true;
+            self.map_roots += 1;
+        } else {
+            let e = crate::binding::BindingRecord::read(entry)?;
+            let expected = self.version(&e.label) + 1;
+            if e.version != expected {
+                return Err(Error::ReplayVersion {
+                    index,
+                    expected,
+                    actual: e.version,
+                });
+            }
+            let previous = self.keys.get(&e.label).map_or(&[][..], |k| &k[..]);
+            e.check_authorization_keys(previous)
+                .map_err(|err| match err {
+                    Error::Authority(reason) => Error::ReplayAuthority { index, reason },
+                    other => other,
+                })?;
+            if e.authority() == Authority::Operator {
+                self.operator += 1;
+            }
+            self.pending.push((
+                e.label,
+                MapValue {
+                    version: e.version,
+                    index,
+                    entry_hash: crate::hash::leaf_hash(entry),
+                },
+            ));
+            self.versions.insert(e.label, e.version);
+            self.keys.insert(e.label, e.signing_keys.into_boxed_slice());
+            self.batch.push(entry.to_vec());
+            self.last_is_map_root = false;
+            self.bindings += 1;
         }
         self.size += 1;
         Ok(())
@@ -1064,7 +1076,20 @@ impl Replay {
         if self.contradicted.is_none() {
             return Err(Error::Evidence(crate::evidence::EvidenceError::NotAFork));
         }
-        let mut map = self.map.clone();
+        // The map before the contradicted batch: the current one with the
+        // batch's labels put back as they were.
+        let mut map = Map::new();
+        for (label, value) in self.map.entries() {
+            match self.before.get(&label) {
+                Some(Some(prev)) => {
+                    map.insert(label, *prev);
+                }
+                Some(None) => {}
+                None => {
+                    map.insert(label, value);
+                }
+            }
+        }
         let mut map_proofs = Vec::with_capacity(self.pending.len());
         for (label, value) in &self.pending {
             map_proofs.push(map.prove(label));

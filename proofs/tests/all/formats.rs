@@ -718,3 +718,71 @@ fn tile_reader_rejects_nodes_beyond_the_tree() {
         Err(Error::MissingHash { index: level1 })
     );
 }
+
+/// A replay's fast reading of binding entries agrees with `Entry::decode`
+/// on every valid entry and every malformed one, and differs only in not
+/// checking the keys' points.
+#[test]
+fn binding_records_read_as_entries_decode() {
+    use ank_proofs::binding::BindingRecord;
+    let label = Address::parse("alice@example.org").unwrap().label();
+    let ks = KeySet::new(vec![device("phone", 2), device("laptop", 1)]).unwrap();
+    let base = Entry {
+        label,
+        version: 3,
+        timestamp_ms: 1,
+        authorization: holder_signature(&label, 3, &ks, 1),
+        key_set: ks.clone(),
+    };
+    let good = base.encode();
+    let r = BindingRecord::read(&good).unwrap();
+    assert_eq!((r.label, r.version, r.keys_hash), (label, 3, ks.hash()));
+    assert_eq!(r.authorization, base.authorization);
+    assert_eq!(
+        r.signing_keys,
+        ks.devices()
+            .iter()
+            .map(|d| d.signing_key)
+            .collect::<Vec<_>>()
+    );
+    let prev = [device("laptop", 1).signing_key];
+    assert_eq!(
+        r.check_authorization_keys(&prev),
+        base.check_authorization_keys(&prev)
+    );
+    // Every single-byte change and every truncation: the same verdict,
+    // unless only a key's point is wrong.
+    let mut checked = 0;
+    for i in 0..good.len() {
+        for flip in [0x01u8, 0x80] {
+            let mut b = good.clone();
+            b[i] ^= flip;
+            let (full, fast) = (Entry::decode(&b), BindingRecord::read(&b));
+            match (&full, &fast) {
+                (
+                    Err(Error::KeySet(
+                        KeySetError::SigningKey
+                        | KeySetError::WeakSigningKey
+                        | KeySetError::WeakEncryptionKey,
+                    )),
+                    Ok(_),
+                ) => {}
+                (Ok(e), Ok(r)) => assert_eq!(
+                    (e.label, e.version, e.keys_hash()),
+                    (r.label, r.version, r.keys_hash)
+                ),
+                (Err(a), Err(b)) => assert_eq!(a, b, "byte {i} ^ {flip:#x}"),
+                _ => panic!("byte {i} ^ {flip:#x}: {full:?} vs {fast:?}"),
+            }
+            checked += 1;
+        }
+    }
+    for n in 0..good.len() {
+        assert_eq!(
+            Entry::decode(&good[..n]).map(|_| ()),
+            BindingRecord::read(&good[..n]).map(|_| ()),
+            "{n} bytes"
+        );
+    }
+    assert_eq!(checked, good.len() * 2);
+}
