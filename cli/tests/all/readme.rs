@@ -100,6 +100,7 @@ fn readme_quick_start_runs() {
         "bob@example.org: absent",
         "rotated alice@example.org: version 2 at index 3",
         "\"authority\":\"key holder\"",
+        "alice@example.org: version 2 at index 3 by key holder (signed by one of your keys)",
         "ok: tiled log example.org/ank size 5",
         "\"error\":\"missing_token\"",
         "ok: replayed 5 entries (2 bindings, 3 map roots) of example.org/ank size 5",
