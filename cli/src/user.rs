@@ -85,6 +85,10 @@ pub enum TrustCmd {
         /// than this (a stale view), e.g. 10m.
         #[arg(long, value_parser = ank_common::parse_duration)]
         max_age: Option<std::time::Duration>,
+        /// A C2SP tlog-policy file (its witnesses, groups and quorum) instead
+        /// of --witness and --quorum; a copy is kept under $ANK_HOME/policies/.
+        #[arg(long, conflicts_with_all = ["witnesses", "quorum"])]
+        policy: Option<std::path::PathBuf>,
     },
 }
 
@@ -354,20 +358,9 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
             witnesses,
             quorum,
             max_age,
+            policy,
         } => {
             let vkey = VerifierKey::parse(&vkey).context("VKEY")?;
-            let witnesses = if witnesses.is_empty() {
-                if quorum.is_some() || max_age.is_some() {
-                    bail!("--quorum and --max-age need at least one --witness");
-                }
-                None
-            } else {
-                let keys = witnesses
-                    .iter()
-                    .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w}")))
-                    .collect::<Result<Vec<_>>>()?;
-                Some(ank_client::log::WitnessPolicy::new(keys, quorum, max_age)?)
-            };
             let domain = Address::parse(&format!("postmaster@{domain}"))
                 .map_err(|_| anyhow::anyhow!("{domain:?} is not a valid domain"))?
                 .domain()
@@ -380,6 +373,29 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
                     vkey.name()
                 );
             }
+            let witnesses = if let Some(file) = policy {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let parsed = ank_proofs::Policy::parse(&text)
+                    .with_context(|| format!("{}", file.display()))?;
+                // The domain was checked above: it names a file safely.
+                let name = format!("policies/{domain}.policy");
+                let p = WitnessPolicyFile::keep(&ank_home(), &name, &text)?;
+                Some(ank_client::log::WitnessPolicy::from_policy(
+                    parsed, &p, &vkey, max_age,
+                )?)
+            } else if witnesses.is_empty() {
+                if quorum.is_some() || max_age.is_some() {
+                    bail!("--quorum and --max-age need at least one --witness");
+                }
+                None
+            } else {
+                let keys = witnesses
+                    .iter()
+                    .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w}")))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(ank_client::log::WitnessPolicy::new(keys, quorum, max_age)?)
+            };
             add_trust(
                 &ank_home(),
                 &TrustedLog {
@@ -393,4 +409,20 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A policy file kept under `$ANK_HOME`, named relative to it.
+struct WitnessPolicyFile;
+
+impl WitnessPolicyFile {
+    fn keep(home: &std::path::Path, name: &str, text: &str) -> Result<String> {
+        let path = home.join(name);
+        if let Some(dir) = path.parent() {
+            ank_common::fs::create_private_dir(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        ank_common::fs::replace_private(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(name.to_owned())
+    }
 }

@@ -385,7 +385,8 @@ pub struct TrustedLog {
 
 /// Reads `<home>/trust` (absent: empty). A line is
 /// `<domain> <url> <vkey>`, then optionally `witness=<vkey>` (repeated),
-/// `quorum=<k>` (default: every witness) and `max-age=<duration>`.
+/// `quorum=<k>` (default: every witness), or `policy=<file>` (a C2SP
+/// tlog-policy under `<home>`), and `max-age=<duration>`.
 ///
 /// # Errors
 /// [`ClientError::BadFile`] naming the line that does not parse.
@@ -411,9 +412,10 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
             return Err(bad("want `<domain> <url> <vkey> [witness=<vkey>]... [quorum=<k>] [max-age=<duration>]`".into()));
         };
         let vkey = VerifierKey::parse(vkey).map_err(|e| bad(e.to_string()))?;
-        let (mut keys, mut quorum, mut max_age) = (Vec::new(), None, None);
+        let (mut keys, mut quorum, mut max_age, mut policy) = (Vec::new(), None, None, None);
         for o in options {
             match o.split_once('=') {
+                Some(("policy", f)) => policy = Some(f.to_owned()),
                 Some(("witness", k)) => {
                     keys.push(VerifierKey::parse(k).map_err(|e| bad(format!("witness: {e}")))?)
                 }
@@ -431,7 +433,19 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
                 _ => return Err(bad(format!("unknown option {o:?}"))),
             }
         }
-        let witnesses = if keys.is_empty() {
+        let witnesses = if let Some(f) = policy {
+            if !keys.is_empty() || quorum.is_some() {
+                return Err(bad("a policy excludes witness= and quorum=".into()));
+            }
+            let text = std::fs::read_to_string(home.join(&f))
+                .map_err(|e| bad(format!("policy {f}: {e}")))?;
+            let parsed =
+                ank_proofs::Policy::parse(&text).map_err(|e| bad(format!("policy {f}: {e}")))?;
+            Some(
+                crate::log::WitnessPolicy::from_policy(parsed, &f, &vkey, max_age)
+                    .map_err(|e| bad(e.to_string()))?,
+            )
+        } else if keys.is_empty() {
             if quorum.is_some_and(|q| q > 0) || max_age.is_some() {
                 return Err(bad("quorum and max-age need witnesses".into()));
             }

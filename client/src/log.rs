@@ -446,17 +446,29 @@ fn state_io(message: String) -> ClientError {
     })
 }
 
-/// Which witnesses must cosign a log's checkpoints: `quorum` of `keys`,
-/// the `quorum`-th newest cosignature no older than `max_age`.
+/// Which witnesses must cosign a log's checkpoints: `quorum` of `keys`, or
+/// a C2SP tlog-policy; and, optionally, how recent that quorum must be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessPolicy {
-    keys: Vec<VerifierKey>,
-    quorum: usize,
+    rule: Rule,
     max_age: Option<std::time::Duration>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rule {
+    Quorum {
+        keys: Vec<VerifierKey>,
+        k: usize,
+    },
+    /// The policy, and the file it was read from (relative to `$ANK_HOME`).
+    Policy {
+        policy: Box<ank_proofs::Policy>,
+        file: String,
+    },
+}
+
 impl WitnessPolicy {
-    /// `quorum` defaults to every witness.
+    /// `quorum` of `keys` (default: every witness).
     ///
     /// # Errors
     /// [`ClientError::Witnesses`] for a key that is not a cosignature/v1
@@ -478,16 +490,42 @@ impl WitnessPolicy {
                 return Err(bad(format!("witness {} is listed twice", k.to_text())));
             }
         }
-        let quorum = quorum.unwrap_or(keys.len());
-        if quorum > keys.len() {
+        let k = quorum.unwrap_or(keys.len());
+        if k > keys.len() {
             return Err(bad(format!(
-                "a quorum of {quorum} needs that many witnesses, not {}",
+                "a quorum of {k} needs that many witnesses, not {}",
                 keys.len()
             )));
         }
         Ok(WitnessPolicy {
-            keys,
-            quorum,
+            rule: Rule::Quorum { keys, k },
+            max_age,
+        })
+    }
+
+    /// The witnesses and quorum of a C2SP tlog-policy (read from `file`,
+    /// named relative to `$ANK_HOME` in the trust file), which must list
+    /// `log` among its logs.
+    ///
+    /// # Errors
+    /// [`ClientError::Witnesses`] when the policy does not name the log.
+    pub fn from_policy(
+        policy: ank_proofs::Policy,
+        file: &str,
+        log: &VerifierKey,
+        max_age: Option<std::time::Duration>,
+    ) -> Result<WitnessPolicy, ClientError> {
+        if !policy.logs().iter().any(|l| l.key == *log) {
+            return Err(ClientError::Witnesses(format!(
+                "the policy {file} does not list the log {}",
+                log.to_text()
+            )));
+        }
+        Ok(WitnessPolicy {
+            rule: Rule::Policy {
+                policy: Box::new(policy),
+                file: file.to_owned(),
+            },
             max_age,
         })
     }
@@ -495,19 +533,47 @@ impl WitnessPolicy {
     /// The options of a trust line.
     pub fn to_options(&self) -> String {
         let mut s = String::new();
-        for k in &self.keys {
-            s.push_str(&format!(" witness={}", k.to_text()));
+        match &self.rule {
+            Rule::Quorum { keys, k } => {
+                for key in keys {
+                    s.push_str(&format!(" witness={}", key.to_text()));
+                }
+                s.push_str(&format!(" quorum={k}"));
+            }
+            Rule::Policy { file, .. } => s.push_str(&format!(" policy={file}")),
         }
-        s.push_str(&format!(" quorum={}", self.quorum));
         if let Some(a) = self.max_age {
             s.push_str(&format!(" max-age={}s", a.as_secs()));
         }
         s
     }
 
-    /// Checks `cp` (already verified under `log`): `quorum` distinct
-    /// witnesses cosigned it, and when `fresh`, the `quorum`-th newest
-    /// cosignature is no older than the maximum age at `now` (seconds).
+    fn keys(&self) -> Vec<VerifierKey> {
+        match &self.rule {
+            Rule::Quorum { keys, .. } => keys.clone(),
+            Rule::Policy { policy, .. } => {
+                policy.witnesses().iter().map(|w| w.key.clone()).collect()
+            }
+        }
+    }
+
+    fn met_by(&self, cosigners: &[VerifierKey]) -> bool {
+        match &self.rule {
+            Rule::Quorum { k, .. } => cosigners.len() >= *k,
+            Rule::Policy { policy, .. } => policy.check_quorum_of(cosigners).is_ok(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.rule {
+            Rule::Quorum { k, .. } => format!("the quorum is {k}"),
+            Rule::Policy { file, .. } => format!("the policy {file} is not met"),
+        }
+    }
+
+    /// Checks `cp` (already verified under `log`): its valid cosignatures
+    /// meet the quorum, and when `fresh`, those no older than the maximum
+    /// age (at `now`, seconds) meet it too.
     ///
     /// # Errors
     /// [`ClientError::Witnesses`] saying how many cosigned, or how stale.
@@ -518,30 +584,38 @@ impl WitnessPolicy {
         fresh: bool,
         now: u64,
     ) -> Result<(), ClientError> {
-        if self.quorum == 0 {
-            return Ok(());
-        }
-        let v = ank_proofs::verify_checkpoint(cp.note().to_text().as_bytes(), log, &self.keys)?;
-        let mut times: Vec<u64> = v.cosignatures().iter().map(|c| c.timestamp).collect();
-        if times.len() < self.quorum {
+        let v = ank_proofs::verify_checkpoint(cp.note().to_text().as_bytes(), log, &self.keys())?;
+        let all: Vec<VerifierKey> = v.cosignatures().iter().map(|c| c.witness.clone()).collect();
+        if !self.met_by(&all) {
             return Err(ClientError::Witnesses(format!(
-                "the checkpoint of {} at size {} carries {} valid cosignature(s) of the witnesses required; the quorum is {}",
+                "the checkpoint of {} at size {} carries {} valid cosignature(s) of the witnesses required; {}",
                 cp.origin(),
                 cp.size(),
-                times.len(),
-                self.quorum
+                all.len(),
+                self.describe()
             )));
         }
-        times.sort_unstable_by(|a, b| b.cmp(a));
-        let kth = times[self.quorum - 1];
         if fresh && let Some(max) = self.max_age {
-            let age = now.saturating_sub(kth);
-            if age > max.as_secs() {
+            let since = now.saturating_sub(max.as_secs());
+            let recent: Vec<VerifierKey> = v
+                .cosignatures()
+                .iter()
+                .filter(|c| c.timestamp >= since)
+                .map(|c| c.witness.clone())
+                .collect();
+            if !self.met_by(&recent) {
+                let newest = v
+                    .cosignatures()
+                    .iter()
+                    .map(|c| c.timestamp)
+                    .max()
+                    .unwrap_or(0);
                 return Err(ClientError::Witnesses(format!(
-                    "a stale view: the checkpoint of {} at size {} was last cosigned by a quorum {age} s ago, more than the {} s allowed",
+                    "a stale view: the checkpoint of {} at size {} has no quorum of cosignatures from the last {} s (the newest is {} s old)",
                     cp.origin(),
                     cp.size(),
-                    max.as_secs()
+                    max.as_secs(),
+                    now.saturating_sub(newest)
                 )));
             }
         }

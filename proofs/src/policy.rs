@@ -239,6 +239,29 @@ impl Policy {
         }
     }
 
+    /// Whether cosignatures by `witnesses` (keys that verified, e.g. only
+    /// the recent ones) satisfy the quorum.
+    ///
+    /// # Errors
+    /// [`Error::QuorumNotMet`].
+    pub fn check_quorum_of(&self, witnesses: &[VerifierKey]) -> Result<(), Error> {
+        let cosigned: Vec<bool> = self
+            .witnesses
+            .iter()
+            .map(|w| witnesses.contains(&w.key))
+            .collect();
+        let ok = match self.quorum {
+            None => true,
+            Some(m) => self.satisfied(m, &cosigned),
+        };
+        if !ok {
+            return Err(Error::QuorumNotMet {
+                cosigned: cosigned.iter().filter(|&&c| c).count(),
+            });
+        }
+        Ok(())
+    }
+
     /// Whether the verified cosignatures of `cp` satisfy the quorum.
     ///
     /// # Errors

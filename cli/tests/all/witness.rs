@@ -452,8 +452,32 @@ fn a_quorum_of_witnesses() {
     let mut args = vec!["trust", "add", "example.org", &server.url, &server.vkey];
     args.extend(["--witness", &w1.vkey, "--witness", &w2.vkey]);
     assert!(ank_in(&two, &args).0);
+    // The same requirement as a C2SP tlog-policy.
+    let policy_file = dir.join("example.policy");
+    std::fs::write(
+        &policy_file,
+        format!(
+            "log {}\nwitness w1 {}\nwitness w2 {}\ngroup both all w1 w2\nquorum both\n",
+            server.vkey, w1.vkey, w2.vkey
+        ),
+    )
+    .unwrap();
+    let policy = dir.join("policy");
+    let (ok, _, err) = ank_in(
+        &policy,
+        &[
+            "trust",
+            "add",
+            "example.org",
+            &server.url,
+            &server.vkey,
+            "--policy",
+            policy_file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
     let lookup = |home: &Path| ank_in(home, &["lookup", "alice@example.org"]);
-    for home in [&two, &one, &fresh] {
+    for home in [&two, &one, &fresh, &policy] {
         let (ok, out, err) = lookup(home);
         assert!(ok, "{err}{out}");
     }
@@ -483,6 +507,12 @@ fn a_quorum_of_witnesses() {
     let (ok, out, err) = lookup(&one);
     assert!(ok, "{err}{out}");
     assert!(out.contains(&format!("size {size_before})")), "{out}");
+    let (ok, _, err) = lookup(&policy);
+    assert!(!ok);
+    assert!(
+        err.contains("the policy policies/example.org.policy is not met"),
+        "{err}"
+    );
 
     // w2 comes back on its address: the next re-submission restores the quorum.
     let _w2 = witness("w2", Some(&w2_addr));
@@ -499,6 +529,7 @@ fn a_quorum_of_witnesses() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert_eq!(crate::procs::latest_size(&server.url), size_before);
+    assert!(lookup(&policy).0);
 
     // Both stop: the cosignatures age, and a client allowing 1 s refuses.
     drop(_w2);
