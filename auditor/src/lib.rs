@@ -7,6 +7,7 @@
 //! Errors are [`witness::WitnessError`]; the module docs give each one's
 //! HTTP status and the byte formats.
 
+pub mod mldsa;
 pub mod witness;
 
 use std::sync::Arc;

@@ -13,7 +13,7 @@
 //!
 //! | status | when | body |
 //! |---|---|---|
-//! | 200 | cosigned | the cosignature line(s), `text/plain` |
+//! | 200 | cosigned | the cosignature line(s), `text/plain`: cosignature/v1 (Ed25519), then ML-DSA-44 ([`crate::mldsa`]) when the witness has that key |
 //! | 400 | a malformed body, or `old` above the checkpoint's size | why |
 //! | 403 | no signature verifies under a key trusted for the origin | why |
 //! | 404 | the origin is not a log this witness serves | why |
@@ -175,6 +175,8 @@ pub type CosignCheck = Arc<dyn Fn(&str, u64, &Hash) -> Result<(), WitnessError> 
 /// A witness: its key, the logs it serves, and its state.
 pub struct Witness {
     key: SignerKey,
+    /// An ML-DSA-44 cosigner of the same name, whose line follows the Ed25519 one.
+    mldsa: Option<crate::mldsa::MlDsaCosigner>,
     logs: HashMap<String, Vec<VerifierKey>>,
     writer: std::sync::Mutex<SyncSender<Check>>,
     check: Option<CosignCheck>,
@@ -231,6 +233,24 @@ impl WitnessDir {
         Ok(key)
     }
 
+    /// The ML-DSA-44 cosigner, its seed made on first use.
+    ///
+    /// # Errors
+    /// I/O; an unreadable seed.
+    pub fn mldsa(&self, name: &str) -> Result<crate::mldsa::MlDsaCosigner, WitnessError> {
+        let path = self.0.join("witness-mldsa.seed");
+        let bad = |e: String| WitnessError::Internal(format!("{}: {e}", path.display()));
+        if !path.exists() {
+            let seed = ank_common::random::<32>().map_err(|e| bad(e.to_string()))?;
+            ank_common::fs::write_private(&path, format!("{}\n", base64_encode(&seed)).as_bytes())
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let seed = ank_common::b64_array::<32>(text.trim())
+            .ok_or_else(|| bad("not a base64 seed".into()))?;
+        crate::mldsa::MlDsaCosigner::from_seed(name, &seed).map_err(bad)
+    }
+
     /// The existing witness key.
     ///
     /// # Errors
@@ -274,7 +294,7 @@ impl Witness {
         logs: &[VerifierKey],
         db: &Path,
     ) -> Result<Arc<Witness>, WitnessError> {
-        Self::open_checked(key, logs, db, None)
+        Self::open_checked(key, None, logs, db, None)
     }
 
     /// As [`Witness::open`], cosigning only what `check` also accepts (an
@@ -284,6 +304,7 @@ impl Witness {
     /// As [`Witness::open`].
     pub fn open_checked(
         key: SignerKey,
+        mldsa: Option<crate::mldsa::MlDsaCosigner>,
         logs: &[VerifierKey],
         db: &Path,
         check: Option<CosignCheck>,
@@ -310,6 +331,7 @@ impl Witness {
             .map_err(|e| WitnessError::Internal(e.to_string()))?;
         Ok(Arc::new(Witness {
             key,
+            mldsa,
             logs: by_origin,
             writer: std::sync::Mutex::new(tx),
             check,
@@ -319,6 +341,11 @@ impl Witness {
     /// The witness's verifier key (cosignature/v1).
     pub fn vkey(&self) -> VerifierKey {
         self.key.verifier()
+    }
+
+    /// Its ML-DSA-44 vkey, if it has that key.
+    pub fn mldsa_vkey(&self) -> Option<String> {
+        self.mldsa.as_ref().map(crate::mldsa::MlDsaCosigner::vkey)
     }
 
     /// Checks a request and, when it passes, persists the checkpoint and
@@ -368,7 +395,14 @@ impl Witness {
         rx.recv()
             .map_err(|_| WitnessError::Internal("the writer stopped".into()))??;
         // Persisted: only now is it cosigned.
-        Ok(self.key.sign(note.text(), now_secs).to_line())
+        let mut lines = self.key.sign(note.text(), now_secs).to_line();
+        if let Some(m) = &self.mldsa {
+            lines.push_str(
+                &m.cosign(&cp.origin, cp.size, &cp.root, now_secs)
+                    .map_err(WitnessError::Internal)?,
+            );
+        }
+        Ok(lines)
     }
 }
 
@@ -513,4 +547,9 @@ pub fn stored(db: &Path, origin: &str) -> Result<Option<(u64, Hash, String)>, Wi
         ))
     })
     .transpose()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
 }

@@ -22,8 +22,17 @@ pub fn witness(data: &Path, logs: u64, rounds: u64) -> Result<()> {
         .collect::<Result<_, _>>()?;
     let vkeys: Vec<_> = keys.iter().map(SignerKey::verifier).collect();
     let wkey = SignerKey::from_seed("witness.bench.example", ALG_COSIGNATURE_V1, [0x33; 32])?;
-    let witness = ank_auditor::witness::Witness::open(wkey, &vkeys, &data.join("witness.sqlite"))
+    // As `ank witness serve` runs: both cosignatures, Ed25519 and ML-DSA-44.
+    let mldsa = ank_auditor::mldsa::MlDsaCosigner::from_seed(wkey.name(), &[0x44; 32])
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let witness = ank_auditor::witness::Witness::open_checked(
+        wkey,
+        Some(mldsa),
+        &vkeys,
+        &data.join("witness.sqlite"),
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     // Every request body, made before the clock starts.
     let t = Instant::now();
     let bodies: Vec<Vec<String>> = keys

@@ -90,7 +90,8 @@ pub fn run(c: AuditCmd) -> Result<()> {
                 .block_on(checker.verified(origin, size, root))
                 .map_err(|e| WitnessError::NotAudited(e.to_string()))
         });
-        let witness = Witness::open_checked(key, &vkeys, &dir.db(), Some(check))?;
+        let mldsa = dir.mldsa(key.name())?;
+        let witness = Witness::open_checked(key, Some(mldsa), &vkeys, &dir.db(), Some(check))?;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("listening on {}", a.listen))?;

@@ -19,6 +19,9 @@ pub enum WitnessCmd {
         /// The witness's data directory.
         #[arg(long)]
         data: PathBuf,
+        /// Print its ML-DSA-44 key (type 0x06) instead.
+        #[arg(long)]
+        mldsa: bool,
     },
 }
 
@@ -41,11 +44,16 @@ pub struct WitnessServe {
 
 pub fn run(c: WitnessCmd) -> Result<()> {
     match c {
-        WitnessCmd::Vkey { data } => {
-            let key = WitnessDir(data.clone())
+        WitnessCmd::Vkey { data, mldsa } => {
+            let dir = WitnessDir(data.clone());
+            let key = dir
                 .read_key()
                 .with_context(|| format!("{} holds no witness key", data.display()))?;
-            println!("{}", key.verifier().to_text());
+            if mldsa {
+                println!("{}", dir.mldsa(key.name())?.vkey());
+            } else {
+                println!("{}", key.verifier().to_text());
+            }
             Ok(())
         }
         WitnessCmd::Serve(a) => serve(a),
@@ -75,7 +83,8 @@ fn serve(a: WitnessServe) -> Result<()> {
             a.data.display()
         );
     }
-    let witness: Arc<Witness> = Witness::open(key, &logs, &dir.db())?;
+    let mldsa = dir.mldsa(key.name())?;
+    let witness: Arc<Witness> = Witness::open_checked(key, Some(mldsa), &logs, &dir.db(), None)?;
     let nofile = ank_log_server::conn::raise_nofile_limit();
     let rt = crate::runtime()?;
     rt.block_on(async move {
@@ -87,6 +96,9 @@ fn serve(a: WitnessServe) -> Result<()> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "ank witness {}", witness.vkey().name());
             let _ = writeln!(out, "  vkey: {}", witness.vkey().to_text());
+            if let Some(m) = witness.mldsa_vkey() {
+                let _ = writeln!(out, "  ml-dsa-44: {}", m);
+            }
             let _ = writeln!(out, "  url:  http://{addr}/");
             let _ = writeln!(out, "  logs: {}", logs.len());
             let _ = out.flush();

@@ -161,6 +161,43 @@ fn check_cosignature(witness_vkey: &str, note: &str, lines: &str) -> u64 {
     v.seen.get()
 }
 
+/// Checks an ML-DSA-44 cosignature line as the spec defines it; returns
+/// its timestamp.
+fn check_mldsa(vkey: &str, origin: &str, size: u64, root: &Hash, line: &str) -> u64 {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let mut parts = vkey.splitn(3, '+');
+    let (name, id) = (parts.next().unwrap(), parts.next().unwrap());
+    let raw = b64.decode(parts.next().unwrap()).unwrap();
+    assert_eq!((raw[0], raw.len()), (0x06, 1 + 1312));
+    let pk = &raw[1..];
+    let mut h = sha2::Sha256::default();
+    sha2::Digest::update(&mut h, format!("{name}\n").as_bytes());
+    sha2::Digest::update(&mut h, [0x06]);
+    sha2::Digest::update(&mut h, pk);
+    let digest = sha2::Digest::finalize(h);
+    assert_eq!(id, hex::encode(&digest[..4]));
+    let sig = b64
+        .decode(line.strip_prefix(&format!("\u{2014} {name} ")).unwrap())
+        .unwrap();
+    assert_eq!(sig.len(), 4 + 8 + 2420);
+    assert_eq!(&sig[..4], &digest[..4]);
+    let ts = u64::from_be_bytes(sig[4..12].try_into().unwrap());
+    let mut msg = b"subtree/v1\n\0".to_vec();
+    msg.push(name.len() as u8);
+    msg.extend_from_slice(name.as_bytes());
+    msg.extend_from_slice(&ts.to_be_bytes());
+    msg.push(origin.len() as u8);
+    msg.extend_from_slice(origin.as_bytes());
+    msg.extend_from_slice(&0u64.to_be_bytes());
+    msg.extend_from_slice(&size.to_be_bytes());
+    msg.extend_from_slice(&root.0);
+    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ML_DSA_44, pk)
+        .verify(&msg, &sig[12..])
+        .unwrap();
+    ts
+}
+
 fn start(dir: &Path, key: &SignerKey) -> Server {
     Server::witness(
         dir,
@@ -218,6 +255,22 @@ fn add_checkpoint_answers_as_the_spec_says() {
         "{lines}"
     );
     let t1 = check_cosignature(&vkey, &good, &lines);
+    // The second line: ML-DSA-44 (tlog-cosignature's subtree/v1 message),
+    // checked here from the spec with aws-lc-rs alone.
+    let mldsa = w
+        .first_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("ml-dsa-44: "))
+        .unwrap()
+        .to_owned();
+    let t2 = check_mldsa(
+        &mldsa,
+        ORIGIN,
+        5,
+        &main.roots[5],
+        lines.lines().nth(1).unwrap(),
+    );
+    assert_eq!(t1, t2);
     let now = ank_common::now_ms() / 1000;
     assert!(t1.abs_diff(now) < 600, "{t1} vs {now}");
     // Growth with a consistency proof.
