@@ -251,11 +251,7 @@ impl Auditor {
     /// [`AuditError::UnknownLog`], the evidence's verification error, storage.
     pub async fn add_evidence(&self, text: &str) -> Result<bool, AuditError> {
         let e = Evidence::parse(text)?;
-        let origin = ank_proofs::Note::parse(e.notes.first().map_or(&b""[..], |n| n.as_bytes()))
-            .ok()
-            .and_then(|n| ank_proofs::Checkpoint::parse(n.text()).ok())
-            .map(|c| c.origin)
-            .ok_or_else(|| AuditError::UnknownLog(String::new()))?;
+        let origin = origin_of(e.notes.first().map_or("", String::as_str))?;
         let f = self
             .logs
             .get(&origin)
@@ -309,11 +305,7 @@ impl Auditor {
     /// # Errors
     /// [`AuditError`].
     pub async fn consider(&self, note: &str) -> Result<Vec<Evidence>, AuditError> {
-        let origin = ank_proofs::Note::parse(note.as_bytes())
-            .ok()
-            .and_then(|n| ank_proofs::Checkpoint::parse(n.text()).ok())
-            .map(|c| c.origin)
-            .ok_or_else(|| AuditError::UnknownLog(String::new()))?;
+        let origin = origin_of(note)?;
         let f = self
             .logs
             .get(&origin)
@@ -533,6 +525,15 @@ impl Auditor {
         }
         Ok(())
     }
+}
+
+/// The origin a signed checkpoint note names (not verified).
+fn origin_of(note: &str) -> Result<String, AuditError> {
+    ank_proofs::Note::parse(note.as_bytes())
+        .ok()
+        .and_then(|n| ank_proofs::Checkpoint::parse(n.text()).ok())
+        .map(|c| c.origin)
+        .ok_or_else(|| AuditError::UnknownLog(String::new()))
 }
 
 /// Writes a log's copy in chunks on its own thread and connection.

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 
 use ank_auditor::audit::{Auditor, LogSpec};
-use ank_auditor::witness::{Witness, WitnessDir, WitnessError};
+use ank_auditor::witness::{Witness, WitnessError};
 use ank_common::parse_duration;
 
 #[derive(Subcommand, Debug)]
@@ -62,23 +62,8 @@ fn parse_log(s: &str) -> Result<LogSpec, String> {
 
 pub fn run(c: AuditCmd) -> Result<()> {
     let AuditCmd::Serve(a) = c;
-    if !a.listen.ip().is_loopback() {
-        bail!(
-            "plain HTTP is only served on loopback until TLS arrives; use --listen 127.0.0.1:PORT"
-        );
-    }
-    let dir = WitnessDir(a.data.clone());
-    let key = dir.key_or_create(a.name.as_deref())?;
-    let lock_path = a.data.join("lock");
-    ank_common::fs::ensure_private_file(&lock_path)
-        .with_context(|| format!("creating {}", lock_path.display()))?;
-    let lock = std::fs::File::options().write(true).open(&lock_path)?;
-    if lock.try_lock().is_err() {
-        bail!(
-            "{} is in use by another ank audit (its lock file is held); stop that one first",
-            a.data.display()
-        );
-    }
+    crate::witness::loopback_only(&a.listen)?;
+    let (dir, key, lock) = crate::witness::open_dir(&a.data, a.name.as_deref(), "ank audit")?;
     let vkeys: Vec<_> = a.logs.iter().map(|l| l.vkey.clone()).collect();
     let rt = crate::runtime()?;
     rt.block_on(async move {

@@ -60,29 +60,46 @@ pub fn run(c: WitnessCmd) -> Result<()> {
     }
 }
 
-fn serve(a: WitnessServe) -> Result<()> {
-    if !a.listen.ip().is_loopback() {
-        bail!(
-            "plain HTTP is only served on loopback until TLS arrives; use --listen 127.0.0.1:PORT"
-        );
-    }
-    let logs = a
-        .logs
-        .iter()
-        .map(|v| crate::vkey_arg(v))
-        .collect::<Result<Vec<_>>>()?;
-    let dir = WitnessDir(a.data.clone());
-    let key = dir.key_or_create(a.name.as_deref())?;
-    let lock_path = a.data.join("lock");
+/// A witness's data directory, its key (made, named `name`, on first
+/// use) and its lock, held while `who` runs.
+pub(crate) fn open_dir(
+    data: &std::path::Path,
+    name: Option<&str>,
+    who: &str,
+) -> Result<(WitnessDir, ank_proofs::SignerKey, std::fs::File)> {
+    let dir = WitnessDir(data.to_owned());
+    let key = dir.key_or_create(name)?;
+    let lock_path = data.join("lock");
     ank_common::fs::ensure_private_file(&lock_path)
         .with_context(|| format!("creating {}", lock_path.display()))?;
     let lock = std::fs::File::options().write(true).open(&lock_path)?;
     if lock.try_lock().is_err() {
         bail!(
-            "{} is in use by another ank witness (its lock file is held); stop that one first",
-            a.data.display()
+            "{} is in use by another {who} (its lock file is held); stop that one first",
+            data.display()
         );
     }
+    Ok((dir, key, lock))
+}
+
+/// Plain HTTP only on loopback until TLS arrives.
+pub(crate) fn loopback_only(listen: &std::net::SocketAddr) -> Result<()> {
+    if !listen.ip().is_loopback() {
+        bail!(
+            "plain HTTP is only served on loopback until TLS arrives; use --listen 127.0.0.1:PORT"
+        );
+    }
+    Ok(())
+}
+
+fn serve(a: WitnessServe) -> Result<()> {
+    loopback_only(&a.listen)?;
+    let logs = a
+        .logs
+        .iter()
+        .map(|v| crate::vkey_arg(v))
+        .collect::<Result<Vec<_>>>()?;
+    let (dir, key, lock) = open_dir(&a.data, a.name.as_deref(), "ank witness")?;
     let mldsa = dir.mldsa(key.name())?;
     let witness: Arc<Witness> = Witness::open_checked(key, Some(mldsa), &logs, &dir.db(), None)?;
     let nofile = ank_log_server::conn::raise_nofile_limit();

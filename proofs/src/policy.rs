@@ -267,21 +267,12 @@ impl Policy {
     /// # Errors
     /// [`Error::QuorumNotMet`].
     pub fn check_quorum(&self, cp: &VerifiedCheckpoint) -> Result<(), Error> {
-        let cosigned: Vec<bool> = self
-            .witnesses
+        let cosigners: Vec<VerifierKey> = cp
+            .cosignatures()
             .iter()
-            .map(|w| cp.cosignatures().iter().any(|c| c.witness == w.key))
+            .map(|c| c.witness.clone())
             .collect();
-        let ok = match self.quorum {
-            None => true,
-            Some(m) => self.satisfied(m, &cosigned),
-        };
-        if !ok {
-            return Err(Error::QuorumNotMet {
-                cosigned: cosigned.iter().filter(|&&c| c).count(),
-            });
-        }
-        Ok(())
+        self.check_quorum_of(&cosigners)
     }
 
     /// Verifies a signed checkpoint against the policy: signed by one of its

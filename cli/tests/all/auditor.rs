@@ -99,17 +99,7 @@ fn an_auditing_witness_cosigns_only_what_its_replay_verified() {
     let text = list["evidence"][0].as_str().unwrap();
     let file = dir.join("found.evidence");
     std::fs::write(&file, text).unwrap();
-    let (ok, out, err) = ank_in(
-        &dir.join("home"),
-        &[
-            "verify",
-            "evidence",
-            "--vkey",
-            &vkey,
-            file.to_str().unwrap(),
-        ],
-    );
-    assert!(ok, "{err}");
+    let out = crate::history::verify_evidence(&dir.join("home"), &vkey, &file).unwrap();
     assert!(out.contains("(map-root)"), "{out}");
 }
 
@@ -225,17 +215,7 @@ fn two_gossiping_auditors_find_a_fork_and_agree_on_its_evidence() {
     );
     let file = dir.join("fork.evidence");
     std::fs::write(&file, &ea[0]).unwrap();
-    let (ok, out, err) = ank_in(
-        &dir.join("home"),
-        &[
-            "verify",
-            "evidence",
-            "--vkey",
-            &vkey,
-            file.to_str().unwrap(),
-        ],
-    );
-    assert!(ok, "{err}");
+    let out = crate::history::verify_evidence(&dir.join("home"), &vkey, &file).unwrap();
     assert!(
         out.starts_with("ok: log example.org/ank signed two histories"),
         "{out}"

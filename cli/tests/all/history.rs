@@ -160,7 +160,7 @@ fn fork_caught(home: &Path, url: &str) -> std::path::PathBuf {
 }
 
 /// `ank verify evidence`: its output, or its error output when it refuses.
-fn verify_evidence(home: &Path, vkey: &str, file: &Path) -> Result<String, String> {
+pub fn verify_evidence(home: &Path, vkey: &str, file: &Path) -> Result<String, String> {
     let (success, out, err) = ank_in(
         home,
         &["verify", "evidence", "--vkey", vkey, file.to_str().unwrap()],

@@ -65,32 +65,7 @@ fn own_changes_are_quiet_and_a_recovery_alerts() {
 
     // The operator replaces alice's keys: an alert, with --exec.
     let other = dir.join("other");
-    let (ok, init, err) = ank_in(&other, &["init", "alice@example.org", "--device", "phone"]);
-    assert!(ok, "{err}");
-    let key = |name: &str| {
-        init.lines()
-            .find_map(|l| l.trim().strip_prefix(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let (ok, out, err) = ank_in(
-        &other,
-        &[
-            "log",
-            "recover",
-            "alice@example.org",
-            "--data",
-            data.to_str().unwrap(),
-            "--device",
-            "phone",
-            "--ed25519",
-            &key("ed25519:"),
-            "--x25519",
-            &key("x25519:"),
-        ],
-    );
-    assert!(ok, "{err}{out}");
+    crate::procs::recover_with_new_device(&other, &other, "alice@example.org", &data);
     // The recovery is logged by the sequencer shortly; wait for it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let caught = dir.join("alert.json");

@@ -287,3 +287,41 @@ pub fn export_tiles(data: &Path, out: &Path) {
         std::fs::write(p, bytes).unwrap();
     }
 }
+
+/// The operator recovers `address` (`ank log recover` on `data`, run from
+/// `operator`) with the keys of a new device "phone" made in `device_home`;
+/// returns what the recovery printed.
+pub fn recover_with_new_device(
+    operator: &Path,
+    device_home: &Path,
+    address: &str,
+    data: &Path,
+) -> String {
+    let (ok, init, err) = ank_in(device_home, &["init", address, "--device", "phone"]);
+    assert!(ok, "{err}");
+    let key = |name: &str| {
+        init.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (ok, out, err) = ank_in(
+        operator,
+        &[
+            "log",
+            "recover",
+            address,
+            "--data",
+            data.to_str().unwrap(),
+            "--device",
+            "phone",
+            "--ed25519",
+            &key("ed25519:"),
+            "--x25519",
+            &key("x25519:"),
+        ],
+    );
+    assert!(ok, "{err}{out}");
+    out
+}

@@ -96,30 +96,11 @@ fn hundred_addresses_rotate_revoke_recover_restart() {
     assert!(out.starts_with("nobody@example.org: absent"), "{out}");
 
     // The operator recovers the revoked address with a new device's keys.
-    let other_home = dir.0.join("other-home");
-    let init = ok(&other_home, &["init", revoked, "--device", "phone"]);
-    let key = |name: &str| {
-        init.lines()
-            .find_map(|l| l.trim().strip_prefix(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let out = ok(
+    let out = crate::procs::recover_with_new_device(
         &home,
-        &[
-            "log",
-            "recover",
-            revoked,
-            "--data",
-            &data_s,
-            "--device",
-            "phone",
-            "--ed25519",
-            &key("ed25519:"),
-            "--x25519",
-            &key("x25519:"),
-        ],
+        &dir.0.join("other-home"),
+        revoked,
+        std::path::Path::new(&data_s),
     );
     assert!(out.contains("operator binding logged at index"), "{out}");
     let v: serde_json::Value =
