@@ -23,10 +23,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ank_client::{ClientError, Prefetch, Source};
+use ank_client::{ClientError, Source};
 use ank_proofs::evidence::Evidence;
 use ank_proofs::map::Replay;
-use ank_proofs::tile::{Tile, TileHashReader, decode_entry_bundle};
+use ank_proofs::tile::{Tile, TileHashReader};
 use ank_proofs::{
     Hash, HashReader, TreeBuilder, VerifiedCheckpoint, VerifierKey, leaf_hash, verify_checkpoint,
 };
@@ -381,45 +381,31 @@ impl Auditor {
         // point (entries beyond a stored checkpoint are ignored on start).
         let writer = ChunkWriter::start(&self.path, &origin)?;
         let mut rows: Vec<Row> = Vec::new();
-        let bundles: Vec<Tile> = (from / 256..to.div_ceil(256))
-            .map(|n| {
-                let width = if (n + 1) * 256 <= to {
-                    256
-                } else {
-                    to - n * 256
-                };
-                Tile::entries(n, width as u16)
-            })
-            .collect();
-        let mut fetch = Prefetch::new(
-            Arc::clone(&f.source),
-            bundles.iter().map(Tile::path).collect(),
-            64,
-        );
         let mut failure = None;
-        'walk: for b in &bundles {
-            let data = fetch
-                .next()
-                .await
-                .ok_or(ClientError::Source("truncated".into()))??;
-            for (k, e) in decode_entry_bundle(&data, usize::from(b.width))?
-                .into_iter()
-                .enumerate()
-            {
-                let index = b.index * 256 + k as u64;
-                if index < from {
-                    continue;
-                }
-                let hashes = tree.push_stored(leaf_hash(e));
+        let walked = ank_client::walk_entries(
+            Arc::clone(&f.source),
+            from,
+            to,
+            false,
+            |index, e, leaf| {
+                let hashes = tree.push_stored(leaf);
                 if let Err(err) = replay.push(e) {
-                    failure = Some((index, err));
-                    break 'walk;
+                    failure = Some((index, err.clone()));
+                    return Err(err.into());
                 }
                 rows.push((index, e.to_vec(), hashes.iter().flat_map(|h| h.0).collect()));
-            }
-            if rows.len() >= 4096 {
-                writer.send(std::mem::take(&mut rows))?;
-            }
+                if rows.len() >= 4096 {
+                    writer
+                        .send(std::mem::take(&mut rows))
+                        .map_err(|e| ClientError::Source(e.to_string()))?;
+                }
+                Ok(())
+            },
+            |_, _| {},
+        )
+        .await;
+        if failure.is_none() {
+            walked?;
         }
         if !rows.is_empty() {
             writer.send(std::mem::take(&mut rows))?;

@@ -273,6 +273,77 @@ pub struct TilesReport {
     pub tiles: u64,
 }
 
+/// Reads entries `from..to` of the tiled log at `source`, in order, handing
+/// each (index, bytes, leaf hash) to `on_entry`; with `check_tiles`, each level-0 hash
+/// tile covering them is fetched and compared with the leaves recomputed
+/// from its bundle. `progress(done, total)` follows the walk. The first
+/// error of `on_entry` stops it.
+///
+/// # Errors
+/// Fetch and bundle errors, [`ank_proofs::Error::TileMismatch`], and the
+/// errors of `on_entry`.
+pub async fn walk_entries(
+    source: Arc<Source>,
+    from: u64,
+    to: u64,
+    check_tiles: bool,
+    mut on_entry: impl FnMut(u64, &[u8], Hash) -> Result<(), ClientError>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(), ClientError> {
+    let bundles: Vec<Tile> = (from / 256..to.div_ceil(256))
+        .map(|n| {
+            let width = if (n + 1) * 256 <= to {
+                256
+            } else {
+                to - n * 256
+            };
+            Tile::entries(n, width as u16)
+        })
+        .collect();
+    let mut paths = Vec::with_capacity(bundles.len() * 2);
+    for b in &bundles {
+        paths.push(b.path());
+        if check_tiles {
+            paths.push(Tile::hashes(0, b.index, b.width).path());
+        }
+    }
+    let mut fetch = Prefetch::new(source, paths, 64);
+    for b in &bundles {
+        let data = fetch
+            .next()
+            .await
+            .ok_or(ClientError::Source("truncated".into()))??;
+        let entries = decode_entry_bundle(&data, usize::from(b.width))?;
+        let mut leaves = Vec::with_capacity(if check_tiles { entries.len() } else { 0 });
+        for (k, e) in entries.iter().enumerate() {
+            let index = b.index * 256 + k as u64;
+            if index < from && !check_tiles {
+                continue;
+            }
+            let h = leaf_hash(e);
+            if check_tiles {
+                leaves.push(h);
+            }
+            if index >= from {
+                on_entry(index, e, h)?;
+            }
+        }
+        if check_tiles {
+            let tile = Tile::hashes(0, b.index, b.width);
+            let fetched = fetch
+                .next()
+                .await
+                .ok_or(ClientError::Source("truncated".into()))??;
+            compare(&tile, &fetched, &leaves)?;
+        }
+        progress(
+            (b.index * 256 + u64::from(b.width)).min(to) - from,
+            to - from,
+        );
+    }
+    Ok(())
+}
+
 /// Checks a fetched hash tile against the hashes computed for it.
 ///
 /// # Errors

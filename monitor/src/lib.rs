@@ -33,11 +33,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ank_client::{ClientError, Prefetch, Source};
-use ank_proofs::tile::{Tile, decode_entry_bundle};
-use ank_proofs::{
-    Address, Authorization, Hash, LogEntry, TreeBuilder, VerifiedCheckpoint, leaf_hash,
-};
+use ank_client::{ClientError, Source};
+use ank_proofs::{Address, Authorization, Hash, LogEntry, TreeBuilder, VerifiedCheckpoint};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -189,48 +186,21 @@ impl LogMonitor {
         }
         let mut tree = self.tree()?;
         let mut state = self.state.clone();
-        let bundles: Vec<Tile> = (from / 256..to.div_ceil(256))
-            .map(|n| {
-                let width = if (n + 1) * 256 <= to {
-                    256
-                } else {
-                    to - n * 256
-                };
-                Tile::entries(n, width as u16)
-            })
-            .collect();
-        let mut paths = Vec::with_capacity(bundles.len() * 2);
-        for b in &bundles {
-            paths.push(b.path());
-            paths.push(Tile::hashes(0, b.index, b.width).path());
-        }
-        let mut fetch = Prefetch::new(source, paths, 64);
         let mut events = Vec::new();
-        for b in &bundles {
-            let data = fetch
-                .next()
-                .await
-                .ok_or(ClientError::Source("truncated".into()))??;
-            let entries = decode_entry_bundle(&data, usize::from(b.width))?;
-            let mut leaves = Vec::with_capacity(entries.len());
-            for (k, e) in entries.iter().enumerate() {
-                let index = b.index * 256 + k as u64;
-                let h = leaf_hash(e);
-                leaves.push(h);
-                if index < from {
-                    continue;
-                }
-                tree.push(h);
+        let labels = &self.labels;
+        ank_client::walk_entries(
+            source,
+            from,
+            to,
+            true,
+            |index, e, leaf| {
+                tree.push(leaf);
                 // Only a watched label's entry is decoded (and its keys checked).
                 if e.len() > 33
                     && e[0] == ank_proofs::binding::BINDING_TYPE
-                    && let Some(address) = self
-                        .labels
-                        .get(&Hash(e[1..33].try_into().unwrap_or([0; 32])))
+                    && let Some(address) = labels.get(&Hash(e[1..33].try_into().unwrap_or([0; 32])))
+                    && let LogEntry::Binding(entry) = LogEntry::decode(e)?
                 {
-                    let LogEntry::Binding(entry) = LogEntry::decode(e)? else {
-                        continue;
-                    };
                     events.push(event(
                         &mut state,
                         address,
@@ -239,15 +209,11 @@ impl LogMonitor {
                         &entry,
                     ));
                 }
-            }
-            let tile = Tile::hashes(0, b.index, b.width);
-            let fetched = fetch
-                .next()
-                .await
-                .ok_or(ClientError::Source("truncated".into()))??;
-            ank_client::compare(&tile, &fetched, &leaves)?;
-            progress(tree.size() - from, to - from);
-        }
+                Ok(())
+            },
+            &mut progress,
+        )
+        .await?;
         if tree.size() != to || tree.root() != *checkpoint.root() {
             return Err(ank_proofs::Error::RootMismatch {
                 expected: *checkpoint.root(),
