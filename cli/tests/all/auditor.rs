@@ -24,18 +24,22 @@ fn an_auditing_witness_cosigns_only_what_its_replay_verified() {
     let honest = note_of(&tiles);
     let honest_size: u64 = honest.lines().nth(1).unwrap().parse().unwrap();
 
-    let auditor = Server::auditor(
-        &dir.join("auditor"),
-        &[
-            "--name",
-            "auditor.example/a1",
-            "--interval",
-            "1h",
-            "--log",
-            &format!("example.org={}+{vkey}", tiles.display()),
-        ],
-    )
-    .unwrap();
+    let log_arg = format!("example.org={}+{vkey}", tiles.display());
+    let start = || {
+        Server::auditor(
+            &dir.join("auditor"),
+            &[
+                "--name",
+                "auditor.example/a1",
+                "--interval",
+                "1h",
+                "--log",
+                &log_arg,
+            ],
+        )
+        .unwrap()
+    };
+    let mut auditor = start();
     let (s, _, body) = http_typed(
         &auditor.addr,
         "POST",
@@ -101,6 +105,22 @@ fn an_auditing_witness_cosigns_only_what_its_replay_verified() {
     std::fs::write(&file, text).unwrap();
     let out = crate::history::verify_evidence(&dir.join("home"), &vkey, &file).unwrap();
     assert!(out.contains("(map-root)"), "{out}");
+
+    // Restarted, it still holds the evidence and the halt: its state is durable.
+    auditor.kill();
+    let auditor = start();
+    let (_, again) = http(&auditor.addr, "GET", "/v1/evidence", None).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["evidence"][0].as_str(), Some(text));
+    let (s, _, why) = http_typed(
+        &auditor.addr,
+        "POST",
+        "/add-checkpoint",
+        Some(&format!("old {honest_size}\n\n{forged}")),
+    )
+    .unwrap();
+    assert_eq!(s, 422, "{why}");
+    assert!(why.contains("is halted"), "{why}");
 }
 
 /// The one-history issue's fork (a copy of the data directory served beside
