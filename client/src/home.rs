@@ -537,7 +537,12 @@ pub fn addresses_with_keys(home: &Path) -> Vec<Address> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            Address::parse(name.strip_suffix(".json")?).ok()
+            // Not `<address>.pending.json`, a change not yet settled.
+            let stem = name.strip_suffix(".json")?;
+            if stem.ends_with(".pending") {
+                return None;
+            }
+            Address::parse(stem).ok()
         })
         .collect();
     out.sort_by_key(ToString::to_string);
