@@ -106,3 +106,57 @@ fn own_changes_are_quiet_and_a_recovery_alerts() {
     let (code, out, _) = monitor(&alice, &[]);
     assert_eq!((code, out.as_str()), (Some(0), ""));
 }
+
+/// `--follow` keeps watching: an operator recovery made while it runs
+/// reaches `--exec` without restarting it.
+#[test]
+fn follow_keeps_watching() {
+    let dir = Scratch::new("monitor-follow");
+    let data = dir.join("data");
+    let server = Server::start(&data, &["--interval", "20ms"]).unwrap();
+    let alice = dir.join("alice");
+    crate::history::register(&dir, &server, &alice, "alice@example.org");
+    let caught = dir.join("alerts.jsonl");
+    let mut follow = std::process::Command::new(crate::procs::bin())
+        .env("ANK_HOME", &alice)
+        .args([
+            "monitor",
+            "--follow",
+            "--interval",
+            "100ms",
+            "--json",
+            "--exec",
+            &format!("cat >> {}", caught.display()),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::procs::recover_with_new_device(
+        &dir.join("op"),
+        &dir.join("phone"),
+        "alice@example.org",
+        &data,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let alert = loop {
+        if let Ok(text) = std::fs::read_to_string(&caught)
+            && let Some(line) = text.lines().next()
+        {
+            break serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert reached --exec"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(
+        (alert["authority"].as_str(), alert["alert"].as_bool()),
+        (Some("operator"), Some(true))
+    );
+    // Still running: --follow does not stop at an alert.
+    assert!(follow.try_wait().unwrap().is_none());
+    let _ = follow.kill();
+    let _ = follow.wait();
+}
