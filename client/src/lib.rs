@@ -386,49 +386,40 @@ pub async fn verify_tiles_with(
     let note = source.get("checkpoint").await?;
     let checkpoint = verify_checkpoint(&note, vkey, &[])?;
     let size = checkpoint.size();
-    let bundles = entry_bundles_for_size(size);
-    // Each bundle is followed by the level-0 tile of the same index and width.
-    let mut paths = Vec::with_capacity(bundles.len() * 2);
-    for b in &bundles {
-        paths.push(b.path());
-        paths.push(Tile::hashes(0, b.index, b.width).path());
-    }
-    let mut fetch = Prefetch::new(Arc::clone(&source), paths, 64);
+    let bundles = entry_bundles_for_size(size).len() as u64;
     let mut checker = TiledLogChecker::new();
-    let mut tiles = 0u64;
-    for b in &bundles {
-        let data = fetch
-            .next()
-            .await
-            .ok_or(ClientError::Source("truncated".into()))??;
-        let entries = decode_entry_bundle(&data, usize::from(b.width))?;
-        let mut leaves = Vec::with_capacity(entries.len());
-        for e in entries {
+    // Tiles above level 0, checked once the walk is done (the walk checks
+    // every level-0 tile as it goes).
+    let mut upper = Vec::new();
+    walk_entries(
+        Arc::clone(&source),
+        0,
+        size,
+        true,
+        |_, e, leaf| {
             on_entry(e)?;
-            let h = leaf_hash(e);
-            leaves.push(h);
-            checker.push_leaf(h);
-        }
-        let tile = Tile::hashes(0, b.index, b.width);
-        let fetched = fetch
-            .next()
-            .await
-            .ok_or(ClientError::Source("truncated".into()))??;
-        compare(&tile, &fetched, &leaves)?;
+            checker.push_leaf(leaf);
+            upper.extend(
+                checker
+                    .take_full_tiles()
+                    .into_iter()
+                    .filter(|(t, _)| t.kind != (ank_proofs::tile::TileKind::Hashes { level: 0 })),
+            );
+            Ok(())
+        },
+        &mut progress,
+    )
+    .await?;
+    upper.extend(
+        checker
+            .partial_tiles()
+            .into_iter()
+            .filter(|(t, _)| t.kind != (ank_proofs::tile::TileKind::Hashes { level: 0 })),
+    );
+    let mut tiles = bundles;
+    for (t, hashes) in &upper {
+        compare(t, &source.get(&t.path()).await?, hashes)?;
         tiles += 1;
-        for (t, hashes) in checker.take_full_tiles() {
-            if t.kind != (ank_proofs::tile::TileKind::Hashes { level: 0 }) {
-                compare(&t, &source.get(&t.path()).await?, &hashes)?;
-                tiles += 1;
-            }
-        }
-        progress(checker.size(), size);
-    }
-    for (t, hashes) in checker.partial_tiles() {
-        if t.kind != (ank_proofs::tile::TileKind::Hashes { level: 0 }) {
-            compare(&t, &source.get(&t.path()).await?, &hashes)?;
-            tiles += 1;
-        }
     }
     if checker.root() != *checkpoint.root() {
         return Err(ank_proofs::Error::RootMismatch {
@@ -439,7 +430,7 @@ pub async fn verify_tiles_with(
     }
     Ok(TilesReport {
         checkpoint,
-        bundles: bundles.len() as u64,
+        bundles,
         tiles,
     })
 }
