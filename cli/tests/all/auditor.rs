@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::procs::{Scratch, Server, ank_in, export_tiles, free_port, http, http_typed};
+use crate::procs::{Scratch, Server, ank_in, export_tiles, free_port, http};
 
 fn note_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("checkpoint")).unwrap()
@@ -40,13 +40,7 @@ fn an_auditing_witness_cosigns_only_what_its_replay_verified() {
         .unwrap()
     };
     let mut auditor = start();
-    let (s, _, body) = http_typed(
-        &auditor.addr,
-        "POST",
-        "/add-checkpoint",
-        Some(&format!("old 0\n\n{honest}")),
-    )
-    .unwrap();
+    let (s, _, body) = crate::witness::add(&auditor, &format!("old 0\n\n{honest}"));
     assert_eq!(s, 200, "{body}");
     assert!(body.starts_with("\u{2014} auditor.example/a1 "), "{body}");
 
@@ -81,13 +75,7 @@ fn an_auditing_witness_cosigns_only_what_its_replay_verified() {
     let forged_size: u64 = forged.lines().nth(1).unwrap().parse().unwrap();
     // The tree does extend the cosigned one (a plain witness would cosign
     // it), but the replay contradicts its last map-root entry.
-    let (s, _, why) = http_typed(
-        &auditor.addr,
-        "POST",
-        "/add-checkpoint",
-        Some(&format!("old {honest_size}\n\n{forged}")),
-    )
-    .unwrap();
+    let (s, _, why) = crate::witness::add(&auditor, &format!("old {honest_size}\n\n{forged}"));
     assert_eq!(s, 422, "{why}");
     assert!(
         why.contains(&format!(
@@ -112,13 +100,7 @@ fn an_auditing_witness_cosigns_only_what_its_replay_verified() {
     let (_, again) = http(&auditor.addr, "GET", "/v1/evidence", None).unwrap();
     let again: serde_json::Value = serde_json::from_str(&again).unwrap();
     assert_eq!(again["evidence"][0].as_str(), Some(text));
-    let (s, _, why) = http_typed(
-        &auditor.addr,
-        "POST",
-        "/add-checkpoint",
-        Some(&format!("old {honest_size}\n\n{forged}")),
-    )
-    .unwrap();
+    let (s, _, why) = crate::witness::add(&auditor, &format!("old {honest_size}\n\n{forged}"));
     assert_eq!(s, 422, "{why}");
     assert!(why.contains("is halted"), "{why}");
 }

@@ -77,7 +77,7 @@ fn grow(key: &SignerKey, h: &History, old: u64, size: u64) -> String {
     body(old, &proof, &checkpoint(key, h, size))
 }
 
-fn add(w: &Server, body: &str) -> (u16, String, String) {
+pub fn add(w: &Server, body: &str) -> (u16, String, String) {
     http_typed(&w.addr, "POST", "/add-checkpoint", Some(body)).unwrap()
 }
 
