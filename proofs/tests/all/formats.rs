@@ -765,7 +765,7 @@ fn binding_records_read_as_entries_decode() {
                         | KeySetError::WeakSigningKey
                         | KeySetError::WeakEncryptionKey,
                     )),
-                    Ok(_),
+                    _,
                 ) => {}
                 (Ok(e), Ok(r)) => assert_eq!(
                     (e.label, e.version, e.keys_hash()),
