@@ -375,24 +375,22 @@ impl Auditor {
         // Larger: read the new entries and extend the copy.
         let (from, to) = (size, cp.size());
         let mut tree = f.tree.clone();
-        let mut replay = f.replay.clone();
-        // The copy is written beside the replay, on another core, in
-        // chunks; the checkpoint row written after them is the commit
-        // point (entries beyond a stored checkpoint are ignored on start).
+        // The copy is written beside the walk and the replay, on another
+        // core, in chunks; the checkpoint row written after them is the
+        // commit point (entries beyond a stored checkpoint are ignored on
+        // start). The replay runs only once the tree proves the new entries
+        // extend the copy, so a fork's entries never enter it.
         let writer = ChunkWriter::start(&self.path, &origin)?;
         let mut rows: Vec<Row> = Vec::new();
-        let mut failure = None;
-        let walked = ank_client::walk_entries(
+        let mut new_entries: Vec<Vec<u8>> = Vec::new();
+        ank_client::walk_entries(
             Arc::clone(&f.source),
             from,
             to,
             false,
             |index, e, leaf| {
                 let hashes = tree.push_stored(leaf);
-                if let Err(err) = replay.push(e) {
-                    failure = Some((index, err.clone()));
-                    return Err(err.into());
-                }
+                new_entries.push(e.to_vec());
                 rows.push((index, e.to_vec(), hashes.iter().flat_map(|h| h.0).collect()));
                 if rows.len() >= 4096 {
                     writer
@@ -403,35 +401,9 @@ impl Auditor {
             },
             |_, _| {},
         )
-        .await;
-        if failure.is_none() {
-            walked?;
-        }
+        .await?;
         if !rows.is_empty() {
             writer.send(std::mem::take(&mut rows))?;
-        }
-        writer.finish()?;
-        if let Some((index, err)) = failure {
-            // The copy stays at the last checkpoint that replayed; a
-            // contradicted map root is proven with the log's own tiles.
-            let mut found = Vec::new();
-            if matches!(err, ank_proofs::Error::ReplayMapRoot { .. }) {
-                let (source, cp) = (Arc::clone(&f.source), cp.clone());
-                let built = with_tiles(source, cp.size(), move |reader| {
-                    replay.map_root_evidence(&cp, reader)
-                })
-                .await;
-                if let Ok(e) = built {
-                    self.keep(&origin, &e)?;
-                    found.push(e);
-                }
-            }
-            self.halt(f, format!("entry {index}: {err}"))?;
-            return if found.is_empty() {
-                Err(err.into())
-            } else {
-                Ok(found)
-            };
         }
         if tree.root() != *cp.root() {
             // Not an extension of the copy: the log's own tiles prove it.
@@ -452,6 +424,35 @@ impl Auditor {
             }
             .into());
         }
+        let failure = new_entries
+            .iter()
+            .enumerate()
+            .find_map(|(k, e)| f.replay.push(e).err().map(|err| (from + k as u64, err)));
+        writer.finish()?;
+        if let Some((index, err)) = failure {
+            // The log is halted and its copy stays at the last checkpoint
+            // that replayed; a contradicted map root is proven with the
+            // log's own tiles.
+            let mut found = Vec::new();
+            if matches!(err, ank_proofs::Error::ReplayMapRoot { .. }) {
+                let (source, cp) = (Arc::clone(&f.source), cp.clone());
+                let replay = std::mem::take(&mut f.replay);
+                let built = with_tiles(source, cp.size(), move |reader| {
+                    replay.map_root_evidence(&cp, reader)
+                })
+                .await;
+                if let Ok(e) = built {
+                    self.keep(&origin, &e)?;
+                    found.push(e);
+                }
+            }
+            self.halt(f, format!("entry {index}: {err}"))?;
+            return if found.is_empty() {
+                Err(err.into())
+            } else {
+                Ok(found)
+            };
+        }
         self.db()?
             .execute(
                 "INSERT OR REPLACE INTO checkpoints (origin, size, note) VALUES (?1, ?2, ?3)",
@@ -459,7 +460,6 @@ impl Auditor {
             )
             .map_err(sql)?;
         f.tree = tree;
-        f.replay = replay;
         f.checkpoint = Some(cp.note().to_text());
         Ok(Vec::new())
     }
