@@ -336,3 +336,67 @@ fn no_answer_verifies_against_a_map_root_outside_the_tree() {
     let out = ok(&dave, &["lookup", "alice@example.org"]);
     assert!(out.contains("device") || out.contains("laptop"), "{out}");
 }
+
+/// A log that records a key holder's change as the operator's (hiding from
+/// auditors who made it) is caught by the client that asked for it: the
+/// entry it answers with does not carry the request's signature.
+#[test]
+fn a_publish_answer_must_record_the_request_authorisation() {
+    use ank_proofs::api::{PublishAuth, PublishRequest, PublishResponse};
+    let alice = ank_proofs::Address::parse("alice@example.org").unwrap();
+    let laptop = ed25519_dalek::SigningKey::from_bytes(&[0x11; 32]);
+    let phone = ed25519_dalek::SigningKey::from_bytes(&[0x22; 32]);
+    let key_set = KeySet::new(vec![ank_proofs::Device {
+        name: "phone".into(),
+        signing_key: phone.verifying_key().to_bytes(),
+        encryption_key: [0x22; 32],
+    }])
+    .unwrap();
+    let req = PublishRequest::new(&alice, 2, &key_set, PublishAuth::Key(&laptop), &[&phone]);
+    let log = ank_proofs::SignerKey::from_seed(
+        "example.org/ank",
+        ank_proofs::note::ALG_ED25519,
+        [0x33; 32],
+    )
+    .unwrap();
+    let answer = |authorization| {
+        let entry = Entry {
+            label: alice.label(),
+            version: 2,
+            timestamp_ms: 1,
+            authorization,
+            key_set: key_set.clone(),
+        };
+        serde_json::to_string(&PublishResponse {
+            index: 3,
+            entry: STANDARD.encode(entry.encode()),
+            tlog_proof: "not a proof".into(),
+        })
+        .unwrap()
+    };
+    let publish = |body: String| {
+        let url = crate::history::replay_proxy(body);
+        let client = ank_client::log::LogClient::new(&url, log.verifier()).unwrap();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(client.publish(&req))
+            .unwrap_err()
+    };
+    let err = publish(answer(Authorization::Operator));
+    assert!(
+        matches!(
+            err,
+            ank_client::ClientError::Mismatch(ank_client::Mismatch::Entry)
+        ),
+        "{err}"
+    );
+    // The request's own authorisation gets past that check (and fails on
+    // the proof, which this fake log cannot give).
+    let signature = req.signature.clone().unwrap();
+    let own = Authorization::KeyHolder {
+        signer: ank_common::b64_array(&signature.public_key).unwrap(),
+        signature: ank_common::b64_array(&signature.signature).unwrap(),
+    };
+    let err = publish(answer(own));
+    assert!(matches!(err, ank_client::ClientError::Proof(_)), "{err}");
+}
