@@ -1,11 +1,20 @@
 //! # ank-auditor
 //!
-//! The watchers that hold logs to one history. So far: [`witness`], a C2SP
-//! tlog-witness (`POST /add-checkpoint`, cosignature/v1) with its HTTP
-//! front ([`witness_router`]).
+//! The watchers that hold logs to one history:
 //!
-//! Errors are [`witness::WitnessError`]; the module docs give each one's
-//! HTTP status and the byte formats.
+//! * [`witness`]: a C2SP tlog-witness (`POST /add-checkpoint`), cosigning
+//!   with Ed25519 (cosignature/v1) and ML-DSA-44 ([`mldsa`]), served by
+//!   [`witness_router`];
+//! * [`audit`]: the auditor, which follows logs into a durable copy, replays
+//!   them, cosigns only what its replay verified, and exchanges checkpoints
+//!   and evidence with its peers ([`audit_router`]: `GET`/`POST
+//!   /v1/gossip`, `GET`/`POST /v1/evidence`, answered with JSON; refusals
+//!   are `{"error", "message"}` with `unknown_log` 404, `unverified` 422,
+//!   `not_followed` 409, `bad_checkpoint` / `bad_evidence` / `not_evidence`
+//!   400).
+//!
+//! Errors are [`witness::WitnessError`] and [`audit::AuditError`]; the
+//! module docs give each one's meaning, HTTP status and byte formats.
 
 pub mod mldsa;
 pub mod witness;

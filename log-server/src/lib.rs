@@ -4,7 +4,8 @@
 //! sequencer thread that batches publishes into signed checkpoints
 //! ([`sequencer`]), and the HTTP API ([`api`]): the C2SP tlog-tiles read API,
 //! `POST /v1/publish`, `GET /v1/lookup/{address}`, JSON proofs, `/healthz`
-//! and `/metrics`.
+//! and `/metrics`. With witnesses ([`witnessing`]) every checkpoint is
+//! cosigned before it is published.
 //!
 //! ## Data directory
 //!
