@@ -78,6 +78,16 @@ pub struct Serve {
     /// Accept mail from senders whose domain has no trusted log (default: refuse).
     #[arg(long)]
     mail_allow_unauthenticated: bool,
+    /// Serve TLS 1.3 with this certificate chain (PEM); with --tls-key.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve TLS 1.3 with a self-signed certificate made once and kept in
+    /// the data directory (its key stays, so a DANE-EE pin stays valid).
+    #[arg(long)]
+    tls_self_signed: bool,
     /// An auditor (its URL) to send the split-view evidence the mailbox
     /// finds to; repeatable.
     #[arg(long = "auditor")]
@@ -114,9 +124,11 @@ fn parse_witness(s: &str) -> Result<(ank_proofs::VerifierKey, String), String> {
 }
 
 pub fn serve(a: Serve) -> Result<()> {
-    if !a.listen.ip().is_loopback() {
+    let tls_on = a.tls_cert.is_some() || a.tls_self_signed;
+    if !tls_on && !a.listen.ip().is_loopback() {
         bail!(
-            "plain HTTP is only served on loopback until TLS arrives; use --listen 127.0.0.1:PORT"
+            "plain HTTP is only served on loopback; serve TLS (--tls-cert/--tls-key or --tls-self-signed) to listen on {}",
+            a.listen
         );
     }
     let domain = Address::parse(&format!("postmaster@{}", a.domain))
@@ -155,6 +167,22 @@ pub fn serve(a: Serve) -> Result<()> {
         allow_unauthenticated: a.mail_allow_unauthenticated,
         auditors: a.auditors.clone(),
     };
+    let tls = match (&a.tls_cert, &a.tls_key, a.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(ank_log_server::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (_, _, true) => {
+            let mut names = vec![domain.clone(), "localhost".to_owned()];
+            if !a.listen.ip().is_unspecified() {
+                names.push(a.listen.ip().to_string());
+            }
+            Some(ank_log_server::tls::TlsFiles::self_signed(&a.data, &names)?)
+        }
+        _ => None,
+    }
+    .map(ank_log_server::tls::Reloadable::load)
+    .transpose()?;
     let origin = a.origin.unwrap_or_else(|| format!("{domain}/ank"));
     // The origin names the domain: clients check a log's key name against it.
     if !ank_client::home::names_domain(&origin, &domain) {
@@ -181,6 +209,7 @@ pub fn serve(a: Serve) -> Result<()> {
         witnesses: a.witnesses.clone(),
         witness_timeout: a.witness_timeout,
         witness_interval: a.witness_interval,
+        tls: tls.clone(),
     };
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(
@@ -206,7 +235,19 @@ pub fn serve(a: Serve) -> Result<()> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "ank log {}", r.log.origin());
             let _ = writeln!(out, "  vkey: {}", r.log.vkey.to_text());
-            let _ = writeln!(out, "  url:  http://{}/", r.addr);
+            match &tls {
+                Some(t) => {
+                    let _ = writeln!(out, "  url:  https://{}/", r.addr);
+                    let _ = writeln!(
+                        out,
+                        "  tls:  {} (SHA-256 of the certificate's public key)",
+                        t.spki_sha256()
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  url:  http://{}/", r.addr);
+                }
+            }
             let state = if r.created { "created" } else { "reused" };
             let _ = writeln!(out, "  data: {} ({state})", a.data.display());
             let _ = writeln!(out, "  size: {}", r.log.latest().size);

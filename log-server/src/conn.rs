@@ -126,6 +126,21 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_tls(listener, app, limits, None, shutdown).await
+}
+
+/// As [`serve`], with TLS when `tls` is given: the handshake must finish
+/// within the header timeout, and ALPN picks HTTP/2 or HTTP/1.1.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let app = with_request_timeout(app, limits.request_timeout);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -145,7 +160,11 @@ pub async fn serve(
             },
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            tokio::spawn(refuse(stream));
+            // Over TLS a plain 503 would not be understood: the connection
+            // is just closed.
+            if tls.is_none() {
+                tokio::spawn(refuse(stream));
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -161,10 +180,36 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
             .keep_alive(true);
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let Some(acceptor) = &tls else {
+            let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(permit);
+            });
+            continue;
+        };
+        let (acceptor, watcher) = (acceptor.clone(), graceful.watcher());
+        let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            let _ = conn.await;
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                let mut h2 =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+                h2.timer(TokioTimer::new())
+                    .keep_alive_interval(Some(header_timeout))
+                    .keep_alive_timeout(header_timeout);
+                let _ = watcher
+                    .watch(h2.serve_connection(TokioIo::new(stream), service))
+                    .await;
+            } else {
+                let _ = watcher
+                    .watch(builder.serve_connection(TokioIo::new(stream), service))
+                    .await;
+            }
             drop(permit);
         });
     }

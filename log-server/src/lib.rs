@@ -38,6 +38,7 @@ pub mod pool;
 pub mod publish;
 pub mod sequencer;
 pub mod store;
+pub mod tls;
 pub mod witnessing;
 
 use std::fs::File;
@@ -504,6 +505,8 @@ pub struct ServeConfig {
     pub witness_timeout: std::time::Duration,
     /// How often the latest checkpoint is sent to the witnesses again.
     pub witness_interval: std::time::Duration,
+    /// TLS 1.3 ([`tls`]); plain HTTP when `None`.
+    pub tls: Option<Arc<tls::Reloadable>>,
 }
 
 /// A running log: its address and a handle to stop it.
@@ -590,7 +593,36 @@ pub async fn serve(
         let _ = stop_tx.send(());
         r
     });
-    conn::serve(listener, app, cfg.limits, async move {
+    let acceptor = match &cfg.tls {
+        Some(t) => {
+            let config = t.server_config().map_err(|e| LogError::Io {
+                path: "TLS configuration".into(),
+                source: std::io::Error::other(e),
+            })?;
+            // SIGHUP reads the certificate again; open connections keep theirs.
+            #[cfg(unix)]
+            {
+                let t = Arc::clone(t);
+                if let Ok(mut hup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                {
+                    tokio::spawn(async move {
+                        while hup.recv().await.is_some() {
+                            match t.reload() {
+                                Ok(()) => {
+                                    eprintln!("TLS certificate reloaded ({})", t.spki_sha256())
+                                }
+                                Err(e) => eprintln!("TLS certificate not reloaded: {e}"),
+                            }
+                        }
+                    });
+                }
+            }
+            Some(tokio_rustls::TlsAcceptor::from(config))
+        }
+        None => None,
+    };
+    conn::serve_tls(listener, app, cfg.limits, acceptor, async move {
         tokio::select! {
             () = shutdown => {}
             _ = stop_rx => {}

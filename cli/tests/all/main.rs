@@ -16,5 +16,6 @@ mod monitor;
 mod procs;
 mod readme;
 mod serve;
+mod tls;
 mod verify;
 mod witness;

@@ -110,6 +110,7 @@ impl Server {
         std::thread::spawn(move || for _ in lines {});
         let url = url.unwrap_or_default();
         let addr = url
+            .trim_start_matches("https://")
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
@@ -137,13 +138,18 @@ impl Drop for Server {
 /// `ank serve --domain example.org --listen 127.0.0.1:0 --data DATA`, not
 /// started, with the environment as the caller sets it.
 pub fn serve_command(data: &Path) -> Command {
+    serve_command_at(data, "127.0.0.1:0")
+}
+
+/// As [`serve_command`], listening on `listen`.
+pub fn serve_command_at(data: &Path, listen: &str) -> Command {
     let mut c = Command::new(bin());
     c.args([
         "serve",
         "--domain",
         "example.org",
         "--listen",
-        "127.0.0.1:0",
+        listen,
         "--data",
     ])
     .arg(data);

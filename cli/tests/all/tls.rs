@@ -1,0 +1,159 @@
+//! `ank serve` over TLS 1.3, checked with OpenSSL and curl: TLS 1.2 is
+//! refused, TLS 1.3 accepted with ALPN h2 or http/1.1, the public-key
+//! digest it prints is the certificate's, a non-loopback address needs TLS,
+//! and SIGHUP serves a new certificate to new handshakes.
+
+use std::process::{Command, Stdio};
+
+use crate::procs::{Scratch, Server};
+
+/// `openssl s_client` against `addr` with `args`: (success, stdout+stderr).
+fn s_client(addr: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", addr, "-servername", "localhost"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// SHA-256 of the served certificate's SubjectPublicKeyInfo, computed by
+/// OpenSSL, base64.
+fn served_spki_digest(addr: &str) -> String {
+    let script = format!(
+        "openssl s_client -connect {addr} -tls1_3 </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn printed_digest(server: &Server) -> String {
+    server
+        .first_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("tls:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned()
+}
+
+fn curl(url: &str, http: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "--tlsv1.3",
+            http,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn tls_1_3_only_with_alpn_a_printed_pin_and_reload() {
+    let dir = Scratch::new("tls");
+    let data = dir.join("data");
+    let server = Server::start(&data, &["--tls-self-signed"]).unwrap();
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let addr = server.addr.clone();
+
+    let (ok, out) = s_client(&addr, &["-tls1_2"]);
+    assert!(!ok, "TLS 1.2 was accepted: {out}");
+    assert!(out.contains("alert protocol version"), "{out}");
+    let (ok, out) = s_client(&addr, &["-tls1_3", "-alpn", "h2"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("TLSv1.3"), "{out}");
+    assert!(out.contains("ALPN protocol: h2"), "{out}");
+    let (_, out) = s_client(&addr, &["-tls1_3", "-alpn", "http/1.1"]);
+    assert!(out.contains("ALPN protocol: http/1.1"), "{out}");
+
+    let pin = printed_digest(&server);
+    assert_eq!(served_spki_digest(&addr), pin);
+    let healthz = format!("{}healthz", server.url);
+    assert_eq!(curl(&healthz, "--http2"), "2 200");
+    assert_eq!(curl(&healthz, "--http1.1"), "1.1 200");
+
+    // The self-signed key is kept: a restart serves the same pin.
+    drop(server);
+    let mut server = Server::start(&data, &["--tls-self-signed"]).unwrap();
+    assert_eq!(printed_digest(&server), pin);
+
+    // SIGHUP: a new certificate and key in place are served to new handshakes.
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(data.join("tls.key.new"))
+        .arg("-out")
+        .arg(data.join("tls.crt.new"))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    std::fs::rename(data.join("tls.key.new"), data.join("tls.key")).unwrap();
+    std::fs::rename(data.join("tls.crt.new"), data.join("tls.crt")).unwrap();
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let addr = server.addr.clone();
+    while served_spki_digest(&addr) == pin {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new certificate was never served"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(curl(&format!("{}healthz", server.url), "--http2"), "2 200");
+    server.kill();
+}
+
+#[test]
+fn a_public_address_needs_tls() {
+    let dir = Scratch::new("tls-public");
+    let data = dir.join("data");
+    let out = crate::procs::serve_command_at(&data, "0.0.0.0:0")
+        .env("ANK_STORAGE_KEY", crate::procs::TEST_STORAGE_KEY)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("plain HTTP is only served on loopback"),
+        "{err}"
+    );
+    let server = Server::start(&data, &["--listen", "0.0.0.0:0", "--tls-self-signed"]).unwrap();
+    assert!(server.url.starts_with("https://0.0.0.0:"), "{}", server.url);
+}
