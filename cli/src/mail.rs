@@ -39,20 +39,25 @@ fn own_address(given: Option<&str>) -> Result<Address> {
     }
 }
 
-fn mailbox_url(address: &Address, log: &LogFlags) -> Result<String> {
+/// The mailbox of `address`'s domain: `--server`, or the trusted log's URL
+/// with its TLS pin.
+fn mailbox(address: &Address, log: &LogFlags) -> Result<MailClient> {
     if let Some(s) = log.server() {
-        return Ok(s.trim_end_matches('/').to_owned());
+        return Ok(MailClient::new(s.trim_end_matches('/'))?);
     }
-    read_trust(&ank_home())?
+    let t = read_trust(&ank_home())?
         .into_iter()
         .find(|t| t.domain == address.domain())
-        .map(|t| t.url.trim_end_matches('/').to_owned())
         .with_context(|| {
             format!(
                 "no log or mailbox known for {}: run `ank trust add`",
                 address.domain()
             )
-        })
+        })?;
+    Ok(MailClient::new_pinned(
+        t.url.trim_end_matches('/'),
+        t.tls_pin,
+    )?)
 }
 
 pub fn send(
@@ -91,7 +96,7 @@ pub fn send(
     if ks.devices().is_empty() {
         bail!("{to} has revoked every key; nothing was sent");
     }
-    let mailbox = MailClient::new(&mailbox_url(&to, log)?)?;
+    let mailbox = mailbox(&to, log)?;
     for d in ks.devices() {
         let id: [u8; 16] = ank_common::random()?;
         let mut env = Envelope::create(&payload, &d.encryption_key, &keys.signing, id)?;
@@ -222,7 +227,7 @@ fn print_framed(id: &[u8; 16], p: &Payload) {
 pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
     let address = own_address(address)?;
     let home = ank_home();
-    let mailbox = MailClient::new(&mailbox_url(&address, log)?)?;
+    let mailbox = mailbox(&address, log)?;
     let rt = runtime()?;
     // A key change whose answer was lost is settled first: it decides which key signs.
     let client = crate::user::client_for(&address, log)?;

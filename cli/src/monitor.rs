@@ -118,14 +118,14 @@ async fn watch(
     m: &Monitor,
     alerts: &mut usize,
 ) -> Result<()> {
-    let client = ank_client::log::LogClient::new(&t.url, t.vkey.clone())?
+    let client = ank_client::log::LogClient::new_pinned(&t.url, t.vkey.clone(), t.tls_pin)?
         .requiring(t.witnesses.clone())
         .remembering(ank_client::state::LogState::new(home));
     let cp = client.checkpoint().await?;
     // Consistent with everything this user saw of the log (a fork is evidence).
     client.check_checkpoint(&cp).await?;
     let mut mon = ank_monitor::LogMonitor::open(&home.join("monitor"), cp.origin(), watched)?;
-    let source = Arc::new(ank_client::Source::parse(&t.url)?);
+    let source = Arc::new(ank_client::Source::parse_pinned(&t.url, t.tls_pin)?);
     let mut events = Vec::new();
     mon.catch_up(source, &cp, |e| events.push(e), crate::progress_bar())
         .await?;

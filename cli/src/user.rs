@@ -44,25 +44,35 @@ pub fn client_for(address: &Address, f: &LogFlags) -> Result<LogClient> {
                 )
             })
     };
-    let (url, vkey, witnesses) = match (&f.server, &f.vkey) {
-        (Some(s), Some(v)) => (s.clone(), VerifierKey::parse(v).context("--vkey")?, None),
-        (Some(s), None) => {
-            let t = trusted()?;
-            (s.clone(), t.vkey, t.witnesses)
-        }
-        (None, Some(v)) => (
-            trusted()?.url,
+    // The pin belongs to the trusted URL; --server reaches another server.
+    let (url, vkey, witnesses, pin) = match (&f.server, &f.vkey) {
+        (Some(s), Some(v)) => (
+            s.clone(),
             VerifierKey::parse(v).context("--vkey")?,
             None,
+            None,
         ),
+        (Some(s), None) => {
+            let t = trusted()?;
+            (s.clone(), t.vkey, t.witnesses, None)
+        }
+        (None, Some(v)) => {
+            let t = trusted()?;
+            (
+                t.url,
+                VerifierKey::parse(v).context("--vkey")?,
+                None,
+                t.tls_pin,
+            )
+        }
         (None, None) => {
             let t = trusted()?;
-            (t.url, t.vkey, t.witnesses)
+            (t.url, t.vkey, t.witnesses, t.tls_pin)
         }
     };
     // Every answer is checked against the checkpoint this user last
     // verified, and against the witnesses the trust file requires.
-    Ok(LogClient::new(&url, vkey)?
+    Ok(LogClient::new_pinned(&url, vkey, pin)?
         .requiring(witnesses)
         .remembering(ank_client::state::LogState::new(&ank_home())))
 }
@@ -85,6 +95,10 @@ pub enum TrustCmd {
         /// than this (a stale view), e.g. 10m.
         #[arg(long, value_parser = ank_common::parse_duration)]
         max_age: Option<std::time::Duration>,
+        /// Over TLS, trust only the server key with this SHA-256 of its
+        /// SubjectPublicKeyInfo (base64, as `ank serve` prints it as `tls:`).
+        #[arg(long)]
+        tls_pin: Option<String>,
         /// A C2SP tlog-policy file (its witnesses, groups and quorum) instead
         /// of --witness and --quorum; a copy is kept under $ANK_HOME/policies/.
         #[arg(long, conflicts_with_all = ["witnesses", "quorum"])]
@@ -359,8 +373,15 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
             quorum,
             max_age,
             policy,
+            tls_pin,
         } => {
             let vkey = VerifierKey::parse(&vkey).context("VKEY")?;
+            let tls_pin = tls_pin
+                .map(|p| {
+                    ank_common::b64_array::<32>(&p)
+                        .with_context(|| format!("--tls-pin {p:?} is not base64 of 32 bytes"))
+                })
+                .transpose()?;
             let domain = Address::parse(&format!("postmaster@{domain}"))
                 .map_err(|_| anyhow::anyhow!("{domain:?} is not a valid domain"))?
                 .domain()
@@ -403,6 +424,7 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
                     url: url.clone(),
                     vkey,
                     witnesses,
+                    tls_pin,
                 },
             )?;
             println!("trusting {url} for {domain}");

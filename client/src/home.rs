@@ -381,12 +381,16 @@ pub struct TrustedLog {
     pub vkey: VerifierKey,
     /// The witnesses whose cosignatures this log's checkpoints need, and how.
     pub witnesses: Option<crate::log::WitnessPolicy>,
+    /// Over TLS, the SHA-256 of the server's SubjectPublicKeyInfo: only that
+    /// key is trusted ([`crate::tls`]).
+    pub tls_pin: Option<[u8; 32]>,
 }
 
 /// Reads `<home>/trust` (absent: empty). A line is
 /// `<domain> <url> <vkey>`, then optionally `witness=<vkey>` (repeated),
 /// `quorum=<k>` (default: every witness), or `policy=<file>` (a C2SP
-/// tlog-policy under `<home>`), and `max-age=<duration>`.
+/// tlog-policy under `<home>`), `max-age=<duration>`, and `tls-pin=<base64
+/// SHA-256 of the server's SubjectPublicKeyInfo>`.
 ///
 /// # Errors
 /// [`ClientError::BadFile`] naming the line that does not parse.
@@ -413,8 +417,15 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
         };
         let vkey = VerifierKey::parse(vkey).map_err(|e| bad(e.to_string()))?;
         let (mut keys, mut quorum, mut max_age, mut policy) = (Vec::new(), None, None, None);
+        let mut tls_pin = None;
         for o in options {
             match o.split_once('=') {
+                Some(("tls-pin", p)) => {
+                    tls_pin =
+                        Some(ank_common::b64_array::<32>(p).ok_or_else(|| {
+                            bad(format!("tls-pin {p:?} is not base64 of 32 bytes"))
+                        })?)
+                }
                 Some(("policy", f)) => policy = Some(f.to_owned()),
                 Some(("witness", k)) => {
                     keys.push(VerifierKey::parse(k).map_err(|e| bad(format!("witness: {e}")))?)
@@ -468,6 +479,7 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
             url: url.to_owned(),
             vkey,
             witnesses,
+            tls_pin,
         });
     }
     Ok(out)
@@ -491,6 +503,9 @@ pub fn add_trust(home: &Path, entry: &TrustedLog) -> Result<(), ClientError> {
         text.push_str(&format!("{} {} {}", t.domain, t.url, t.vkey.to_text()));
         if let Some(w) = &t.witnesses {
             text.push_str(&w.to_options());
+        }
+        if let Some(p) = &t.tls_pin {
+            text.push_str(&format!(" tls-pin={}", ank_proofs::Hash(*p).to_base64()));
         }
         text.push('\n');
     }

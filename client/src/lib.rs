@@ -21,6 +21,7 @@ pub mod home;
 pub mod log;
 pub mod mail;
 pub mod state;
+pub mod tls;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -91,16 +92,44 @@ impl ClientError {
     }
 }
 
-/// The HTTP client every ank request uses: ank's user agent, a 60 s timeout.
-pub(crate) fn http_client(url: &str) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+/// The HTTP client every ank request uses: ank's user agent, a 60 s
+/// timeout, TLS 1.3 only, and the server's key pinned when `pin` is given
+/// ([`tls`]).
+pub(crate) fn http_client(
+    url: &str,
+    pin: Option<[u8; 32]>,
+) -> Result<reqwest::Client, ClientError> {
+    let transport = |message: String| ClientError::Transport {
+        url: url.to_owned(),
+        message,
+    };
+    let mut b = reqwest::Client::builder()
         .user_agent(concat!("ank/", env!("CARGO_PKG_VERSION")))
         .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| ClientError::Transport {
-            url: url.to_owned(),
-            message: e.to_string(),
-        })
+        .tls_version_min(reqwest::tls::Version::TLS_1_3);
+    if let Some(pin) = pin {
+        b = b.tls_backend_preconfigured(
+            tls::pinned_config(pin).map_err(|e| transport(e.to_string()))?,
+        );
+    }
+    b.build().map_err(|e| transport(e.to_string()))
+}
+
+/// An error and its causes, `: `-separated: reqwest's own message says
+/// little ("error sending request"); the cause says why (a refused
+/// connection, a certificate that does not match the pin, …).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cause = c.source();
+    }
+    s
 }
 
 /// Sends a request and decodes a JSON answer, or the server's JSON refusal
@@ -111,7 +140,7 @@ pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ClientError> {
     let transport = |e: reqwest::Error| ClientError::Transport {
         url: url.to_owned(),
-        message: e.to_string(),
+        message: crate::error_chain(&e),
     };
     let resp = req.send().await.map_err(transport)?;
     let status = resp.status();
@@ -156,14 +185,17 @@ impl Source {
     /// [`ClientError::Source`] when it is neither, [`ClientError::Transport`]
     /// when no HTTP client can be built.
     pub fn parse(s: &str) -> Result<Source, ClientError> {
+        Self::parse_pinned(s, None)
+    }
+
+    /// As [`Source::parse`], trusting over TLS only the key pinned when
+    /// `pin` is given.
+    ///
+    /// # Errors
+    /// As [`Source::parse`].
+    pub fn parse_pinned(s: &str, pin: Option<[u8; 32]>) -> Result<Source, ClientError> {
         if s.starts_with("http://") || s.starts_with("https://") {
-            let http = reqwest::Client::builder()
-                .user_agent(concat!("ank/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| ClientError::Transport {
-                    url: s.to_owned(),
-                    message: e.to_string(),
-                })?;
+            let http = http_client(s, pin)?;
             let base = if s.ends_with('/') {
                 s.to_owned()
             } else {
@@ -196,7 +228,7 @@ impl Source {
                 let url = format!("{base}{path}");
                 let transport = |e: reqwest::Error| ClientError::Transport {
                     url: url.clone(),
-                    message: e.to_string(),
+                    message: crate::error_chain(&e),
                 };
                 let mut resp = http.get(&url).send().await.map_err(transport)?;
                 if !resp.status().is_success() {

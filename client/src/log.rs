@@ -101,7 +101,20 @@ impl LogClient {
     /// # Errors
     /// [`ClientError::Transport`] when no HTTP client can be built.
     pub fn new(url: &str, vkey: VerifierKey) -> Result<LogClient, ClientError> {
-        let http = crate::http_client(url)?;
+        Self::new_pinned(url, vkey, None)
+    }
+
+    /// As [`LogClient::new`], trusting over TLS only the key pinned when
+    /// `pin` is given (see [`crate::tls`]).
+    ///
+    /// # Errors
+    /// As [`LogClient::new`].
+    pub fn new_pinned(
+        url: &str,
+        vkey: VerifierKey,
+        pin: Option<[u8; 32]>,
+    ) -> Result<LogClient, ClientError> {
+        let http = crate::http_client(url, pin)?;
         Ok(LogClient {
             base: url.trim_end_matches('/').to_owned(),
             http,
@@ -377,7 +390,7 @@ impl LogClient {
         let url = format!("{}/checkpoint", self.base);
         let transport = |e: reqwest::Error| ClientError::Transport {
             url: url.clone(),
-            message: e.to_string(),
+            message: crate::error_chain(&e),
         };
         let resp = self.http.get(&url).send().await.map_err(transport)?;
         if !resp.status().is_success() {

@@ -41,6 +41,15 @@ impl MailClient {
     /// [`ClientError::Source`] for a URL without a host; [`ClientError::Transport`]
     /// when no HTTP client can be built.
     pub fn new(url: &str) -> Result<MailClient, ClientError> {
+        Self::new_pinned(url, None)
+    }
+
+    /// As [`MailClient::new`], trusting over TLS only the key pinned when
+    /// `pin` is given (see [`crate::tls`]).
+    ///
+    /// # Errors
+    /// As [`MailClient::new`].
+    pub fn new_pinned(url: &str, pin: Option<[u8; 32]>) -> Result<MailClient, ClientError> {
         let u = reqwest::Url::parse(url).map_err(|_| ClientError::Source(url.to_owned()))?;
         let host = u
             .host_str()
@@ -51,7 +60,7 @@ impl MailClient {
             None => host.to_owned(),
         }
         .to_ascii_lowercase();
-        let http = crate::http_client(url)?;
+        let http = crate::http_client(url, pin)?;
         Ok(MailClient {
             base: url.trim_end_matches('/').to_owned(),
             authority,

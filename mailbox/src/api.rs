@@ -133,14 +133,20 @@ fn fetch_headers(h: &HeaderMap) -> Result<FetchAuth, &'static str> {
 async fn authenticate(
     s: &MailState,
     h: &HeaderMap,
+    uri: &axum::http::Uri,
     ext: &axum::http::Extensions,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> Result<VerifiedFetch, Refusal> {
-    let authority = h
-        .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
+    // HTTP/2 names the authority in `:authority` (the URI), HTTP/1.1 in Host.
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            h.get(axum::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+        })
         .unwrap_or_default();
     s.authenticate(fetch_headers(h), authority, method, path, body, peer(ext))
         .await
@@ -175,7 +181,7 @@ async fn fetch(
     h: HeaderMap,
 ) -> Result<Response, Refusal> {
     let path = uri.path_and_query().map_or("/v1/messages", |p| p.as_str());
-    let v = authenticate(&s, &h, &ext, "GET", path, b"").await?;
+    let v = authenticate(&s, &h, &uri, &ext, "GET", path, b"").await?;
     let bad_query = |m: &str| refuse(RefusalKind::BadQuery, m);
     let (mut limit, mut after) = (PAGE_DEFAULT, None);
     for pair in uri
@@ -241,11 +247,12 @@ async fn fetch(
 
 async fn ack(
     State(s): State<MailState>,
+    uri: axum::http::Uri,
     ext: axum::http::Extensions,
     h: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let v = authenticate(&s, &h, &ext, "POST", "/v1/messages/ack", &body).await?;
+    let v = authenticate(&s, &h, &uri, &ext, "POST", "/v1/messages/ack", &body).await?;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Ack {

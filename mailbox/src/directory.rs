@@ -143,7 +143,7 @@ impl Directory for HttpDirectory {
                 domain: address.domain().to_owned(),
                 message,
             };
-            let mut client = LogClient::new(&log.url, log.vkey.clone())
+            let mut client = LogClient::new_pinned(&log.url, log.vkey.clone(), log.tls_pin)
                 .map_err(|e| unverified(e.to_string()))?
                 .requiring(log.witnesses.clone());
             if let Some(state) = &self.state {

@@ -157,3 +157,75 @@ fn a_public_address_needs_tls() {
     let server = Server::start(&data, &["--listen", "0.0.0.0:0", "--tls-self-signed"]).unwrap();
     assert!(server.url.starts_with("https://0.0.0.0:"), "{}", server.url);
 }
+
+/// The whole user flow over TLS 1.3 with the key pinned in the trust file,
+/// and a wrong pin refused before anything is sent.
+#[test]
+fn users_reach_a_tls_log_by_its_pinned_key() {
+    let dir = Scratch::new("tls-users");
+    let data = dir.join("data");
+    let server = Server::start(&data, &["--tls-self-signed", "--interval", "20ms"]).unwrap();
+    let pin = printed_digest(&server);
+    let home = dir.join("alice");
+    let ank = |args: &[&str]| {
+        let (ok, out, err) = crate::procs::ank_in(&home, args);
+        assert!(ok, "ank {args:?}: {err}{out}");
+        out
+    };
+    ank(&[
+        "trust",
+        "add",
+        "example.org",
+        &server.url,
+        &server.vkey,
+        "--tls-pin",
+        &pin,
+    ]);
+    let token = ank(&[
+        "log",
+        "enroll",
+        "alice@example.org",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    ank(&["init", "alice@example.org", "--device", "laptop"]);
+    ank(&["register", "alice@example.org", "--token", token.trim()]);
+    ank(&["rotate", "alice@example.org"]);
+    let out = ank(&["lookup", "alice@example.org"]);
+    assert!(out.contains("version 2"), "{out}");
+    ank(&[
+        "send",
+        "alice@example.org",
+        "--subject",
+        "over TLS",
+        "--body",
+        "pinned",
+    ]);
+    let out = ank(&["fetch"]);
+    assert!(out.contains("over TLS"), "{out}");
+    let out = ank(&["monitor"]);
+    assert!(out.contains("version 2"), "{out}");
+
+    // Another key's pin: refused at the handshake.
+    let other = dir.join("other");
+    let wrong = ank_proofs::Hash([7; 32]).to_base64();
+    let (ok, _, err) = crate::procs::ank_in(
+        &other,
+        &[
+            "trust",
+            "add",
+            "example.org",
+            &server.url,
+            &server.vkey,
+            "--tls-pin",
+            &wrong,
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = crate::procs::ank_in(&other, &["lookup", "alice@example.org"]);
+    assert!(!ok);
+    assert!(
+        err.contains("invalid peer certificate: ApplicationVerificationFailure"),
+        "{err}"
+    );
+}

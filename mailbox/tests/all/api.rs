@@ -871,6 +871,7 @@ async fn an_unreachable_sender_log_fails_closed() {
             url,
             vkey: a_log.verifier(),
             witnesses: None,
+            tls_pin: None,
         }],
         std::time::Duration::from_secs(60),
         std::time::Duration::from_secs(1),
