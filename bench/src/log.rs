@@ -273,9 +273,26 @@ fn post_all(
 }
 
 /// `ank bench lookup`: random lookups among `bindings` users over HTTP.
-pub fn lookup(url: &str, bindings: u64, concurrency: usize, duration: Duration) -> Result<()> {
+pub fn lookup(
+    url: &str,
+    bindings: u64,
+    concurrency: usize,
+    duration: Duration,
+    tls_pin: Option<&str>,
+) -> Result<()> {
     let rt = crate::runtime()?;
-    let client = http()?;
+    let client = match tls_pin {
+        // TLS 1.3 with the server's key pinned, as ank's clients connect.
+        Some(p) => {
+            let pin = ank_common::b64_array::<32>(p)
+                .ok_or_else(|| anyhow::anyhow!("--tls-pin is not base64 of 32 bytes"))?;
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(1024)
+                .tls_backend_preconfigured(ank_client::tls::pinned_config(pin)?)
+                .build()?
+        }
+        None => http()?,
+    };
     let base = url.trim_end_matches('/').to_owned();
     let (n, elapsed, lat) = rt.block_on(load(concurrency, duration, None, move |i| {
         let (client, base) = (client.clone(), base.clone());

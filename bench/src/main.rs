@@ -148,6 +148,9 @@ pub enum Bench {
         concurrency: usize,
         #[arg(long, default_value = "10s", value_parser = ank_common::parse_duration)]
         duration: std::time::Duration,
+        /// Over TLS, the server's pinned key (as `ank serve` prints it as `tls:`).
+        #[arg(long)]
+        tls_pin: Option<String>,
     },
     /// Signed key rotations over HTTP against a running `ank serve` of a populated directory.
     Publish {
@@ -220,7 +223,8 @@ pub fn run(b: Bench) -> Result<()> {
             bindings,
             concurrency,
             duration,
-        } => crate::log::lookup(&url, bindings, concurrency, duration),
+            tls_pin,
+        } => crate::log::lookup(&url, bindings, concurrency, duration, tls_pin.as_deref()),
         Bench::Publish {
             url,
             users,
