@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 mod audit;
+mod dns;
 mod mail;
 mod monitor;
 mod operator;
@@ -33,6 +34,9 @@ enum Command {
     /// Operator commands on a log's data directory.
     #[command(subcommand)]
     Log(operator::LogCmd),
+    /// DNS: the records of `_ank.DOMAIN` and the DS for its parent zone.
+    #[command(subcommand)]
+    Dns(dns::DnsCmd),
     /// A C2SP tlog-witness: cosigns checkpoints consistent with what it saw.
     #[command(subcommand)]
     Witness(witness::WitnessCmd),
@@ -218,6 +222,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(a) => operator::serve(*a),
         Command::Log(c) => operator::log(c),
+        Command::Dns(c) => dns::run(c),
         Command::Witness(c) => witness::run(c),
         Command::Monitor(m) => monitor::run(m),
         Command::Audit(c) => audit::run(c),

@@ -104,6 +104,18 @@ pub struct Serve {
     /// its cosignature.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     witness_timeout: Duration,
+    /// How many of the --witness keys clients should require, as published
+    /// in DNS (default: all of them).
+    #[arg(long)]
+    witness_quorum: Option<usize>,
+    /// Answer for the DNSSEC-signed zone `_ank.DOMAIN` on this address, UDP
+    /// and TCP (delegate `_ank.DOMAIN` here; `ank dns ds` prints the DS).
+    #[arg(long)]
+    dns_listen: Option<std::net::SocketAddr>,
+    /// The URL clients use to reach this server, as published in DNS
+    /// (default: the listening address).
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 /// `VKEY=URL`: a vkey may end in `=` (base64 padding), so the URL is found
@@ -210,6 +222,12 @@ pub fn serve(a: Serve) -> Result<()> {
         witness_timeout: a.witness_timeout,
         witness_interval: a.witness_interval,
         tls: tls.clone(),
+        dns: a.dns_listen.map(|listen| ank_log_server::dns::DnsSettings {
+            listen,
+            url: a.public_url.clone(),
+            domain: domain.clone(),
+            quorum: a.witness_quorum,
+        }),
     };
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(
@@ -247,6 +265,10 @@ pub fn serve(a: Serve) -> Result<()> {
                 None => {
                     let _ = writeln!(out, "  url:  http://{}/", r.addr);
                 }
+            }
+            if let Some((addr, ds)) = &r.dns {
+                let _ = writeln!(out, "  dns:  {addr} (_ank.{domain}, UDP and TCP)");
+                let _ = writeln!(out, "  ds:   {ds}");
             }
             let state = if r.created { "created" } else { "reused" };
             let _ = writeln!(out, "  data: {} ({state})", a.data.display());

@@ -5,7 +5,8 @@
 //! ([`sequencer`]), and the HTTP API ([`api`]): the C2SP tlog-tiles read API,
 //! `POST /v1/publish`, `GET /v1/lookup/{address}`, JSON proofs, `/healthz`
 //! and `/metrics`. With witnesses ([`witnessing`]) every checkpoint is
-//! cosigned before it is published.
+//! cosigned before it is published. With [`dns`], it answers for its own
+//! `_ank.<domain>` zone, signed with DNSSEC.
 //!
 //! ## Data directory
 //!
@@ -14,6 +15,8 @@
 //! | `log.key` | the log's Ed25519 signer key in C2SP skey form, mode 0600 |
 //! | `log.sqlite` (+ `-wal`, `-shm`) | the log ([`store::SqliteStore`]) |
 //! | `lock` | held (advisory lock) by the one `ank serve` using the directory |
+//! | `tls.crt`, `tls.key` | the self-signed pair of `--tls-self-signed` ([`tls`]) |
+//! | `dns-zone.key` | the Ed25519 DNSSEC key of the `_ank` zone, PKCS#8 DER ([`dns`]) |
 //!
 //! The origin is `<domain>/ank` unless configured; the key name equals the
 //! origin. The entry format is [`ank_proofs::binding`]; the wire format is
@@ -34,6 +37,7 @@
 pub mod api;
 pub mod conn;
 pub mod directory;
+pub mod dns;
 pub mod pool;
 pub mod publish;
 pub mod sequencer;
@@ -507,6 +511,8 @@ pub struct ServeConfig {
     pub witness_interval: std::time::Duration,
     /// TLS 1.3 ([`tls`]); plain HTTP when `None`.
     pub tls: Option<Arc<tls::Reloadable>>,
+    /// The built-in authoritative DNS server for `_ank.<domain>` ([`dns`]).
+    pub dns: Option<dns::DnsSettings>,
 }
 
 /// A running log: its address and a handle to stop it.
@@ -515,6 +521,8 @@ pub struct Running {
     pub log: Arc<Log>,
     pub addr: std::net::SocketAddr,
     pub created: bool,
+    /// The DNS server's address and the DS record for the parent zone.
+    pub dns: Option<(std::net::SocketAddr, String)>,
 }
 
 /// Opens the log, starts the sequencer and serves HTTP (the log's routes and
@@ -574,10 +582,25 @@ pub async fn serve(
             source,
         })?;
     let extra = extra_routes(&log, addr);
+    let dns = match &cfg.dns {
+        Some(d) => {
+            let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+            Some(dns::start(
+                d,
+                &DataDir(cfg.data.clone()),
+                Arc::clone(&log),
+                format!("{scheme}://{addr}"),
+                cfg.tls.clone(),
+                cfg.witnesses.iter().map(|(k, _)| k.clone()).collect(),
+            )?)
+        }
+        None => None,
+    };
     on_ready(&Running {
         log: Arc::clone(&log),
         addr,
         created,
+        dns: dns.as_ref().map(|d| (d.addr, d.ds.clone())),
     });
     let app = api::router(
         api::AppState::new(log, queue).map_err(|source| LogError::Io {
@@ -633,6 +656,7 @@ pub async fn serve(
         path: addr.to_string(),
         source,
     })?;
+    drop(dns);
     // The server (and with it the queue) is gone: the sequencer finishes its batch and ends.
     if let Ok(Ok(Err(e))) = watcher.await {
         return Err(e.into());

@@ -1,0 +1,122 @@
+//! `ank dns`: the records a domain publishes, and the DS for its parent.
+
+use std::path::PathBuf;
+
+use ank_log_server::DataDir;
+use ank_log_server::store::LogStore as _;
+use ank_proofs::VerifierKey;
+use anyhow::{Context as _, Result, bail};
+use clap::Subcommand;
+
+#[derive(Subcommand, Debug)]
+pub enum DnsCmd {
+    /// Print the zone-file lines of `_ank.DOMAIN` (the TXT with the URL, the
+    /// vkey and the TLS pin; the latest checkpoint) and the TLSA record.
+    Records {
+        #[arg(long, default_value = "ank-data")]
+        data: PathBuf,
+        /// The URL clients use to reach the server (https://host[:port]).
+        #[arg(long)]
+        url: String,
+        /// The served certificate (PEM), with --tls-key (default: the data
+        /// directory's self-signed pair, when there is one).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A witness clients should require (its cosignature/v1 vkey); repeatable.
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the witnesses clients should require (default: all).
+        #[arg(long)]
+        quorum: Option<usize>,
+        /// The records' TTL in seconds.
+        #[arg(long, default_value_t = ank_dns::zone::TTL)]
+        ttl: u32,
+    },
+    /// Print the DS record of the `_ank.DOMAIN` zone key (made on first use)
+    /// for the parent zone; it is also a trust anchor for --trust-anchor.
+    Ds {
+        #[arg(long, default_value = "ank-data")]
+        data: PathBuf,
+        /// Print the DNSKEY record instead.
+        #[arg(long)]
+        dnskey: bool,
+    },
+}
+
+pub fn run(cmd: DnsCmd) -> Result<()> {
+    match cmd {
+        DnsCmd::Records {
+            data,
+            url,
+            tls_cert,
+            tls_key,
+            witnesses,
+            quorum,
+            ttl,
+        } => {
+            let dir = DataDir(data.clone());
+            let key = dir.read_key()?;
+            let domain = dir.domain()?;
+            if ank_dns::records::url_host_port(&url).is_none() {
+                bail!("--url {url:?} is not an http(s)://host[:port] URL");
+            }
+            let files = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(ank_log_server::tls::TlsFiles { cert, key }),
+                _ if data.join("tls.crt").exists() => Some(ank_log_server::tls::TlsFiles {
+                    cert: data.join("tls.crt"),
+                    key: data.join("tls.key"),
+                }),
+                _ => None,
+            };
+            let tls = match files {
+                Some(f) => Some(
+                    ank_common::b64_array::<32>(
+                        &ank_log_server::tls::Reloadable::load(f)?.spki_sha256(),
+                    )
+                    .context("the certificate's digest")?,
+                ),
+                None if url.starts_with("https://") => {
+                    eprintln!(
+                        "note: no certificate given: no tls= pin and no TLSA record (clients fall back to WebPKI)"
+                    );
+                    None
+                }
+                None => None,
+            };
+            let witnesses = witnesses
+                .iter()
+                .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w}")))
+                .collect::<Result<Vec<_>>>()?;
+            let checkpoint = dir.open_store()?.checkpoint()?.map(|c| c.note);
+            let content = ank_log_server::dns::content(
+                &url,
+                &key.verifier(),
+                tls,
+                &witnesses,
+                quorum,
+                checkpoint.as_deref(),
+            );
+            for line in ank_dns::records::zone_lines(
+                &domain,
+                &content.record,
+                content.checkpoint.as_deref(),
+                ttl,
+            ) {
+                println!("{line}");
+            }
+        }
+        DnsCmd::Ds { data, dnskey } => {
+            let dir = DataDir(data);
+            let zone = ank_dns::records::ank_name(&dir.domain()?);
+            let key = ank_log_server::dns::zone_key(&dir)?;
+            if dnskey {
+                println!("{}", key.dnskey_record(&zone));
+            } else {
+                println!("{}", key.ds_record(&zone)?);
+            }
+        }
+    }
+    Ok(())
+}

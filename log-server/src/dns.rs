@@ -1,0 +1,165 @@
+//! `ank serve --dns-listen`: the `_ank.<domain>` zone served from the live log.
+//!
+//! The zone says what [`content`] computes: the `_ank` TXT (the public URL,
+//! the log's vkey, the served certificate's SPKI digest, the witness policy)
+//! and the latest checkpoint with the cosignatures it has. A task looks once a
+//! second; when anything changed (a new checkpoint, new cosignatures, a
+//! reloaded certificate) or the last signing is [`ank_dns::zone::RESIGN_EVERY`]
+//! old, the zone is signed again and swapped in whole.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ank_dns::records::AnkRecord;
+use ank_dns::zone::{AnkZone, ZoneContent, ZoneKey};
+use ank_proofs::note::VerifierKey;
+
+use crate::{DataDir, Log, LogError};
+
+/// What the DNS server needs besides the log.
+#[derive(Debug, Clone)]
+pub struct DnsSettings {
+    /// Where to answer, UDP and TCP.
+    pub listen: SocketAddr,
+    /// The URL clients should use; by default the listening address.
+    pub url: Option<String>,
+    /// The domain: the zone is `_ank.<domain>`.
+    pub domain: String,
+    /// How many of the log's witnesses clients should require (default: all).
+    pub quorum: Option<usize>,
+}
+
+/// A running DNS server; dropping it stops it.
+pub struct DnsRunning {
+    /// The bound address (UDP and TCP).
+    pub addr: SocketAddr,
+    /// The zone.
+    pub zone: Arc<AnkZone>,
+    /// The DS record for the parent zone.
+    pub ds: String,
+    _server: hickory_server::Server<hickory_server::zone_handler::Catalog>,
+    _refresh: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for DnsRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DnsRunning({})", self.addr)
+    }
+}
+
+/// The zone's content for the log as it is now.
+pub fn content(
+    url: &str,
+    vkey: &VerifierKey,
+    tls: Option<[u8; 32]>,
+    witnesses: &[VerifierKey],
+    quorum: Option<usize>,
+    checkpoint: Option<&str>,
+) -> ZoneContent {
+    ZoneContent {
+        record: AnkRecord {
+            url: url.to_owned(),
+            vkey: vkey.to_text(),
+            tls,
+            witnesses: witnesses.iter().map(VerifierKey::to_text).collect(),
+            quorum: if witnesses.is_empty() {
+                0
+            } else {
+                quorum.unwrap_or(witnesses.len()).min(witnesses.len())
+            },
+        },
+        checkpoint: checkpoint.map(|c| c.as_bytes().to_vec()),
+    }
+}
+
+/// The data directory's zone key (`dns-zone.key`), made on first use.
+///
+/// # Errors
+/// [`LogError::Io`] when it cannot be read or made.
+pub fn zone_key(data: &DataDir) -> Result<ZoneKey, LogError> {
+    ZoneKey::load_or_create(&data.0.join("dns-zone.key")).map_err(|e| LogError::Io {
+        path: data.0.join("dns-zone.key").display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// Binds UDP and TCP on `settings.listen` (the same port for both), and
+/// serves the zone of `log`, refreshed once a second.
+///
+/// # Errors
+/// [`LogError::Io`]: binding, the zone key, signing.
+pub fn start(
+    settings: &DnsSettings,
+    data: &DataDir,
+    log: Arc<Log>,
+    url: String,
+    tls: Option<Arc<crate::tls::Reloadable>>,
+    witnesses: Vec<VerifierKey>,
+) -> Result<DnsRunning, LogError> {
+    let io = |what: String| {
+        move |e: std::io::Error| LogError::Io {
+            path: what,
+            source: e,
+        }
+    };
+    let key = zone_key(data)?;
+    let ds = key
+        .ds_record(&ank_dns::records::ank_name(&settings.domain))
+        .map_err(|e| io("DNS zone".into())(std::io::Error::other(e.to_string())))?;
+    let url = settings.url.clone().unwrap_or(url);
+    let quorum = settings.quorum;
+    let now = move |log: &Log| {
+        let pin = tls.as_ref().and_then(|t| digest(&t.spki_sha256()));
+        let latest = log.latest();
+        content(
+            &url,
+            &log.vkey,
+            pin,
+            &witnesses,
+            quorum,
+            Some(latest.note.as_str()),
+        )
+    };
+    let first = now(&log);
+    let zone = AnkZone::new(&settings.domain, Some(key), &first)
+        .map_err(|e| io("DNS zone".into())(std::io::Error::other(e.to_string())))?;
+    let udp =
+        std::net::UdpSocket::bind(settings.listen).map_err(io(settings.listen.to_string()))?;
+    let addr = udp.local_addr().map_err(io(settings.listen.to_string()))?;
+    let tcp = std::net::TcpListener::bind(addr).map_err(io(addr.to_string()))?;
+    let server = ank_dns::zone::serve(&zone, udp, tcp).map_err(io(addr.to_string()))?;
+    let refresh = {
+        let zone = Arc::clone(&zone);
+        tokio::spawn(async move {
+            let (mut last, mut signed) = (first, Instant::now());
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let c = now(&log);
+                if c != last || signed.elapsed() >= ank_dns::zone::RESIGN_EVERY {
+                    match zone.publish(&c) {
+                        Ok(()) => (last, signed) = (c, Instant::now()),
+                        Err(e) => eprintln!("dns: the zone was not re-signed: {e}"),
+                    }
+                }
+            }
+        })
+    };
+    Ok(DnsRunning {
+        addr,
+        zone,
+        ds,
+        _server: server,
+        _refresh: refresh,
+    })
+}
+
+impl Drop for DnsRunning {
+    fn drop(&mut self) {
+        self._refresh.abort();
+    }
+}
+
+fn digest(b64: &str) -> Option<[u8; 32]> {
+    ank_common::b64_array::<32>(b64)
+}
