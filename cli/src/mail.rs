@@ -1,6 +1,6 @@
 //! The mailbox in `ank serve`, and the user's `ank send` and `ank fetch`.
 
-use ank_client::home::{DeviceKeys, ank_home, read_trust};
+use ank_client::home::{DeviceKeys, ank_home};
 use ank_client::mail::MailClient;
 use ank_common::fs::{create_private_dir, replace_private, write_private};
 use ank_mailbox::{Envelope, Payload};
@@ -45,15 +45,12 @@ fn mailbox(address: &Address, log: &LogFlags) -> Result<MailClient> {
     if let Some(s) = log.server() {
         return Ok(MailClient::new(s.trim_end_matches('/'))?);
     }
-    let t = read_trust(&ank_home())?
-        .into_iter()
-        .find(|t| t.domain == address.domain())
-        .with_context(|| {
-            format!(
-                "no log or mailbox known for {}: run `ank trust add`",
-                address.domain()
-            )
-        })?;
+    let t = crate::user::log_of(address.domain()).with_context(|| {
+        format!(
+            "no log or mailbox found for {}: its DNS publishes none that validates (or run `ank trust add`)",
+            address.domain()
+        )
+    })?;
     Ok(MailClient::new_pinned(
         t.url.trim_end_matches('/'),
         t.tls_pin,

@@ -23,8 +23,24 @@ mod witness;
     about = "Key-transparent mail: verifiable key logs, verified delivery"
 )]
 struct Cli {
+    /// Resolve DNS through this server (IP:PORT) instead of the system's
+    /// resolvers (also $ANK_DNS_SERVER).
+    #[arg(long, global = true, value_name = "IP:PORT")]
+    dns_server: Option<std::net::SocketAddr>,
+    /// DNSSEC trust anchors, DS or DNSKEY records as `ank dns ds` prints
+    /// them, instead of the IANA root keys (also $ANK_TRUST_ANCHOR).
+    #[arg(long, global = true, value_name = "FILE")]
+    trust_anchor: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+static DNS: std::sync::OnceLock<ank_client::discovery::ResolverSettings> =
+    std::sync::OnceLock::new();
+
+/// Where DNS discovery resolves from and what it trusts.
+pub(crate) fn dns_settings() -> ank_client::discovery::ResolverSettings {
+    DNS.get().cloned().unwrap_or_default()
 }
 
 #[derive(Subcommand, Debug)]
@@ -219,6 +235,28 @@ struct Trust {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let server = match cli.dns_server {
+        Some(s) => Some(s),
+        None => match std::env::var("ANK_DNS_SERVER") {
+            Ok(v) if !v.is_empty() => match v.parse() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    eprintln!("error: ANK_DNS_SERVER={v:?} is not IP:PORT");
+                    return ExitCode::FAILURE;
+                }
+            },
+            _ => None,
+        },
+    };
+    let trust_anchor = cli.trust_anchor.or_else(|| {
+        std::env::var_os("ANK_TRUST_ANCHOR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let _ = DNS.set(ank_client::discovery::ResolverSettings {
+        server,
+        trust_anchor,
+    });
     let result = match cli.command {
         Command::Serve(a) => operator::serve(*a),
         Command::Log(c) => operator::log(c),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
-use ank_client::home::{addresses_with_keys, ank_home, own_signing_keys, read_trust};
+use ank_client::home::{addresses_with_keys, ank_home, own_signing_keys};
 use ank_common::parse_duration;
 use ank_proofs::Address;
 
@@ -62,7 +62,6 @@ pub fn run(m: Monitor) -> Result<()> {
             home.display()
         );
     }
-    let trust = read_trust(&home)?;
     let mut domains: Vec<String> = addresses.iter().map(|a| a.domain().to_owned()).collect();
     domains.sort();
     domains.dedup();
@@ -70,12 +69,9 @@ pub fn run(m: Monitor) -> Result<()> {
     loop {
         let mut alerts = 0usize;
         for domain in &domains {
-            let t = trust
-                .iter()
-                .find(|t| &t.domain == domain)
-                .with_context(|| {
-                    format!("no log known for {domain}: run `ank trust add {domain} URL VKEY`")
-                })?;
+            let t = &crate::user::log_of(domain).with_context(|| {
+                format!("no log found for {domain}: its DNS publishes none that validates (or run `ank trust add {domain} URL VKEY`)")
+            })?;
             let watched: Vec<(Address, Vec<[u8; 32]>)> = addresses
                 .iter()
                 .filter(|a| a.domain() == domain)

@@ -31,18 +31,78 @@ impl LogFlags {
     }
 }
 
+/// Runs `f` to completion on a runtime of its own, on a thread of its own:
+/// callable from sync code whether or not a runtime is already running.
+pub(crate) fn block_on_own<T: Send>(f: impl std::future::Future<Output = T> + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(rt.block_on(f))
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the discovery thread panicked"))?
+    })
+}
+
+/// The log of `domain`: the trust file's entry, else discovered in DNS
+/// under DNSSEC and remembered (`$ANK_HOME/discovered`). A discovered
+/// log's DNS checkpoint is checked against the log's own (a fork is exit 3
+/// with evidence). Found once per process.
+pub fn log_of(domain: &str) -> Result<TrustedLog> {
+    static FOUND: std::sync::Mutex<Vec<TrustedLog>> = std::sync::Mutex::new(Vec::new());
+    let domain = domain.to_ascii_lowercase();
+    if let Ok(g) = FOUND.lock()
+        && let Some(t) = g.iter().find(|t| t.domain == domain)
+    {
+        return Ok(t.clone());
+    }
+    let home = ank_home();
+    let settings = crate::dns_settings();
+    let found = block_on_own(async {
+        let found = ank_client::discovery::find(&home, &domain, &settings).await?;
+        if let Some(dns_cp) = &found.dns_checkpoint {
+            let c =
+                LogClient::new_pinned(&found.log.url, found.log.vkey.clone(), found.log.tls_pin)?
+                    .requiring(found.log.witnesses.clone())
+                    .remembering(ank_client::state::LogState::new(&home));
+            let served = c.checkpoint().await?;
+            c.check_checkpoint(&served).await?;
+            let published =
+                ank_proofs::verify_checkpoint(dns_cp, &found.log.vkey, &[]).map_err(|e| {
+                    anyhow::anyhow!(
+                        "checkpoint._ank.{domain} does not verify under the log key in DNS: {e}"
+                    )
+                })?;
+            c.check_historical(&published)
+                .await
+                .context("the checkpoint in DNS against the log's")?;
+        }
+        anyhow::Ok(found)
+    })??;
+    if found.origin == ank_client::discovery::Origin::FirstUse {
+        eprintln!(
+            "discovered {domain} through DNSSEC: {} {} (remembered; a change of key will be refused)",
+            found.log.url,
+            found.log.vkey.to_text()
+        );
+    }
+    if let Ok(mut g) = FOUND.lock() {
+        g.push(found.log.clone());
+    }
+    Ok(found.log)
+}
+
 pub fn client_for(address: &Address, f: &LogFlags) -> Result<LogClient> {
     let trusted = || -> Result<TrustedLog> {
-        read_trust(&ank_home())?
-            .into_iter()
-            .find(|t| t.domain == address.domain())
-            .with_context(|| {
-                format!(
-                    "no log known for {}: pass --server and --vkey, or run `ank trust add {} URL VKEY`",
-                    address.domain(),
-                    address.domain()
-                )
-            })
+        log_of(address.domain()).with_context(|| {
+            format!(
+                "no log found for {}: its DNS publishes none that validates (pass --server and --vkey, or run `ank trust add {} URL VKEY`)",
+                address.domain(),
+                address.domain()
+            )
+        })
     };
     // The pin belongs to the trusted URL; --server reaches another server.
     let (url, vkey, witnesses, pin) = match (&f.server, &f.vkey) {
@@ -104,6 +164,9 @@ pub enum TrustCmd {
         #[arg(long, conflicts_with_all = ["witnesses", "quorum"])]
         policy: Option<std::path::PathBuf>,
     },
+    /// Discover DOMAIN in DNS again and accept what it publishes now, a
+    /// changed log key included (after you checked the change is real).
+    Update { domain: String },
 }
 
 fn hostname() -> String {
@@ -365,6 +428,27 @@ pub fn lookup(address: &str, log: &LogFlags, json: bool) -> Result<()> {
 
 pub fn trust(cmd: TrustCmd) -> Result<()> {
     match cmd {
+        TrustCmd::Update { domain } => {
+            let home = ank_home();
+            let settings = crate::dns_settings();
+            let (old, new) =
+                block_on_own(ank_client::discovery::accept(&home, &domain, &settings))??;
+            match old {
+                Some(o) if o.vkey != new.vkey => println!(
+                    "{domain}: the log key changed from {} to {} (accepted)",
+                    o.vkey.to_text(),
+                    new.vkey.to_text()
+                ),
+                Some(_) => println!("{domain}: unchanged, {} {}", new.url, new.vkey.to_text()),
+                None => println!("{domain}: remembered {} {}", new.url, new.vkey.to_text()),
+            }
+            if read_trust(&home)?
+                .iter()
+                .any(|t| t.domain == domain.to_ascii_lowercase())
+            {
+                eprintln!("note: the trust file has an entry for {domain}, which overrides DNS");
+            }
+        }
         TrustCmd::Add {
             domain,
             url,

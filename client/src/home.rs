@@ -395,7 +395,28 @@ pub struct TrustedLog {
 /// # Errors
 /// [`ClientError::BadFile`] naming the line that does not parse.
 pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
-    let p = home.join("trust");
+    read_trust_file(home, "trust")
+}
+
+/// The logs this device discovered through DNSSEC and remembers (trust on
+/// first use): `<home>/discovered`, in the trust file's format.
+///
+/// # Errors
+/// As [`read_trust`].
+pub fn read_discovered(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
+    read_trust_file(home, "discovered")
+}
+
+/// Remembers (adds or replaces) a discovered log in `<home>/discovered`.
+///
+/// # Errors
+/// As [`add_trust`].
+pub fn remember_discovered(home: &Path, entry: &TrustedLog) -> Result<(), ClientError> {
+    write_trust_file(home, "discovered", entry)
+}
+
+fn read_trust_file(home: &Path, name: &str) -> Result<Vec<TrustedLog>, ClientError> {
+    let p = home.join(name);
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -490,7 +511,11 @@ pub fn read_trust(home: &Path) -> Result<Vec<TrustedLog>, ClientError> {
 /// # Errors
 /// I/O errors; an unreadable existing file.
 pub fn add_trust(home: &Path, entry: &TrustedLog) -> Result<(), ClientError> {
-    let mut all: Vec<TrustedLog> = read_trust(home)?
+    write_trust_file(home, "trust", entry)
+}
+
+fn write_trust_file(home: &Path, name: &str, entry: &TrustedLog) -> Result<(), ClientError> {
+    let mut all: Vec<TrustedLog> = read_trust_file(home, name)?
         .into_iter()
         .filter(|t| t.domain != entry.domain)
         .collect();
@@ -509,7 +534,7 @@ pub fn add_trust(home: &Path, entry: &TrustedLog) -> Result<(), ClientError> {
         }
         text.push('\n');
     }
-    let p = home.join("trust");
+    let p = home.join(name);
     replace_private(&p, text.as_bytes()).map_err(io(&p))
 }
 

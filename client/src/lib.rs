@@ -17,6 +17,7 @@
 //! `NoKeys` / `KeysExist` / `BadFile` (the local key store and trust file),
 //! and `Mismatch` (an answer that proves something other than what was asked).
 
+pub mod discovery;
 pub mod home;
 pub mod log;
 pub mod mail;
@@ -72,6 +73,21 @@ pub enum ClientError {
     /// The checkpoint lacks the cosignatures the trust file requires.
     #[error("witnesses: {0}")]
     Witnesses(String),
+    /// DNS discovery failed: absent, insecure, bogus or malformed records.
+    #[error("DNS discovery")]
+    Dns(#[from] ank_dns::discover::DiscoveryError),
+    /// A discovered record that does not describe a usable log.
+    #[error("discovery: {0}")]
+    Discovery(String),
+    /// DNS now publishes another log key than the one remembered.
+    #[error(
+        "refused: {domain} now publishes the log key {published} in DNS, but this device first saw {remembered}. A changed log key may mean the domain's DNS or log was taken over. If {domain} really changed its log, accept the new key with `ank trust update {domain}`"
+    )]
+    KeyChanged {
+        domain: String,
+        remembered: String,
+        published: String,
+    },
 }
 
 /// How a log's answer fails to match the request it answers.
