@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod audit;
 mod dns;
+mod doctor;
 mod mail;
 mod monitor;
 mod operator;
@@ -50,6 +51,9 @@ enum Command {
     /// Operator commands on a log's data directory.
     #[command(subcommand)]
     Log(operator::LogCmd),
+    /// Check a domain: its `_ank` records, DNSSEC, TLS 1.3, the pin, the
+    /// checkpoints in DNS and at the log, witnesses, the mailbox.
+    Doctor(doctor::Doctor),
     /// DNS: the records of `_ank.DOMAIN` and the DS for its parent zone.
     #[command(subcommand)]
     Dns(dns::DnsCmd),
@@ -261,6 +265,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => operator::serve(*a),
         Command::Log(c) => operator::log(c),
         Command::Dns(c) => dns::run(c),
+        Command::Doctor(d) => doctor::run(d),
         Command::Witness(c) => witness::run(c),
         Command::Monitor(m) => monitor::run(m),
         Command::Audit(c) => audit::run(c),
@@ -316,6 +321,18 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// An error with its causes, `: `-separated.
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 /// A log caught signing what cannot be true, with the evidence kept: exit 3.

@@ -156,11 +156,14 @@ pub fn serve(a: Serve) -> Result<()> {
         &a.data.join("mail.sqlite"),
         storage,
     )?);
-    let remote = Arc::new(ank_mailbox::directory::HttpDirectory::from_trust_file(
-        &ank_client::home::ank_home(),
-        Duration::from_secs(60),
-        a.mail_freshness,
-    )?);
+    let remote = Arc::new(
+        ank_mailbox::directory::HttpDirectory::from_trust_file(
+            &ank_client::home::ank_home(),
+            Duration::from_secs(60),
+            a.mail_freshness,
+        )?
+        .discovering(crate::dns_settings()),
+    );
     let mail_settings = ank_mailbox::api::MailSettings {
         authorities: a
             .mail_authority

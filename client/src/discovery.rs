@@ -96,33 +96,40 @@ pub async fn find(
     }
     let found = Discovery::new(settings).await?.discover(&domain).await?;
     let log = trusted_log(&found)?;
-    let remembered = read_discovered(home)?
-        .into_iter()
-        .find(|t| t.domain == domain);
-    let origin = match remembered {
-        Some(r) if r.vkey != log.vkey => {
-            return Err(ClientError::KeyChanged {
-                domain,
-                remembered: r.vkey.to_text(),
-                published: log.vkey.to_text(),
-            });
-        }
-        Some(r) => {
-            if r != log {
-                remember_discovered(home, &log)?;
-            }
-            Origin::Remembered
-        }
-        None => {
-            remember_discovered(home, &log)?;
-            Origin::FirstUse
-        }
-    };
+    let origin = remember(home, &log)?;
     Ok(FoundLog {
         log,
         origin,
         dns_checkpoint: found.checkpoint.clone(),
     })
+}
+
+/// Checks a discovered log against the one remembered for its domain, and
+/// remembers it (first use, or a new URL, pin or witness policy).
+///
+/// # Errors
+/// [`ClientError::KeyChanged`] when the remembered vkey differs; I/O errors.
+pub fn remember(home: &Path, log: &TrustedLog) -> Result<Origin, ClientError> {
+    let remembered = read_discovered(home)?
+        .into_iter()
+        .find(|t| t.domain == log.domain);
+    match remembered {
+        Some(r) if r.vkey != log.vkey => Err(ClientError::KeyChanged {
+            domain: log.domain.clone(),
+            remembered: r.vkey.to_text(),
+            published: log.vkey.to_text(),
+        }),
+        Some(r) => {
+            if &r != log {
+                remember_discovered(home, log)?;
+            }
+            Ok(Origin::Remembered)
+        }
+        None => {
+            remember_discovered(home, log)?;
+            Ok(Origin::FirstUse)
+        }
+    }
 }
 
 /// `ank trust update DOMAIN`: discovers the domain again and remembers what

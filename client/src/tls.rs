@@ -87,3 +87,126 @@ pub fn pinned_config(pin: [u8; 32]) -> Result<rustls::ClientConfig, rustls::Erro
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
+
+/// Accepts any certificate and records its key's digest; the handshake
+/// signature is still checked. For [`probe`] only: nothing read over such a
+/// connection is trusted.
+#[derive(Debug)]
+struct Recording {
+    seen: std::sync::Mutex<Option<[u8; 32]>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let spki = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?
+            .subject_public_key_info();
+        if let Ok(mut g) = self.seen.lock() {
+            *g = Some(ank_proofs::hash::sha256(spki.as_ref()).0);
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// What a TLS handshake with a server showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The SHA-256 of the certificate's SubjectPublicKeyInfo.
+    pub spki_sha256: [u8; 32],
+    /// The ALPN protocol agreed, if any.
+    pub alpn: Option<String>,
+}
+
+/// Shakes hands with `host:port` offering only TLS 1.3 (`tls13`) or only
+/// TLS 1.2, whatever its certificate: for `ank doctor`.
+///
+/// # Errors
+/// A text saying why the connection or the handshake failed.
+pub async fn probe(host: &str, port: u16, tls13: bool) -> Result<Probe, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let version: &'static rustls::SupportedProtocolVersion = if tls13 {
+        &rustls::version::TLS13
+    } else {
+        &rustls::version::TLS12
+    };
+    let verifier = Arc::new(Recording {
+        seen: std::sync::Mutex::new(None),
+        provider: Arc::clone(&provider),
+    });
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[version])
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("{host:?}: {e}"))?;
+    let tcp = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .map_err(|_| format!("{host}:{port}: connecting timed out"))?
+    .map_err(|e| format!("{host}:{port}: {e}"))?;
+    let tls = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| format!("{host}:{port}: the handshake timed out"))?
+    .map_err(|e| e.to_string())?;
+    let alpn = tls
+        .get_ref()
+        .1
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let spki_sha256 = verifier
+        .seen
+        .lock()
+        .ok()
+        .and_then(|g| *g)
+        .ok_or("the server sent no certificate")?;
+    Ok(Probe { spki_sha256, alpn })
+}

@@ -30,6 +30,7 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::dnssec::rdata::DNSSECRData;
 use hickory_resolver::proto::dnssec::{Algorithm, Proof, PublicKeyBuf, TrustAnchors};
 use hickory_resolver::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_resolver::proto::serialize::binary::BinEncodable as _;
@@ -123,6 +124,9 @@ pub struct Discovered {
     pub record: AnkRecord,
     /// The `checkpoint._ank` TXT's bytes, when there is one.
     pub checkpoint: Option<Vec<u8>>,
+    /// When the checkpoint TXT was signed (its RRSIG's inception, Unix
+    /// seconds): how old the checkpoint in DNS is, at most.
+    pub checkpoint_signed_at: Option<u64>,
     /// DANE-EE `3 1 1` digests of validated TLSA records at the URL's
     /// `_<port>._tcp.<host>` (looked up only when the record has no `tls=`).
     pub tlsa: Vec<[u8; 32]>,
@@ -224,7 +228,7 @@ impl Discovery {
         let ank = crate::records::ank_name(&domain);
         let cp = checkpoint_name(&domain);
         let (main, checkpoint) = tokio::join!(self.secure_txt(&ank), self.secure_txt(&cp));
-        let (main, ttl) = match main {
+        let (main, ttl, _) = match main {
             Err(DiscoveryError::Bogus { name, reason }) => {
                 return Err(self.unsigned_or_bogus(&ank, name, reason).await);
             }
@@ -234,33 +238,21 @@ impl Discovery {
             name: ank.clone(),
             source,
         })?;
-        let (checkpoint, ttl) = match checkpoint {
-            Ok((c, t)) => (Some(c), ttl.min(t)),
-            Err(DiscoveryError::NoRecord { .. }) => (None, ttl),
+        let (checkpoint, ttl, checkpoint_signed_at) = match checkpoint {
+            Ok((c, t, at)) => (Some(c), ttl.min(t), at),
+            Err(DiscoveryError::NoRecord { .. }) => (None, ttl, None),
             Err(e) => return Err(e),
         };
-        let mut tlsa = Vec::new();
-        if record.tls.is_none()
-            && let Some(name) = tlsa_name(&record.url)
-        {
-            // A TLSA that is absent, insecure or unreadable leaves WebPKI.
-            if let Ok(records) = self.secure(&name, RecordType::TLSA).await {
-                for r in &records.0 {
-                    if let RData::TLSA(t) = &r.data
-                        && u8::from(t.cert_usage) == 3
-                        && u8::from(t.selector) == 1
-                        && u8::from(t.matching) == 1
-                        && let Ok(d) = <[u8; 32]>::try_from(t.cert_data.as_slice())
-                    {
-                        tlsa.push(d);
-                    }
-                }
-            }
-        }
+        // A TLSA that is absent, insecure or unreadable leaves WebPKI.
+        let tlsa = match record.tls {
+            None => self.tlsa(&record.url).await.unwrap_or_default(),
+            Some(_) => Vec::new(),
+        };
         let found = Arc::new(Discovered {
             domain: domain.clone(),
             record,
             checkpoint,
+            checkpoint_signed_at,
             tlsa,
         });
         if let Ok(mut c) = self.cache.lock() {
@@ -298,6 +290,29 @@ impl Discovery {
         }
     }
 
+    /// The DANE-EE `3 1 1` digests of the validated TLSA records for `url`
+    /// (`_<port>._tcp.<host>`); other usages are ignored.
+    ///
+    /// # Errors
+    /// As for any record: absent, insecure, bogus, unreachable.
+    pub async fn tlsa(&self, url: &str) -> Result<Vec<[u8; 32]>, DiscoveryError> {
+        let name = tlsa_name(url).ok_or_else(|| DiscoveryError::Domain(url.into()))?;
+        let (records, _, _) = self.secure(&name, RecordType::TLSA).await?;
+        Ok(records
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TLSA(t)
+                    if u8::from(t.cert_usage) == 3
+                        && u8::from(t.selector) == 1
+                        && u8::from(t.matching) == 1 =>
+                {
+                    <[u8; 32]>::try_from(t.cert_data.as_slice()).ok()
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Forgets what was cached (the resolver's cache too).
     pub fn clear_cache(&self) {
         if let Ok(mut c) = self.cache.lock() {
@@ -306,8 +321,9 @@ impl Discovery {
         self.resolver.clear_cache();
     }
 
-    async fn secure_txt(&self, name: &str) -> Result<(Vec<u8>, u32), DiscoveryError> {
-        let (records, ttl) = self.secure(name, RecordType::TXT).await?;
+    /// The one TXT record at `name`, validated, with its TTL and when it was signed.
+    async fn secure_txt(&self, name: &str) -> Result<(Vec<u8>, u32, Option<u64>), DiscoveryError> {
+        let (records, ttl, signed_at) = self.secure(name, RecordType::TXT).await?;
         let mut texts = records.iter().filter_map(|r| match &r.data {
             RData::TXT(t) => Some(t.txt_data.concat()),
             _ => None,
@@ -329,15 +345,46 @@ impl Discovery {
                 source: RecordError::TooLong(first.len()),
             });
         }
-        Ok((first, ttl))
+        Ok((first, ttl, signed_at))
     }
 
-    /// The records of `rtype` at `name`, all `Secure`, and their smallest TTL.
+    /// The TXT records at `name` without DNSSEC validation (for diagnosis
+    /// only: `ank doctor` tells a missing record from an unsigned one).
+    ///
+    /// # Errors
+    /// [`DiscoveryError::NoRecord`], [`DiscoveryError::Resolve`].
+    pub async fn unvalidated_txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DiscoveryError> {
+        let qname = Name::from_ascii(name).map_err(|_| DiscoveryError::Domain(name.into()))?;
+        let l = self
+            .plain
+            .lookup(qname, RecordType::TXT)
+            .await
+            .map_err(|e| classify(name, RecordType::TXT, e))?;
+        let texts: Vec<Vec<u8>> = l
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(t) => Some(t.txt_data.concat()),
+                _ => None,
+            })
+            .collect();
+        if texts.is_empty() {
+            return Err(DiscoveryError::NoRecord {
+                name: name.into(),
+                rtype: "TXT".into(),
+                proven: false,
+            });
+        }
+        Ok(texts)
+    }
+
+    /// The records of `rtype` at `name`, all `Secure`, their smallest TTL,
+    /// and the latest inception of the RRSIGs over them.
     async fn secure(
         &self,
         name: &str,
         rtype: RecordType,
-    ) -> Result<(Vec<Record>, u32), DiscoveryError> {
+    ) -> Result<(Vec<Record>, u32, Option<u64>), DiscoveryError> {
         let qname = Name::from_ascii(name).map_err(|_| DiscoveryError::Domain(name.into()))?;
         let lookup = match self.resolver.lookup(qname, rtype).await {
             Ok(l) => l,
@@ -371,7 +418,17 @@ impl Discovery {
             }
         }
         let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
-        Ok((records, ttl))
+        let signed_at = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(sig)) if sig.input().type_covered == rtype => {
+                    Some(u64::from(sig.input().sig_inception.get()))
+                }
+                _ => None,
+            })
+            .max();
+        Ok((records, ttl, signed_at))
     }
 }
 
@@ -546,10 +603,7 @@ async fn load_anchors(
                     .map_err(|e| bad(format!("fetching the DNSKEY set of {name}: {e}")))?;
                 let mut found = false;
                 for rec in keys.answers() {
-                    let RData::DNSSEC(hickory_resolver::proto::dnssec::rdata::DNSSECRData::DNSKEY(
-                        k,
-                    )) = &rec.data
-                    else {
+                    let RData::DNSSEC(DNSSECRData::DNSKEY(k)) = &rec.data else {
                         continue;
                     };
                     let Ok(rdata) = k.to_bytes() else { continue };

@@ -1,6 +1,11 @@
 //! Where the mailbox learns other domains' current keys: their logs over
-//! HTTP (found through the trust file, read again when it changes; DNS
-//! later), every answer verified with its map proof.
+//! HTTP, every answer verified with its map proof. A domain's log is the
+//! trust file's entry (read again when the file changes), else, with
+//! [`HttpDirectory::discovering`], the one its DNS publishes under DNSSEC
+//! ([`ank_client::discovery`]): a new domain needs no restart. A discovered
+//! log is remembered; a changed vkey is refused until the operator accepts
+//! it (`ank trust update`), and the checkpoint in DNS must be consistent
+//! with the log's.
 //!
 //! Answers are cached for at most `ttl`, and only while they are fresh: a
 //! cached answer is used only if it was proven against the log's latest
@@ -53,6 +58,16 @@ pub struct HttpDirectory {
     cache: Mutex<HashMap<Address, Cached>>,
     /// Per log origin: when its checkpoint was last fetched, and its size.
     heads: Mutex<HashMap<String, (Instant, u64)>>,
+    discovery: Option<Discovering>,
+}
+
+/// DNS discovery for domains the trust file does not name.
+#[derive(Debug)]
+struct Discovering {
+    settings: ank_client::discovery::ResolverSettings,
+    resolver: tokio::sync::OnceCell<ank_dns::discover::Discovery>,
+    /// Per domain, the DNS checkpoint last proven consistent with its log.
+    checked: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl HttpDirectory {
@@ -66,7 +81,54 @@ impl HttpDirectory {
             freshness,
             cache: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
+            discovery: None,
         }
+    }
+
+    /// Also finds the logs of domains the trust file does not name, in DNS.
+    pub fn discovering(mut self, settings: ank_client::discovery::ResolverSettings) -> Self {
+        self.discovery = Some(Discovering {
+            settings,
+            resolver: tokio::sync::OnceCell::new(),
+            checked: Mutex::new(HashMap::new()),
+        });
+        self
+    }
+
+    /// The log of `domain` in DNS, checked against the one remembered, and
+    /// with the DNS checkpoint that is new since the last check.
+    async fn discover(
+        &self,
+        domain: &str,
+    ) -> Result<(TrustedLog, Option<Vec<u8>>), DirectoryError> {
+        let unknown = || DirectoryError::UnknownDomain(domain.to_owned());
+        let d = self.discovery.as_ref().ok_or_else(unknown)?;
+        let unverified = |message: String| DirectoryError::Unverified {
+            domain: domain.to_owned(),
+            message,
+        };
+        let resolver = d
+            .resolver
+            .get_or_try_init(|| ank_dns::discover::Discovery::new(&d.settings))
+            .await
+            .map_err(|e| unverified(e.to_string()))?;
+        let found = match resolver.discover(domain).await {
+            Ok(f) => f,
+            Err(ank_dns::discover::DiscoveryError::NoRecord { .. }) => return Err(unknown()),
+            Err(e) => return Err(unverified(e.to_string())),
+        };
+        let log =
+            ank_client::discovery::trusted_log(&found).map_err(|e| unverified(e.to_string()))?;
+        if let Trust::File { home, .. } = &self.trust {
+            ank_client::discovery::remember(home, &log).map_err(|e| unverified(e.to_string()))?;
+        }
+        let fresh = found.checkpoint.clone().filter(|cp| {
+            d.checked
+                .lock()
+                .map(|c| c.get(domain) != Some(cp))
+                .unwrap_or(true)
+        });
+        Ok((log, fresh))
     }
 
     /// As [`HttpDirectory::new`], trusting the logs of the trust file in
@@ -136,9 +198,10 @@ impl HttpDirectory {
 impl Directory for HttpDirectory {
     fn current<'a>(&'a self, address: &'a Address) -> DirFuture<'a> {
         Box::pin(async move {
-            let log = self
-                .log_for(address.domain())
-                .ok_or_else(|| DirectoryError::UnknownDomain(address.domain().to_owned()))?;
+            let (log, dns_checkpoint) = match self.log_for(address.domain()) {
+                Some(l) => (l, None),
+                None => self.discover(address.domain()).await?,
+            };
             let unverified = |message: String| DirectoryError::Unverified {
                 domain: address.domain().to_owned(),
                 message,
@@ -153,6 +216,16 @@ impl Directory for HttpDirectory {
                 .head(&client)
                 .await
                 .map_err(|e| unverified(e.to_string()))?;
+            if let (Some(cp), Some(d)) = (dns_checkpoint, &self.discovery) {
+                let published = ank_proofs::verify_checkpoint(&cp, &log.vkey, &[])
+                    .map_err(|e| unverified(format!("the checkpoint in DNS: {e}")))?;
+                client.check_historical(&published).await.map_err(|e| {
+                    unverified(format!("the checkpoint in DNS against the log's: {e}"))
+                })?;
+                if let Ok(mut c) = d.checked.lock() {
+                    c.insert(address.domain().to_owned(), cp);
+                }
+            }
             if let Ok(c) = self.cache.lock()
                 && let Some(hit) = c.get(address)
                 && hit.at.elapsed() < self.ttl
