@@ -25,9 +25,10 @@ mod witness;
 )]
 struct Cli {
     /// Resolve DNS through this server (IP:PORT) instead of the system's
-    /// resolvers (also $ANK_DNS_SERVER).
-    #[arg(long, global = true, value_name = "IP:PORT")]
-    dns_server: Option<std::net::SocketAddr>,
+    /// resolvers; ZONE=IP:PORT sends names at or under ZONE to that server
+    /// (a stub zone). Repeatable; also $ANK_DNS_SERVER, comma-separated.
+    #[arg(long, global = true, value_name = "[ZONE=]IP:PORT")]
+    dns_server: Vec<String>,
     /// DNSSEC trust anchors, DS or DNSKEY records as `ank dns ds` prints
     /// them, instead of the IANA root keys (also $ANK_TRUST_ANCHOR).
     #[arg(long, global = true, value_name = "FILE")]
@@ -239,28 +240,32 @@ struct Trust {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let server = match cli.dns_server {
-        Some(s) => Some(s),
-        None => match std::env::var("ANK_DNS_SERVER") {
-            Ok(v) if !v.is_empty() => match v.parse() {
-                Ok(a) => Some(a),
-                Err(_) => {
-                    eprintln!("error: ANK_DNS_SERVER={v:?} is not IP:PORT");
-                    return ExitCode::FAILURE;
-                }
-            },
-            _ => None,
-        },
+    let mut dns = ank_client::discovery::ResolverSettings {
+        trust_anchor: cli.trust_anchor.or_else(|| {
+            std::env::var_os("ANK_TRUST_ANCHOR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        }),
+        ..Default::default()
     };
-    let trust_anchor = cli.trust_anchor.or_else(|| {
-        std::env::var_os("ANK_TRUST_ANCHOR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
-    let _ = DNS.set(ank_client::discovery::ResolverSettings {
-        server,
-        trust_anchor,
-    });
+    let servers = if cli.dns_server.is_empty() {
+        std::env::var("ANK_DNS_SERVER")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        cli.dns_server
+    };
+    for s in &servers {
+        if let Err(e) = dns.add_server(s) {
+            eprintln!("error: --dns-server {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let _ = DNS.set(dns);
     let result = match cli.command {
         Command::Serve(a) => operator::serve(*a),
         Command::Log(c) => operator::log(c),

@@ -42,8 +42,48 @@ use crate::records::{AnkRecord, RecordError, checkpoint_name, tlsa_name};
 pub struct ResolverSettings {
     /// One server `IP:PORT` (default: the system's resolvers).
     pub server: Option<SocketAddr>,
+    /// Servers for names at or under a zone (conditional forwarding, as a
+    /// stub zone): the longest matching zone wins over [`Self::server`].
+    pub zones: Vec<(String, SocketAddr)>,
     /// A trust-anchor file (default: the IANA root keys).
     pub trust_anchor: Option<PathBuf>,
+}
+
+impl ResolverSettings {
+    /// Adds a server from `IP:PORT` (the default server) or `ZONE=IP:PORT`.
+    ///
+    /// # Errors
+    /// A text naming what does not parse.
+    pub fn add_server(&mut self, spec: &str) -> Result<(), String> {
+        match spec.split_once('=') {
+            Some((zone, addr)) => {
+                let addr = addr
+                    .parse()
+                    .map_err(|_| format!("{spec:?}: {addr:?} is not IP:PORT"))?;
+                let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+                Name::from_ascii(&zone).map_err(|_| format!("{spec:?}: {zone:?} is not a zone"))?;
+                self.zones.push((zone, addr));
+            }
+            None => {
+                self.server = Some(
+                    spec.parse()
+                        .map_err(|_| format!("{spec:?} is not IP:PORT or ZONE=IP:PORT"))?,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The server for `name`: the longest zone containing it, else the default.
+    fn server_for(&self, name: &str) -> Option<SocketAddr> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.zones
+            .iter()
+            .filter(|(z, _)| name == *z || name.ends_with(&format!(".{z}")))
+            .max_by_key(|(z, _)| z.len())
+            .map(|(_, a)| *a)
+            .or(self.server)
+    }
 }
 
 /// Why a domain could not be discovered.
@@ -145,9 +185,10 @@ impl Discovered {
 
 /// A validating resolver with a small cache of what it discovered.
 pub struct Discovery {
-    resolver: TokioResolver,
-    /// Without validation: only to tell an unsigned zone from a bogus one.
-    plain: TokioResolver,
+    settings: ResolverSettings,
+    /// Per server (`None`: the system's), a validating resolver and one
+    /// without validation (only to tell an unsigned zone from a bogus one).
+    resolvers: Vec<(Option<SocketAddr>, TokioResolver, TokioResolver)>,
     cache: Mutex<HashMap<String, (Instant, Arc<Discovered>)>>,
 }
 
@@ -157,8 +198,8 @@ impl std::fmt::Debug for Discovery {
     }
 }
 
-fn resolver_config(settings: &ResolverSettings) -> Result<(ResolverConfig, ResolverOpts), String> {
-    match settings.server {
+fn resolver_config(server: Option<SocketAddr>) -> Result<(ResolverConfig, ResolverOpts), String> {
+    match server {
         Some(addr) => {
             let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
             for c in &mut ns.connections {
@@ -175,14 +216,14 @@ fn resolver_config(settings: &ResolverSettings) -> Result<(ResolverConfig, Resol
 }
 
 fn build(
-    settings: &ResolverSettings,
+    server: Option<SocketAddr>,
     anchors: Option<TrustAnchors>,
 ) -> Result<TokioResolver, DiscoveryError> {
     let bad = |reason: String| DiscoveryError::Resolve {
         name: "(resolver)".into(),
         reason,
     };
-    let (config, mut opts) = resolver_config(settings).map_err(bad)?;
+    let (config, mut opts) = resolver_config(server).map_err(bad)?;
     opts.validate = anchors.is_some();
     let mut b = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(opts);
@@ -204,9 +245,19 @@ impl Discovery {
             None => TrustAnchors::default(),
             Some(path) => load_anchors(path, settings).await?,
         };
+        let mut servers: Vec<Option<SocketAddr>> = vec![settings.server];
+        servers.extend(settings.zones.iter().map(|(_, a)| Some(*a)));
+        servers.dedup();
+        let mut resolvers = Vec::new();
+        for s in servers {
+            if resolvers.iter().any(|(r, _, _)| *r == s) {
+                continue;
+            }
+            resolvers.push((s, build(s, Some(anchors.clone()))?, build(s, None)?));
+        }
         Ok(Discovery {
-            resolver: build(settings, Some(anchors))?,
-            plain: build(settings, None)?,
+            settings: settings.clone(),
+            resolvers,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -276,7 +327,7 @@ impl Discovery {
         let Ok(qname) = Name::from_ascii(zone) else {
             return DiscoveryError::Bogus { name, reason };
         };
-        match self.plain.lookup(qname, RecordType::DNSKEY).await {
+        match self.pick(zone).1.lookup(qname, RecordType::DNSKEY).await {
             Err(NetError::Dns(DnsError::NoRecordsFound(_))) => DiscoveryError::Insecure { name },
             Ok(l)
                 if !l
@@ -313,12 +364,26 @@ impl Discovery {
             .collect())
     }
 
+    /// The (validating, plain) resolvers for `name`.
+    fn pick(&self, name: &str) -> (&TokioResolver, &TokioResolver) {
+        let server = self.settings.server_for(name);
+        let (_, r, p) = self
+            .resolvers
+            .iter()
+            .find(|(s, _, _)| *s == server)
+            .unwrap_or(&self.resolvers[0]);
+        (r, p)
+    }
+
     /// Forgets what was cached (the resolver's cache too).
     pub fn clear_cache(&self) {
         if let Ok(mut c) = self.cache.lock() {
             c.clear();
         }
-        self.resolver.clear_cache();
+        for (_, r, p) in &self.resolvers {
+            r.clear_cache();
+            p.clear_cache();
+        }
     }
 
     /// The one TXT record at `name`, validated, with its TTL and when it was signed.
@@ -356,7 +421,8 @@ impl Discovery {
     pub async fn unvalidated_txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DiscoveryError> {
         let qname = Name::from_ascii(name).map_err(|_| DiscoveryError::Domain(name.into()))?;
         let l = self
-            .plain
+            .pick(name)
+            .1
             .lookup(qname, RecordType::TXT)
             .await
             .map_err(|e| classify(name, RecordType::TXT, e))?;
@@ -386,7 +452,7 @@ impl Discovery {
         rtype: RecordType,
     ) -> Result<(Vec<Record>, u32, Option<u64>), DiscoveryError> {
         let qname = Name::from_ascii(name).map_err(|_| DiscoveryError::Domain(name.into()))?;
-        let lookup = match self.resolver.lookup(qname, rtype).await {
+        let lookup = match self.pick(name).0.lookup(qname, rtype).await {
             Ok(l) => l,
             Err(e) => return Err(classify(name, rtype, e)),
         };
@@ -574,7 +640,7 @@ async fn load_anchors(
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     let mut anchors = TrustAnchors::empty();
-    let mut plain: Option<TokioResolver> = None;
+
     for a in parse_anchors(&text).map_err(&bad)? {
         match a {
             Anchor::Key { name, alg, key } => {
@@ -592,10 +658,7 @@ async fn load_anchors(
             } => {
                 // The DS binds the key by its digest, so the key set may be
                 // fetched without validation.
-                let r = match &plain {
-                    Some(r) => r,
-                    None => plain.insert(build(settings, None)?),
-                };
+                let r = build(settings.server_for(&name), None)?;
                 let n = Name::from_ascii(&name).map_err(|e| bad(e.to_string()))?;
                 let keys = r
                     .lookup(n.clone(), RecordType::DNSKEY)
