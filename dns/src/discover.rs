@@ -292,6 +292,15 @@ impl Discovery {
         let (checkpoint, ttl, checkpoint_signed_at) = match checkpoint {
             Ok((c, t, at)) => (Some(c), ttl.min(t), at),
             Err(DiscoveryError::NoRecord { .. }) => (None, ttl, None),
+            // hickory's validator calls the NSEC denial of a zone whose only
+            // NSEC is the apex's bogus (delv validates it). A checkpoint that
+            // does not exist at all, even unvalidated, is taken as absent:
+            // an attacker who strips it gains no more than a zone without
+            // one; forged data (a TXT that is there) stays bogus.
+            Err(DiscoveryError::Bogus { name, reason }) => match self.unvalidated_txt(&cp).await {
+                Err(DiscoveryError::NoRecord { .. }) => (None, ttl, None),
+                _ => return Err(DiscoveryError::Bogus { name, reason }),
+            },
             Err(e) => return Err(e),
         };
         // A TLSA that is absent, insecure or unreadable leaves WebPKI.

@@ -71,6 +71,7 @@ pub enum ZoneError {
 }
 
 /// The zone's Ed25519 signing key.
+#[derive(Clone)]
 pub struct ZoneKey {
     pkcs8: Vec<u8>,
     public: [u8; 32],
@@ -448,6 +449,34 @@ impl ZoneHandler for Live {
     fn nx_proof_kind(&self) -> Option<&NxProofKind> {
         self.0.nx.as_ref()
     }
+}
+
+/// A running server for a zone; dropping it stops it.
+pub struct ZoneServer {
+    /// The address answering over UDP and TCP.
+    pub addr: std::net::SocketAddr,
+    _server: hickory_server::Server<Catalog>,
+}
+
+impl std::fmt::Debug for ZoneServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ZoneServer({})", self.addr)
+    }
+}
+
+/// Binds UDP and then TCP on the same address (port 0 picks one free for
+/// UDP) and serves `zone` there. Needs a Tokio runtime.
+///
+/// # Errors
+/// I/O errors binding.
+pub fn start(zone: &Arc<AnkZone>, addr: std::net::SocketAddr) -> std::io::Result<ZoneServer> {
+    let udp = std::net::UdpSocket::bind(addr)?;
+    let addr = udp.local_addr()?;
+    let tcp = std::net::TcpListener::bind(addr)?;
+    Ok(ZoneServer {
+        addr,
+        _server: serve(zone, udp, tcp)?,
+    })
 }
 
 /// Serves `zone` over UDP and TCP on sockets already bound (non-blocking

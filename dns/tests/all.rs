@@ -37,15 +37,13 @@ fn content(domain: &str) -> ZoneContent {
 struct Running {
     addr: SocketAddr,
     zone: Arc<AnkZone>,
-    _server: hickory_server::Server<hickory_server::zone_handler::Catalog>,
+    _server: ank_dns::zone::ZoneServer,
 }
 
 async fn start(domain: &str, key: Option<ZoneKey>) -> Running {
     let zone = AnkZone::new(domain, key, &content(domain)).expect("zone");
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
-    let addr = udp.local_addr().expect("addr");
-    let tcp = std::net::TcpListener::bind(addr).expect("tcp on the same port");
-    let server = ank_dns::zone::serve(&zone, udp, tcp).expect("serve");
+    let server = ank_dns::zone::start(&zone, "127.0.0.1:0".parse().expect("addr")).expect("serve");
+    let addr = server.addr;
     Running {
         addr,
         zone,
@@ -70,12 +68,20 @@ async fn signed_zone_validates_and_discovers() {
         let settings = ResolverSettings {
             server: Some(s.addr),
             trust_anchor: Some(anchor_file(dir.path(), anchor)),
+            zones: Vec::new(),
         };
         let d = Discovery::new(&settings).await.expect("discovery");
         let found = d.discover("example.org").await.expect("discovered");
         assert_eq!(found.record, content("example.org").record);
         assert_eq!(found.checkpoint, content("example.org").checkpoint);
         assert_eq!(found.pins(), vec![[5; 32]]);
+        // The checkpoint's signature says when it was published.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+        let at = found.checkpoint_signed_at.expect("signed at");
+        assert!(at <= now && now - at < 3600, "{at} vs {now}");
         // A name outside the zone is refused by the server.
         let err = d.discover("nope.example.org").await.expect_err("absent");
         assert!(
@@ -90,6 +96,7 @@ async fn signed_zone_validates_and_discovers() {
     let settings = ResolverSettings {
         server: Some(s.addr),
         trust_anchor: Some(anchor_file(dir.path(), &ds)),
+        zones: Vec::new(),
     };
     let d = Discovery::new(&settings).await.expect("discovery");
     let found = d.discover("example.org").await.expect("discovered");
@@ -106,6 +113,7 @@ async fn unsigned_and_foreign_keys_are_refused() {
     let d = Discovery::new(&ResolverSettings {
         server: Some(s.addr),
         trust_anchor: Some(anchor.clone()),
+        zones: Vec::new(),
     })
     .await
     .expect("discovery");
@@ -116,6 +124,7 @@ async fn unsigned_and_foreign_keys_are_refused() {
     let d = Discovery::new(&ResolverSettings {
         server: Some(s.addr),
         trust_anchor: Some(anchor),
+        zones: Vec::new(),
     })
     .await
     .expect("discovery");
@@ -187,4 +196,24 @@ async fn delv_and_kdig_validate_the_zone() {
         assert!(text.contains("RRSIG"), "{text}");
         assert!(text.contains("status: NOERROR"), "{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_without_checkpoint_is_discovered_without_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ZoneKey::ephemeral().expect("key");
+    let anchor = anchor_file(dir.path(), &key.dnskey_record("_ank.example.org"));
+    let mut c = content("example.org");
+    c.checkpoint = None;
+    let zone = AnkZone::new("example.org", Some(key), &c).expect("zone");
+    let server = ank_dns::zone::start(&zone, "127.0.0.1:0".parse().expect("addr")).expect("serve");
+    let d = Discovery::new(&ResolverSettings {
+        server: Some(server.addr),
+        trust_anchor: Some(anchor),
+        ..Default::default()
+    })
+    .await
+    .expect("discovery");
+    let found = d.discover("example.org").await.expect("discovered");
+    assert_eq!(found.checkpoint, None);
 }

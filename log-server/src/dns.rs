@@ -38,7 +38,7 @@ pub struct DnsRunning {
     pub zone: Arc<AnkZone>,
     /// The DS record for the parent zone.
     pub ds: String,
-    _server: hickory_server::Server<hickory_server::zone_handler::Catalog>,
+    _server: ank_dns::zone::ZoneServer,
     _refresh: tokio::task::JoinHandle<()>,
 }
 
@@ -124,11 +124,9 @@ pub fn start(
     let first = now(&log);
     let zone = AnkZone::new(&settings.domain, Some(key), &first)
         .map_err(|e| io("DNS zone".into())(std::io::Error::other(e.to_string())))?;
-    let udp =
-        std::net::UdpSocket::bind(settings.listen).map_err(io(settings.listen.to_string()))?;
-    let addr = udp.local_addr().map_err(io(settings.listen.to_string()))?;
-    let tcp = std::net::TcpListener::bind(addr).map_err(io(addr.to_string()))?;
-    let server = ank_dns::zone::serve(&zone, udp, tcp).map_err(io(addr.to_string()))?;
+    let server =
+        ank_dns::zone::start(&zone, settings.listen).map_err(io(settings.listen.to_string()))?;
+    let addr = server.addr;
     let refresh = {
         let zone = Arc::clone(&zone);
         tokio::spawn(async move {

@@ -10,6 +10,7 @@
 mod audit;
 mod auditor;
 mod crash;
+mod dns;
 mod history;
 mod mail;
 mod monitor;

@@ -1,0 +1,546 @@
+//! The log in DNS, with real parts: two `ank serve` processes, each with TLS
+//! and its own DNSSEC-signed `_ank` zone (the built-in server), checked by
+//! BIND's delv; users and mailboxes that find each other through DNS with no
+//! `ank trust add`; `ank doctor`; and discovery refusing an unsigned zone, a
+//! zone signed by an unknown key, a wrong pin, a DNS checkpoint that forks the
+//! log (exit 3, evidence) and a changed log key.
+//!
+//! Broken zones are served by `ank_dns` in this test process on loopback:
+//! the same server code, given the broken content.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use ank_dns::records::AnkRecord;
+use ank_dns::zone::{AnkZone, ZoneContent, ZoneKey, ZoneServer};
+
+use crate::procs::{Scratch, Server, TEST_STORAGE_KEY, bin, free_port};
+
+/// `ank ARGS` with `$ANK_HOME`, the DNS servers and the trust anchors.
+fn ank_dns(home: &Path, dns: &str, anchor: &Path, args: &[&str]) -> (bool, i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .env("ANK_HOME", home)
+        .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY)
+        .env("ANK_DNS_SERVER", dns)
+        .env("ANK_TRUST_ANCHOR", anchor)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn line_after<'a>(server: &'a Server, key: &str) -> &'a str {
+    server
+        .first_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} line in {:?}", server.first_lines))
+        .trim()
+}
+
+/// A domain served with TLS and its own DNS zone.
+struct Domain {
+    name: String,
+    data: PathBuf,
+    server: Server,
+    dns_port: u16,
+}
+
+impl Domain {
+    fn start(dir: &Path, name: &str, dns_port: u16, dns: &str, anchor: &Path) -> Domain {
+        let data = dir.join(format!("{name}-data"));
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--domain", name, "--data"])
+            .arg(&data)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--tls-self-signed",
+                "--interval",
+                "20ms",
+            ])
+            .args(["--dns-listen", &format!("127.0.0.1:{dns_port}")])
+            .env("ANK_HOME", dir.join(format!("{name}-operator")))
+            .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY)
+            .env("ANK_DNS_SERVER", dns)
+            .env("ANK_TRUST_ANCHOR", anchor);
+        let server = Server::spawn(cmd, "size:").unwrap();
+        Domain {
+            name: name.to_owned(),
+            data,
+            server,
+            dns_port,
+        }
+    }
+
+    fn ds(&self) -> String {
+        line_after(&self.server, "ds:").to_owned()
+    }
+
+    fn token(&self, address: &str) -> String {
+        let out = Command::new(bin())
+            .args(["log", "enroll", address, "--data"])
+            .arg(&self.data)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+/// Both domains and the users' settings.
+struct World {
+    dir: Scratch,
+    a: Domain,
+    b: Domain,
+    dns: String,
+    anchor: PathBuf,
+}
+
+fn world(tag: &str) -> World {
+    let dir = Scratch::new(tag);
+    let (pa, pb) = (free_port(), free_port());
+    let dns = format!("_ank.a.example=127.0.0.1:{pa},_ank.b.example=127.0.0.1:{pb}");
+    let anchor = dir.join("anchors");
+    // The mailboxes read the anchors on their first discovery: after both
+    // servers printed their DS below.
+    let a = Domain::start(&dir, "a.example", pa, &dns, &anchor);
+    let b = Domain::start(&dir, "b.example", pb, &dns, &anchor);
+    std::fs::write(&anchor, format!("{}\n{}\n", a.ds(), b.ds())).unwrap();
+    World {
+        dir,
+        a,
+        b,
+        dns,
+        anchor,
+    }
+}
+
+impl World {
+    fn ank(&self, home: &Path, args: &[&str]) -> String {
+        let (ok, _, out, err) = ank_dns(home, &self.dns, &self.anchor, args);
+        assert!(ok, "ank {args:?}: {err}{out}");
+        out
+    }
+
+    fn user(&self, address: &str, domain: &Domain) -> PathBuf {
+        let home = self.dir.join(address);
+        self.ank(&home, &["init", address, "--device", "laptop"]);
+        let token = domain.token(address);
+        self.ank(&home, &["register", address, "--token", &token]);
+        home
+    }
+}
+
+/// SHA-256 of the SubjectPublicKeyInfo OpenSSL reads from the served
+/// certificate, base64.
+fn openssl_spki(addr: &str) -> String {
+    let script = format!(
+        "openssl s_client -connect {addr} -tls1_3 </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn need(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(std::env::var("CI").is_err(), "{tool} is missing under CI");
+        eprintln!("skipping the {tool} part: {tool} is not installed");
+    }
+    ok
+}
+
+#[test]
+fn two_domains_mail_each_other_through_dns_alone() {
+    let w = world("dns-two");
+    // The zones validate with an independent validator, from the DS alone.
+    if need("delv") {
+        for d in [&w.a, &w.b] {
+            let f: Vec<String> = d.ds().split_whitespace().map(str::to_owned).collect();
+            let conf = format!(
+                "trust-anchors {{ \"{}\" static-ds {} {} {} \"{}\"; }};\n",
+                f[0], f[4], f[5], f[6], f[7]
+            );
+            let anchor = w.dir.join(format!("{}.delv", d.name));
+            std::fs::write(&anchor, conf).unwrap();
+            let zone = format!("_ank.{}", d.name);
+            for name in [zone.clone(), format!("checkpoint.{zone}")] {
+                let out = Command::new("delv")
+                    .args(["@127.0.0.1", "-p", &d.dns_port.to_string(), "-a"])
+                    .arg(&anchor)
+                    .arg(format!("+root={zone}"))
+                    .args(["TXT", &name])
+                    .output()
+                    .unwrap();
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(text.contains("; fully validated"), "{name}: {text}");
+            }
+        }
+    }
+    // The pin in the records is the certificate's, as OpenSSL computes it,
+    // in the TXT (base64) and the TLSA (hex).
+    let records = Command::new(bin())
+        .args(["dns", "records", "--data"])
+        .arg(&w.a.data)
+        .args(["--url", w.a.server.url.trim_end_matches('/')])
+        .output()
+        .unwrap();
+    let records = String::from_utf8_lossy(&records.stdout).into_owned();
+    let spki = openssl_spki(&w.a.server.addr);
+    assert_eq!(spki.len(), 44, "{spki}");
+    assert!(records.contains(&format!("tls={spki}\"")), "{records}");
+    let hex_spki = hex::encode(base64_decode(&spki));
+    assert!(
+        records.contains(&format!("IN TLSA 3 1 1 {hex_spki}")),
+        "{records}"
+    );
+    assert!(
+        records.contains("checkpoint._ank.a.example. 60 IN TXT \"a.example/ank\\010"),
+        "{records}"
+    );
+
+    // Mail both ways, with no trust file anywhere.
+    let alice = w.user("alice@a.example", &w.a);
+    let bob = w.user("bob@b.example", &w.b);
+    w.ank(
+        &alice,
+        &[
+            "send",
+            "bob@b.example",
+            "--subject",
+            "hi bob",
+            "--body",
+            "found you in DNS",
+        ],
+    );
+    let out = w.ank(&bob, &["fetch"]);
+    assert!(
+        out.contains("hi bob") && out.contains("alice@a.example"),
+        "{out}"
+    );
+    w.ank(
+        &bob,
+        &[
+            "send",
+            "alice@a.example",
+            "--subject",
+            "hi alice",
+            "--body",
+            "and back",
+        ],
+    );
+    let out = w.ank(&alice, &["fetch"]);
+    assert!(
+        out.contains("hi alice") && out.contains("bob@b.example"),
+        "{out}"
+    );
+    for home in [&alice, &bob] {
+        assert!(!home.join("trust").exists());
+        let found = std::fs::read_to_string(home.join("discovered")).unwrap();
+        assert!(
+            found.contains("a.example https://") && found.contains("b.example https://"),
+            "{found}"
+        );
+    }
+    for d in ["a.example", "b.example"] {
+        assert!(!w.dir.join(format!("{d}-operator/trust")).exists());
+    }
+
+    // The doctor passes on both, in text and JSON.
+    for d in ["a.example", "b.example"] {
+        let out = w.ank(&w.dir.join("doctor"), &["doctor", d]);
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("ok ")).count(),
+            8,
+            "{out}"
+        );
+        let out = w.ank(&w.dir.join("doctor"), &["doctor", d, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["ok"], true, "{out}");
+        assert_eq!(v["checks"].as_array().map(Vec::len), Some(8), "{out}");
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    ank_common::b64_array::<32>(s).unwrap().to_vec()
+}
+
+/// A zone served by this test process: `content` for `domain`, signed with
+/// `key` (or unsigned).
+struct Fake {
+    _rt: tokio::runtime::Runtime,
+    server: ZoneServer,
+    zone: Arc<AnkZone>,
+}
+
+fn fake(domain: &str, key: Option<ZoneKey>, content: &ZoneContent) -> Fake {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let zone = AnkZone::new(domain, key, content).unwrap();
+    let server = rt
+        .block_on(async { ank_dns::zone::start(&zone, "127.0.0.1:0".parse().unwrap()) })
+        .unwrap();
+    Fake {
+        _rt: rt,
+        server,
+        zone,
+    }
+}
+
+impl Fake {
+    fn dns(&self, domain: &str) -> String {
+        format!("_ank.{domain}=127.0.0.1:{}", self.server.addr.port())
+    }
+}
+
+/// What domain `d` publishes now, as its own zone serves it.
+fn content_of(w: &World, d: &Domain) -> ZoneContent {
+    let home = w.dir.join("reader");
+    let out = w.ank(
+        &home,
+        &[
+            "dns",
+            "records",
+            "--data",
+            d.data.to_str().unwrap(),
+            "--url",
+            d.server.url.trim_end_matches('/'),
+        ],
+    );
+    let txt = out.lines().next().unwrap();
+    let quoted = &txt[txt.find('"').unwrap() + 1..txt.rfind('"').unwrap()];
+    let record = AnkRecord::parse(quoted.as_bytes()).unwrap();
+    let note = fetch_checkpoint(&d.server.url);
+    ZoneContent {
+        record,
+        checkpoint: Some(note.into_bytes()),
+    }
+}
+
+fn fetch_checkpoint(url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-sk", &format!("{}/checkpoint", url.trim_end_matches('/'))])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn anchor_for(dir: &Path, name: &str, key: &ZoneKey, domain: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, key.dnskey_record(&format!("_ank.{domain}"))).unwrap();
+    p
+}
+
+#[test]
+fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
+    let w = world("dns-refuse");
+    let alice = w.user("alice@a.example", &w.a);
+    let good = content_of(&w, &w.a);
+    let trusted = ZoneKey::ephemeral().unwrap();
+    let anchor = anchor_for(&w.dir, "fake-anchor", &trusted, "a.example");
+    let run = |tag: &str, fake: &Fake, anchor: &Path, args: &[&str]| {
+        let home = w.dir.join(tag);
+        ank_dns(&home, &fake.dns("a.example"), anchor, args)
+    };
+
+    // An unsigned zone: insecure, refused.
+    let unsigned = fake("a.example", None, &good);
+    let (ok, _, _, err) = run(
+        "unsigned",
+        &unsigned,
+        &anchor,
+        &["lookup", "alice@a.example"],
+    );
+    assert!(!ok);
+    assert!(err.contains("the answer is insecure"), "{err}");
+    let (ok, _, out, _) = run("unsigned", &unsigned, &anchor, &["doctor", "a.example"]);
+    assert!(!ok);
+    assert!(
+        out.contains("ok   txt") && out.contains("FAIL dnssec"),
+        "{out}"
+    );
+    drop(unsigned);
+
+    // Signed, but by a key the anchor does not know: bogus.
+    let foreign = fake("a.example", Some(ZoneKey::ephemeral().unwrap()), &good);
+    let (ok, _, _, err) = run("foreign", &foreign, &anchor, &["lookup", "alice@a.example"]);
+    assert!(!ok);
+    assert!(err.contains("the answer is bogus"), "{err}");
+    drop(foreign);
+
+    // A pin that is not the served certificate's: refused at the handshake.
+    let mut wrong_pin = good.clone();
+    wrong_pin.record.tls = Some([7; 32]);
+    let zone_key = || trusted.clone();
+    let pinned = fake("a.example", Some(zone_key()), &wrong_pin);
+    let (ok, _, _, err) = run("pin", &pinned, &anchor, &["lookup", "alice@a.example"]);
+    assert!(!ok);
+    assert!(
+        err.contains("invalid peer certificate: ApplicationVerificationFailure"),
+        "{err}"
+    );
+    let (ok, _, out, _) = run("pin", &pinned, &anchor, &["doctor", "a.example"]);
+    assert!(!ok);
+    assert!(
+        out.contains("ok   tls") && out.contains("FAIL pin"),
+        "{out}"
+    );
+    drop(pinned);
+
+    // No TXT at all.
+    let empty = fake("elsewhere.example", Some(zone_key()), &good);
+    let (ok, _, out, _) = run("none", &empty, &anchor, &["doctor", "a.example"]);
+    assert!(!ok);
+    assert!(
+        out.contains("FAIL txt") && out.contains("skip dnssec"),
+        "{out}"
+    );
+    drop(empty);
+
+    // A stale checkpoint: the log has moved on since the zone was signed.
+    let stale = fake("a.example", Some(zone_key()), &good);
+    w.user("carol@a.example", &w.a);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (ok, _, out, _) = run(
+        "stale",
+        &stale,
+        &anchor,
+        &["doctor", "a.example", "--max-age", "0s"],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("FAIL dns-checkpoint") && out.contains("is stale"),
+        "{out}"
+    );
+    // With the default ten minutes, the same checkpoint is fine.
+    let (ok, _, out, _) = run("stale", &stale, &anchor, &["doctor", "a.example"]);
+    assert!(ok, "{out}");
+    drop(stale);
+
+    // TLS 1.2 allowed by the server at the published URL.
+    if need("openssl") {
+        let port = free_port();
+        let mut s_server = Command::new("openssl")
+            .args(["s_server", "-accept", &port.to_string(), "-www", "-cert"])
+            .arg(w.a.data.join("tls.crt"))
+            .arg("-key")
+            .arg(w.a.data.join("tls.key"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut legacy = good.clone();
+        legacy.record.url = format!("https://127.0.0.1:{port}");
+        let tls12 = fake("a.example", Some(zone_key()), &legacy);
+        let mut out = String::new();
+        for _ in 0..50 {
+            let r = run("tls12", &tls12, &anchor, &["doctor", "a.example"]);
+            out = r.2;
+            if !out.contains("connection refused") && !out.contains("Connection refused") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = s_server.kill();
+        let _ = s_server.wait();
+        assert!(
+            out.contains("FAIL tls") && out.contains("accepts TLS 1.2"),
+            "{out}"
+        );
+    }
+
+    // A checkpoint in DNS that forks the log: exit 3 and evidence.
+    let key = ank_proofs::note::SignerKey::parse(
+        std::fs::read_to_string(w.a.data.join("log.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let served = ank_proofs::verify_checkpoint(
+        fetch_checkpoint(&w.a.server.url).as_bytes(),
+        &key.verifier(),
+        &[],
+    )
+    .unwrap();
+    let forged = ank_proofs::checkpoint::Checkpoint {
+        origin: served.origin().to_owned(),
+        size: served.size(),
+        root: ank_proofs::Hash([9; 32]),
+        extensions: vec![],
+    }
+    .sign(&key)
+    .unwrap();
+    let mut forked = good.clone();
+    forked.checkpoint = Some(forged.to_text().into_bytes());
+    let fork = fake("a.example", Some(zone_key()), &forked);
+    // Nothing moves the log meanwhile: the DNS checkpoint has the served size.
+    let (ok, code, _, err) = run("fork", &fork, &anchor, &["lookup", "alice@a.example"]);
+    assert!(!ok);
+    assert_eq!(code, 3, "{err}");
+    let evidence: Vec<_> = std::fs::read_dir(w.dir.join("fork").join("evidence"))
+        .unwrap()
+        .collect();
+    assert_eq!(evidence.len(), 1, "{err}");
+    let (ok, _, out, _) = run("fork-doctor", &fork, &anchor, &["doctor", "a.example"]);
+    assert!(!ok);
+    assert!(
+        out.contains("FAIL dns-checkpoint") && out.contains("different roots"),
+        "{out}"
+    );
+    drop(fork);
+
+    // A changed log key: refused until `ank trust update`.
+    let (ok, _, _, err) = ank_dns(&alice, &w.dns, &w.anchor, &["lookup", "alice@a.example"]);
+    assert!(ok, "{err}");
+    let other = ank_proofs::note::SignerKey::from_seed("a.example/ank", 1, [42; 32]).unwrap();
+    let mut rekeyed = good.clone();
+    rekeyed.record.vkey = other.verifier().to_text();
+    rekeyed.checkpoint = None;
+    let moved = fake("a.example", Some(zone_key()), &rekeyed);
+    let (ok, _, _, err) = ank_dns(
+        &alice,
+        &moved.dns("a.example"),
+        &anchor,
+        &["lookup", "alice@a.example"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("refused: a.example now publishes the log key")
+            && err.contains("ank trust update a.example"),
+        "{err}"
+    );
+    let (ok, _, out, err) = ank_dns(
+        &alice,
+        &moved.dns("a.example"),
+        &anchor,
+        &["trust", "update", "a.example"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("the log key changed"), "{out}");
+    let remembered = std::fs::read_to_string(alice.join("discovered")).unwrap();
+    assert!(
+        remembered.contains(&other.verifier().to_text()),
+        "{remembered}"
+    );
+    let _ = &moved.zone;
+}
