@@ -279,6 +279,7 @@ pub fn lookup(
     concurrency: usize,
     duration: Duration,
     tls_pin: Option<&str>,
+    http1: bool,
 ) -> Result<()> {
     let rt = crate::runtime()?;
     let client = match tls_pin {
@@ -286,9 +287,14 @@ pub fn lookup(
         Some(p) => {
             let pin = ank_common::b64_array::<32>(p)
                 .ok_or_else(|| anyhow::anyhow!("--tls-pin is not base64 of 32 bytes"))?;
+            let mut cfg = ank_client::tls::pinned_config(pin)?;
+            if http1 {
+                // A connection per concurrent request, as plain HTTP/1.1.
+                cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+            }
             reqwest::Client::builder()
                 .pool_max_idle_per_host(1024)
-                .tls_backend_preconfigured(ank_client::tls::pinned_config(pin)?)
+                .tls_backend_preconfigured(cfg)
                 .build()?
         }
         None => http()?,

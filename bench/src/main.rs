@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
+mod dns;
 mod log;
 mod monitor;
 mod witness;
@@ -39,6 +40,12 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 #[derive(Subcommand, Debug)]
 pub enum Bench {
+    /// DNS discovery of a signed `_ank` zone on loopback: cold (a new
+    /// resolver, DNSSEC validation included) and warm (cached).
+    Discover {
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+    },
     /// Message submissions with full verification against a running `ank serve`
     /// (start it with --mail-rate 0 and a quota above --messages).
     Mail {
@@ -151,6 +158,10 @@ pub enum Bench {
         /// Over TLS, the server's pinned key (as `ank serve` prints it as `tls:`).
         #[arg(long)]
         tls_pin: Option<String>,
+        /// Over TLS, offer only http/1.1: one kept-alive connection per
+        /// concurrent request (by default ALPN picks h2, one connection).
+        #[arg(long, requires = "tls_pin")]
+        http1: bool,
     },
     /// Signed key rotations over HTTP against a running `ank serve` of a populated directory.
     Publish {
@@ -178,6 +189,7 @@ pub enum Bench {
 
 pub fn run(b: Bench) -> Result<()> {
     match b {
+        Bench::Discover { runs } => crate::dns::discover(runs),
         Bench::VerifyTiles { entries, dir, runs } => verify_tiles(entries, &dir, runs),
         Bench::Mail {
             url,
@@ -224,7 +236,15 @@ pub fn run(b: Bench) -> Result<()> {
             concurrency,
             duration,
             tls_pin,
-        } => crate::log::lookup(&url, bindings, concurrency, duration, tls_pin.as_deref()),
+            http1,
+        } => crate::log::lookup(
+            &url,
+            bindings,
+            concurrency,
+            duration,
+            tls_pin.as_deref(),
+            http1,
+        ),
         Bench::Publish {
             url,
             users,
