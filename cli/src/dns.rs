@@ -34,6 +34,30 @@ pub enum DnsCmd {
         #[arg(long, default_value_t = ank_dns::zone::TTL)]
         ttl: u32,
     },
+    /// Replace the two TXT records of `_ank.DOMAIN` at a primary once, with
+    /// an RFC 2136 update signed with TSIG (`ank serve --dns-update` does it
+    /// continuously).
+    Update {
+        #[arg(long, default_value = "ank-data")]
+        data: PathBuf,
+        /// The URL clients use to reach the server (https://host[:port]).
+        #[arg(long)]
+        url: String,
+        /// The primary, IP:PORT.
+        #[arg(long)]
+        server: std::net::SocketAddr,
+        /// The TSIG key, in BIND's format (`tsig-keygen NAME`).
+        #[arg(long)]
+        tsig_key: PathBuf,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        #[arg(long)]
+        quorum: Option<usize>,
+    },
     /// Print the DS record of the `_ank.DOMAIN` zone key (made on first use)
     /// for the parent zone; it is also a trust anchor for --trust-anchor.
     Ds {
@@ -43,6 +67,61 @@ pub enum DnsCmd {
         #[arg(long)]
         dnskey: bool,
     },
+}
+
+/// What `_ank.DOMAIN` should say now, for the log in `data`: the domain,
+/// and the content.
+fn content_now(
+    data: &std::path::Path,
+    url: &str,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    witnesses: &[String],
+    quorum: Option<usize>,
+) -> Result<(String, ank_dns::zone::ZoneContent)> {
+    let dir = DataDir(data.to_owned());
+    let key = dir.read_key()?;
+    let domain = dir.domain()?;
+    if ank_dns::records::url_host_port(url).is_none() {
+        bail!("--url {url:?} is not an http(s)://host[:port] URL");
+    }
+    let files = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(ank_log_server::tls::TlsFiles { cert, key }),
+        _ if data.join("tls.crt").exists() => Some(ank_log_server::tls::TlsFiles {
+            cert: data.join("tls.crt"),
+            key: data.join("tls.key"),
+        }),
+        _ => None,
+    };
+    let tls = match files {
+        Some(f) => Some(
+            ank_common::b64_array::<32>(&ank_log_server::tls::Reloadable::load(f)?.spki_sha256())
+                .context("the certificate's digest")?,
+        ),
+        None if url.starts_with("https://") => {
+            eprintln!(
+                "note: no certificate given: no tls= pin and no TLSA record (clients fall back to WebPKI)"
+            );
+            None
+        }
+        None => None,
+    };
+    let witnesses = witnesses
+        .iter()
+        .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w}")))
+        .collect::<Result<Vec<_>>>()?;
+    let checkpoint = dir.open_store()?.checkpoint()?.map(|c| c.note);
+    Ok((
+        domain,
+        ank_log_server::dns::content(
+            url,
+            &key.verifier(),
+            tls,
+            &witnesses,
+            quorum,
+            checkpoint.as_deref(),
+        ),
+    ))
 }
 
 pub fn run(cmd: DnsCmd) -> Result<()> {
@@ -56,48 +135,8 @@ pub fn run(cmd: DnsCmd) -> Result<()> {
             quorum,
             ttl,
         } => {
-            let dir = DataDir(data.clone());
-            let key = dir.read_key()?;
-            let domain = dir.domain()?;
-            if ank_dns::records::url_host_port(&url).is_none() {
-                bail!("--url {url:?} is not an http(s)://host[:port] URL");
-            }
-            let files = match (tls_cert, tls_key) {
-                (Some(cert), Some(key)) => Some(ank_log_server::tls::TlsFiles { cert, key }),
-                _ if data.join("tls.crt").exists() => Some(ank_log_server::tls::TlsFiles {
-                    cert: data.join("tls.crt"),
-                    key: data.join("tls.key"),
-                }),
-                _ => None,
-            };
-            let tls = match files {
-                Some(f) => Some(
-                    ank_common::b64_array::<32>(
-                        &ank_log_server::tls::Reloadable::load(f)?.spki_sha256(),
-                    )
-                    .context("the certificate's digest")?,
-                ),
-                None if url.starts_with("https://") => {
-                    eprintln!(
-                        "note: no certificate given: no tls= pin and no TLSA record (clients fall back to WebPKI)"
-                    );
-                    None
-                }
-                None => None,
-            };
-            let witnesses = witnesses
-                .iter()
-                .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w}")))
-                .collect::<Result<Vec<_>>>()?;
-            let checkpoint = dir.open_store()?.checkpoint()?.map(|c| c.note);
-            let content = ank_log_server::dns::content(
-                &url,
-                &key.verifier(),
-                tls,
-                &witnesses,
-                quorum,
-                checkpoint.as_deref(),
-            );
+            let (domain, content) =
+                content_now(&data, &url, tls_cert, tls_key, &witnesses, quorum)?;
             for line in ank_dns::records::zone_lines(
                 &domain,
                 &content.record,
@@ -106,6 +145,28 @@ pub fn run(cmd: DnsCmd) -> Result<()> {
             ) {
                 println!("{line}");
             }
+        }
+        DnsCmd::Update {
+            data,
+            url,
+            server,
+            tsig_key,
+            tls_cert,
+            tls_key,
+            witnesses,
+            quorum,
+        } => {
+            let (domain, content) =
+                content_now(&data, &url, tls_cert, tls_key, &witnesses, quorum)?;
+            let key = ank_dns::update::TsigKey::read(&tsig_key)?;
+            crate::user::block_on_own(ank_dns::update::push(
+                server,
+                &key,
+                &domain,
+                &content,
+                ank_dns::zone::TTL,
+            ))??;
+            println!("updated _ank.{domain} at {server}");
         }
         DnsCmd::Ds { data, dnskey } => {
             let dir = DataDir(data);

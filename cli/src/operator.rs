@@ -112,6 +112,14 @@ pub struct Serve {
     /// and TCP (delegate `_ank.DOMAIN` here; `ank dns ds` prints the DS).
     #[arg(long)]
     dns_listen: Option<std::net::SocketAddr>,
+    /// Keep `_ank.DOMAIN` fresh at this primary (IP:PORT) with RFC 2136
+    /// updates signed with --tsig-key: for a zone kept at a DNS provider
+    /// that signs it.
+    #[arg(long, requires = "tsig_key")]
+    dns_update: Option<std::net::SocketAddr>,
+    /// The TSIG key for --dns-update, in BIND's format (`tsig-keygen`).
+    #[arg(long, requires = "dns_update")]
+    tsig_key: Option<PathBuf>,
     /// The URL clients use to reach this server, as published in DNS
     /// (default: the listening address).
     #[arg(long)]
@@ -225,12 +233,22 @@ pub fn serve(a: Serve) -> Result<()> {
         witness_timeout: a.witness_timeout,
         witness_interval: a.witness_interval,
         tls: tls.clone(),
-        dns: a.dns_listen.map(|listen| ank_log_server::dns::DnsSettings {
-            listen,
-            url: a.public_url.clone(),
-            domain: domain.clone(),
-            quorum: a.witness_quorum,
-        }),
+        dns: if a.dns_listen.is_some() || a.dns_update.is_some() {
+            Some(ank_log_server::dns::DnsSettings {
+                listen: a.dns_listen,
+                update: match (a.dns_update, &a.tsig_key) {
+                    (Some(server), Some(key)) => {
+                        Some((server, ank_dns::update::TsigKey::read(key)?))
+                    }
+                    _ => None,
+                },
+                url: a.public_url.clone(),
+                domain: domain.clone(),
+                quorum: a.witness_quorum,
+            })
+        } else {
+            None
+        },
     };
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(

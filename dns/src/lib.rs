@@ -11,4 +11,5 @@
 
 pub mod discover;
 pub mod records;
+pub mod update;
 pub mod zone;

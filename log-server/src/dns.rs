@@ -1,4 +1,6 @@
-//! `ank serve --dns-listen`: the `_ank.<domain>` zone served from the live log.
+//! `ank serve --dns-listen` and `--dns-update`: the `_ank.<domain>` zone kept
+//! from the live log, served by ank itself and/or pushed to another primary
+//! with RFC 2136 updates signed with TSIG ([`ank_dns::update`]).
 //!
 //! The zone says what [`content`] computes: the `_ank` TXT (the public URL,
 //! the log's vkey, the served certificate's SPKI digest, the witness policy)
@@ -20,8 +22,10 @@ use crate::{DataDir, Log, LogError};
 /// What the DNS server needs besides the log.
 #[derive(Debug, Clone)]
 pub struct DnsSettings {
-    /// Where to answer, UDP and TCP.
-    pub listen: SocketAddr,
+    /// Where to answer, UDP and TCP (the built-in signed zone).
+    pub listen: Option<SocketAddr>,
+    /// A primary to keep the two TXT records fresh at, and its TSIG key.
+    pub update: Option<(SocketAddr, ank_dns::update::TsigKey)>,
     /// The URL clients should use; by default the listening address.
     pub url: Option<String>,
     /// The domain: the zone is `_ank.<domain>`.
@@ -30,23 +34,24 @@ pub struct DnsSettings {
     pub quorum: Option<usize>,
 }
 
-/// A running DNS server; dropping it stops it.
+/// A running DNS server and/or updater; dropping it stops them.
 pub struct DnsRunning {
-    /// The bound address (UDP and TCP).
-    pub addr: SocketAddr,
-    /// The zone.
-    pub zone: Arc<AnkZone>,
-    /// The DS record for the parent zone.
-    pub ds: String,
-    _server: ank_dns::zone::ZoneServer,
+    /// The built-in server: its address (UDP and TCP) and the DS record
+    /// for the parent zone.
+    pub served: Option<(SocketAddr, String)>,
+    _server: Option<ank_dns::zone::ZoneServer>,
     _refresh: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for DnsRunning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DnsRunning({})", self.addr)
+        write!(f, "DnsRunning({:?})", self.served)
     }
 }
+
+/// How often an unchanged zone is pushed to the primary again (a primary
+/// that lost its journal is repaired within this).
+pub const REPUSH_EVERY: Duration = Duration::from_secs(600);
 
 /// The zone's content for the log as it is now.
 pub fn content(
@@ -84,8 +89,9 @@ pub fn zone_key(data: &DataDir) -> Result<ZoneKey, LogError> {
     })
 }
 
-/// Binds UDP and TCP on `settings.listen` (the same port for both), and
-/// serves the zone of `log`, refreshed once a second.
+/// Serves the zone of `log` on `settings.listen` (UDP and TCP, the same
+/// port) and/or pushes it to `settings.update`, checking once a second for
+/// anything new.
 ///
 /// # Errors
 /// [`LogError::Io`]: binding, the zone key, signing.
@@ -103,10 +109,6 @@ pub fn start(
             source: e,
         }
     };
-    let key = zone_key(data)?;
-    let ds = key
-        .ds_record(&ank_dns::records::ank_name(&settings.domain))
-        .map_err(|e| io("DNS zone".into())(std::io::Error::other(e.to_string())))?;
     let url = settings.url.clone().unwrap_or(url);
     let quorum = settings.quorum;
     let now = move |log: &Log| {
@@ -122,31 +124,51 @@ pub fn start(
         )
     };
     let first = now(&log);
-    let zone = AnkZone::new(&settings.domain, Some(key), &first)
-        .map_err(|e| io("DNS zone".into())(std::io::Error::other(e.to_string())))?;
-    let server =
-        ank_dns::zone::start(&zone, settings.listen).map_err(io(settings.listen.to_string()))?;
-    let addr = server.addr;
-    let refresh = {
-        let zone = Arc::clone(&zone);
-        tokio::spawn(async move {
-            let (mut last, mut signed) = (first, Instant::now());
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let c = now(&log);
-                if c != last || signed.elapsed() >= ank_dns::zone::RESIGN_EVERY {
-                    match zone.publish(&c) {
-                        Ok(()) => (last, signed) = (c, Instant::now()),
-                        Err(e) => eprintln!("dns: the zone was not re-signed: {e}"),
-                    }
+    let (zone, server, served) = match settings.listen {
+        Some(listen) => {
+            let key = zone_key(data)?;
+            let ds = key
+                .ds_record(&ank_dns::records::ank_name(&settings.domain))
+                .map_err(|e| io("DNS zone".into())(std::io::Error::other(e.to_string())))?;
+            let zone = AnkZone::new(&settings.domain, Some(key), &first)
+                .map_err(|e| io("DNS zone".into())(std::io::Error::other(e.to_string())))?;
+            let server = ank_dns::zone::start(&zone, listen).map_err(io(listen.to_string()))?;
+            let addr = server.addr;
+            (Some(zone), Some(server), Some((addr, ds)))
+        }
+        None => (None, None, None),
+    };
+    let update = settings.update.clone();
+    let domain = settings.domain.clone();
+    let refresh = tokio::spawn(async move {
+        let (mut last, mut signed) = (first, Instant::now());
+        // The first push happens at once; a failed one is tried again each second.
+        let mut pushed: Option<(ZoneContent, Instant)> = None;
+        loop {
+            let c = now(&log);
+            if let Some(zone) = &zone
+                && (c != last || signed.elapsed() >= ank_dns::zone::RESIGN_EVERY)
+            {
+                match zone.publish(&c) {
+                    Ok(()) => (last, signed) = (c.clone(), Instant::now()),
+                    Err(e) => eprintln!("dns: the zone was not re-signed: {e}"),
                 }
             }
-        })
-    };
+            if let Some((server, key)) = &update
+                && pushed
+                    .as_ref()
+                    .is_none_or(|(p, at)| *p != c || at.elapsed() >= REPUSH_EVERY)
+            {
+                match ank_dns::update::push(*server, key, &domain, &c, ank_dns::zone::TTL).await {
+                    Ok(()) => pushed = Some((c, Instant::now())),
+                    Err(e) => eprintln!("dns: update not applied: {e}"),
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
     Ok(DnsRunning {
-        addr,
-        zone,
-        ds,
+        served,
         _server: server,
         _refresh: refresh,
     })

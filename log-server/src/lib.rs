@@ -600,7 +600,7 @@ pub async fn serve(
         log: Arc::clone(&log),
         addr,
         created,
-        dns: dns.as_ref().map(|d| (d.addr, d.ds.clone())),
+        dns: dns.as_ref().and_then(|d| d.served.clone()),
     });
     let app = api::router(
         api::AppState::new(log, queue).map_err(|source| LogError::Io {

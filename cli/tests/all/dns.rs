@@ -544,3 +544,193 @@ fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
     );
     let _ = &moved.zone;
 }
+
+/// BIND's named, a primary for `_ank.<domain>` that signs it (inline
+/// signing, its own ECDSA key) and takes RFC 2136 updates signed with TSIG.
+struct Named {
+    child: std::process::Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kdig(port: u16, args: &[&str]) -> String {
+    let out = Command::new("kdig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+short"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn named(dir: &Path, zone: &str) -> Named {
+    let dir = dir.join("named");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let key = Command::new("tsig-keygen")
+        .arg("ank-update")
+        .output()
+        .unwrap();
+    std::fs::write(dir.join("ank.key"), &key.stdout).unwrap();
+    std::fs::write(
+        dir.join("zone.db"),
+        "$TTL 60\n@ IN SOA localhost. hostmaster.localhost. 1 3600 600 604800 60\n@ IN NS localhost.\n",
+    )
+    .unwrap();
+    let d = dir.display();
+    std::fs::write(
+        dir.join("named.conf"),
+        format!(
+            "options {{ directory \"{d}\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};
+  pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; managed-keys-directory \"{d}\";
+  recursion no; dnssec-validation no; allow-transfer {{ none; }}; }};
+controls {{ }};
+include \"{d}/ank.key\";
+zone \"{zone}\" {{ type primary; file \"{d}/zone.db\"; allow-update {{ key \"ank-update\"; }};
+  dnssec-policy default; inline-signing yes; }};\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("named")
+        .args(["-g", "-c"])
+        .arg(dir.join("named.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let n = Named { child, port, dir };
+    // Ready once the zone is signed: its DNSKEY is served.
+    for _ in 0..100 {
+        if kdig(port, &["DNSKEY", zone]).starts_with("257 3 13 ") {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("named did not serve a signed {zone}");
+}
+
+#[test]
+fn a_zone_kept_at_bind_by_tsig_signed_updates() {
+    if !need("named") || !need("kdig") {
+        return;
+    }
+    let dir = Scratch::new("dns-bind");
+    let n = named(&dir, "_ank.c.example");
+    let data = dir.join("c-data");
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--domain", "c.example", "--data"])
+        .arg(&data)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-self-signed",
+            "--interval",
+            "20ms",
+        ])
+        .args([
+            "--dns-update",
+            &format!("127.0.0.1:{}", n.port),
+            "--tsig-key",
+        ])
+        .arg(n.dir.join("ank.key"))
+        .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY);
+    let server = Server::spawn(cmd, "size:").unwrap();
+    // The update arrives at once.
+    let mut txt = String::new();
+    for _ in 0..100 {
+        txt = kdig(n.port, &["TXT", "_ank.c.example"]);
+        if txt.contains("v=ank1") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(txt.contains(&format!("vkey={}", server.vkey)), "{txt}");
+    // Discovery through the zone BIND signs: the anchor is its key.
+    let anchor = dir.join("anchor");
+    std::fs::write(
+        &anchor,
+        format!(
+            "_ank.c.example. IN DNSKEY {}\n",
+            kdig(n.port, &["DNSKEY", "_ank.c.example"])
+        ),
+    )
+    .unwrap();
+    let dns = format!("_ank.c.example=127.0.0.1:{}", n.port);
+    let home = dir.join("carol");
+    let ank = |args: &[&str]| {
+        let (ok, _, out, err) = ank_dns(&home, &dns, &anchor, args);
+        assert!(ok, "ank {args:?}: {err}{out}");
+        out
+    };
+    ank(&["init", "carol@c.example", "--device", "laptop"]);
+    let token = Command::new(bin())
+        .args(["log", "enroll", "carol@c.example", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    ank(&["register", "carol@c.example", "--token", &token]);
+    let out = ank(&["lookup", "carol@c.example"]);
+    assert!(out.contains("version 1"), "{out}");
+    let out = ank(&["doctor", "c.example"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        8,
+        "{out}"
+    );
+
+    // The same key name with another secret, and an unknown key: refused.
+    for (name, secret_from) in [("ank-update", "other"), ("unknown-key", "same")] {
+        let key = dir.join(format!("{name}-{secret_from}.key"));
+        let text = if secret_from == "same" {
+            std::fs::read_to_string(n.dir.join("ank.key"))
+                .unwrap()
+                .replace("ank-update", name)
+        } else {
+            String::from_utf8(
+                Command::new("tsig-keygen")
+                    .arg(name)
+                    .output()
+                    .unwrap()
+                    .stdout,
+            )
+            .unwrap()
+        };
+        std::fs::write(&key, text).unwrap();
+        let (ok, code, _, err) = ank_dns(
+            &home,
+            &dns,
+            &anchor,
+            &[
+                "dns",
+                "update",
+                "--data",
+                data.to_str().unwrap(),
+                "--url",
+                "https://attacker.example",
+                "--server",
+                &format!("127.0.0.1:{}", n.port),
+                "--tsig-key",
+                key.to_str().unwrap(),
+            ],
+        );
+        assert!(!ok);
+        assert_eq!(code, 1);
+        let want = if secret_from == "same" {
+            "BadKey"
+        } else {
+            "BadSig"
+        };
+        assert!(
+            err.contains("refused the update: Not authorized") && err.contains(want),
+            "{err}"
+        );
+    }
+    assert!(!kdig(n.port, &["TXT", "_ank.c.example"]).contains("attacker"));
+}
