@@ -219,7 +219,13 @@ impl Directory for HttpDirectory {
             if let (Some(cp), Some(d)) = (dns_checkpoint, &self.discovery) {
                 let published = ank_proofs::verify_checkpoint(&cp, &log.vkey, &[])
                     .map_err(|e| unverified(format!("the checkpoint in DNS: {e}")))?;
-                client.check_historical(&published).await.map_err(|e| {
+                // Consistency only: no witness quorum is required of it.
+                let mut plain = LogClient::new_pinned(&log.url, log.vkey.clone(), log.tls_pin)
+                    .map_err(|e| unverified(e.to_string()))?;
+                if let Some(state) = &self.state {
+                    plain = plain.remembering(state.clone());
+                }
+                plain.check_historical(&published).await.map_err(|e| {
                     unverified(format!("the checkpoint in DNS against the log's: {e}"))
                 })?;
                 if let Ok(mut c) = d.checked.lock() {

@@ -509,6 +509,48 @@ fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
     );
     drop(fork);
 
+    // A vkey naming another domain's log: refused.
+    let mut borrowed = good.clone();
+    borrowed.record.vkey = w.b.server.vkey.clone();
+    borrowed.checkpoint = None;
+    let stolen = fake("a.example", Some(zone_key()), &borrowed);
+    let (ok, _, _, err) = run("stolen", &stolen, &anchor, &["lookup", "alice@a.example"]);
+    assert!(!ok);
+    assert!(err.contains("cannot speak for a.example"), "{err}");
+    drop(stolen);
+
+    // The trust file overrides DNS: with an entry, even a bogus zone is
+    // never asked.
+    let bogus = fake("a.example", Some(ZoneKey::ephemeral().unwrap()), &good);
+    let pinned = w.dir.join("override");
+    let pin = ank_proofs::Hash(good.record.tls.unwrap()).to_base64();
+    let url = good.record.url.clone();
+    let (ok, _, _, err) = ank_dns(
+        &pinned,
+        &bogus.dns("a.example"),
+        &anchor,
+        &[
+            "trust",
+            "add",
+            "a.example",
+            &url,
+            &w.a.server.vkey,
+            "--tls-pin",
+            &pin,
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, out, err) = ank_dns(
+        &pinned,
+        &bogus.dns("a.example"),
+        &anchor,
+        &["lookup", "alice@a.example"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("version 1"), "{out}");
+    assert!(!pinned.join("discovered").exists());
+    drop(bogus);
+
     // A changed log key: refused until `ank trust update`.
     let (ok, _, _, err) = ank_dns(&alice, &w.dns, &w.anchor, &["lookup", "alice@a.example"]);
     assert!(ok, "{err}");
@@ -733,4 +775,98 @@ fn a_zone_kept_at_bind_by_tsig_signed_updates() {
         );
     }
     assert!(!kdig(n.port, &["TXT", "_ank.c.example"]).contains("attacker"));
+}
+
+/// The witness policy travels in DNS: a client that discovers the log
+/// requires the witness the domain names, and the doctor checks it.
+#[test]
+fn the_witness_policy_is_published_and_enforced() {
+    let dir = Scratch::new("dns-witness");
+    let data = dir.join("data");
+    // The log's key exists once it has started.
+    let mut first = Server::start_as(&data, &[], "w.example", None).unwrap();
+    let log_vkey = first.vkey.clone();
+    first.kill();
+    let mut w1 = Server::witness(
+        &dir.join("w1"),
+        &["--name", "witness.example/w1", "--log", &log_vkey],
+    )
+    .unwrap();
+    let dns_port = free_port();
+    let server = Server::start_as(
+        &data,
+        &[
+            "--interval",
+            "20ms",
+            "--tls-self-signed",
+            "--witness-interval",
+            "300ms",
+            "--witness",
+            &format!("{}={}", w1.vkey, w1.url),
+            "--dns-listen",
+            &format!("127.0.0.1:{dns_port}"),
+        ],
+        "w.example",
+        None,
+    )
+    .unwrap();
+    let anchor = dir.join("anchor");
+    std::fs::write(&anchor, line_after(&server, "ds:")).unwrap();
+    let dns = format!("_ank.w.example=127.0.0.1:{dns_port}");
+    let home = dir.join("dora");
+    let run = |args: &[&str]| ank_dns(&home, &dns, &anchor, args);
+    assert!(run(&["init", "dora@w.example", "--device", "laptop"]).0);
+    let token = Command::new(bin())
+        .args(["log", "enroll", "dora@w.example", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let (ok, _, out, err) = run(&["register", "dora@w.example", "--token", &token]);
+    assert!(ok, "{err}{out}");
+    let remembered = std::fs::read_to_string(home.join("discovered")).unwrap();
+    assert!(
+        remembered.contains(&format!("witness={}", w1.vkey)) && remembered.contains("quorum=1"),
+        "{remembered}"
+    );
+    let (ok, _, out, _) = run(&["doctor", "w.example"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("ok   witnesses       1 of the 1 witnesses"),
+        "{out}"
+    );
+
+    // The witness stops: the next checkpoint carries no cosignature, and a
+    // client that found the policy in DNS refuses it.
+    w1.kill();
+    let token = Command::new(bin())
+        .args(["log", "enroll", "eve@w.example", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let eve = dir.join("eve");
+    assert!(
+        ank_dns(
+            &eve,
+            &dns,
+            &anchor,
+            &["init", "eve@w.example", "--device", "laptop"]
+        )
+        .0
+    );
+    let (ok, _, _, err) = ank_dns(
+        &eve,
+        &dns,
+        &anchor,
+        &["register", "eve@w.example", "--token", &token],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("carries 0 valid cosignature(s) of the witnesses required"),
+        "{err}"
+    );
+    let (ok, _, out, _) = run(&["doctor", "w.example"]);
+    assert!(!ok);
+    assert!(out.contains("FAIL witnesses"), "{out}");
 }
