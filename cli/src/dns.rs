@@ -6,30 +6,38 @@ use ank_log_server::DataDir;
 use ank_log_server::store::LogStore as _;
 use ank_proofs::VerifierKey;
 use anyhow::{Context as _, Result, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+
+/// What `_ank.DOMAIN` is made of: the log in a data directory, the URL
+/// clients use, the served certificate and the witness policy.
+#[derive(Args, Debug)]
+pub struct Published {
+    #[arg(long, default_value = "ank-data")]
+    data: PathBuf,
+    /// The URL clients use to reach the server (`https://host[:port]`).
+    #[arg(long)]
+    url: String,
+    /// The served certificate (PEM), with --tls-key (default: the data
+    /// directory's self-signed pair, when there is one).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A witness clients should require (its cosignature/v1 vkey); repeatable.
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// How many of the witnesses clients should require (default: all).
+    #[arg(long)]
+    quorum: Option<usize>,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum DnsCmd {
     /// Print the zone-file lines of `_ank.DOMAIN` (the TXT with the URL, the
     /// vkey and the TLS pin; the latest checkpoint) and the TLSA record.
     Records {
-        #[arg(long, default_value = "ank-data")]
-        data: PathBuf,
-        /// The URL clients use to reach the server (https://host[:port]).
-        #[arg(long)]
-        url: String,
-        /// The served certificate (PEM), with --tls-key (default: the data
-        /// directory's self-signed pair, when there is one).
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// A witness clients should require (its cosignature/v1 vkey); repeatable.
-        #[arg(long = "witness")]
-        witnesses: Vec<String>,
-        /// How many of the witnesses clients should require (default: all).
-        #[arg(long)]
-        quorum: Option<usize>,
+        #[command(flatten)]
+        published: Published,
         /// The records' TTL in seconds.
         #[arg(long, default_value_t = ank_dns::zone::TTL)]
         ttl: u32,
@@ -38,25 +46,14 @@ pub enum DnsCmd {
     /// an RFC 2136 update signed with TSIG (`ank serve --dns-update` does it
     /// continuously).
     Update {
-        #[arg(long, default_value = "ank-data")]
-        data: PathBuf,
-        /// The URL clients use to reach the server (https://host[:port]).
-        #[arg(long)]
-        url: String,
+        #[command(flatten)]
+        published: Published,
         /// The primary, IP:PORT.
         #[arg(long)]
         server: std::net::SocketAddr,
         /// The TSIG key, in BIND's format (`tsig-keygen NAME`).
         #[arg(long)]
         tsig_key: PathBuf,
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        #[arg(long = "witness")]
-        witnesses: Vec<String>,
-        #[arg(long)]
-        quorum: Option<usize>,
     },
     /// Print the DS record of the `_ank.DOMAIN` zone key (made on first use)
     /// for the parent zone; it is also a trust anchor for --trust-anchor.
@@ -71,14 +68,16 @@ pub enum DnsCmd {
 
 /// What `_ank.DOMAIN` should say now, for the log in `data`: the domain,
 /// and the content.
-fn content_now(
-    data: &std::path::Path,
-    url: &str,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    witnesses: &[String],
-    quorum: Option<usize>,
-) -> Result<(String, ank_dns::zone::ZoneContent)> {
+fn content_now(p: Published) -> Result<(String, ank_dns::zone::ZoneContent)> {
+    let Published {
+        data,
+        url,
+        tls_cert,
+        tls_key,
+        witnesses,
+        quorum,
+    } = p;
+    let (data, url) = (data.as_path(), url.as_str());
     let dir = DataDir(data.to_owned());
     let key = dir.read_key()?;
     let domain = dir.domain()?;
@@ -126,17 +125,8 @@ fn content_now(
 
 pub fn run(cmd: DnsCmd) -> Result<()> {
     match cmd {
-        DnsCmd::Records {
-            data,
-            url,
-            tls_cert,
-            tls_key,
-            witnesses,
-            quorum,
-            ttl,
-        } => {
-            let (domain, content) =
-                content_now(&data, &url, tls_cert, tls_key, &witnesses, quorum)?;
+        DnsCmd::Records { published, ttl } => {
+            let (domain, content) = content_now(published)?;
             for line in ank_dns::records::zone_lines(
                 &domain,
                 &content.record,
@@ -147,17 +137,11 @@ pub fn run(cmd: DnsCmd) -> Result<()> {
             }
         }
         DnsCmd::Update {
-            data,
-            url,
+            published,
             server,
             tsig_key,
-            tls_cert,
-            tls_key,
-            witnesses,
-            quorum,
         } => {
-            let (domain, content) =
-                content_now(&data, &url, tls_cert, tls_key, &witnesses, quorum)?;
+            let (domain, content) = content_now(published)?;
             let key = ank_dns::update::TsigKey::read(&tsig_key)?;
             crate::user::block_on_own(ank_dns::update::push(
                 server,

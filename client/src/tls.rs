@@ -11,14 +11,28 @@ use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-/// Accepts exactly the certificates whose public key hashes to the pin.
+/// Checks a server's key by the SHA-256 of its SubjectPublicKeyInfo: only
+/// the pinned one when there is a pin, any when recording for [`probe`]
+/// (nothing read over such a connection is trusted). The handshake's
+/// signature is always verified.
 #[derive(Debug)]
-struct Pinned {
-    pin: [u8; 32],
+struct KeyVerifier {
+    pin: Option<[u8; 32]>,
+    seen: std::sync::Mutex<Option<[u8; 32]>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for Pinned {
+impl KeyVerifier {
+    fn new(pin: Option<[u8; 32]>, provider: &Arc<CryptoProvider>) -> KeyVerifier {
+        KeyVerifier {
+            pin,
+            seen: std::sync::Mutex::new(None),
+            provider: Arc::clone(provider),
+        }
+    }
+}
+
+impl ServerCertVerifier for KeyVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -30,7 +44,11 @@ impl ServerCertVerifier for Pinned {
         let spki = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?
             .subject_public_key_info();
-        if ank_proofs::hash::sha256(spki.as_ref()).0 != self.pin {
+        let digest = ank_proofs::hash::sha256(spki.as_ref()).0;
+        if let Ok(mut g) = self.seen.lock() {
+            *g = Some(digest);
+        }
+        if self.pin.is_some_and(|p| p != digest) {
             return Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
             ));
@@ -40,14 +58,17 @@ impl ServerCertVerifier for Pinned {
 
     fn verify_tls12_signature(
         &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        // TLS 1.2 is never negotiated.
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls13RequiredForQuic,
-        ))
+        // Only a probe offers TLS 1.2; ank's clients never do.
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -82,72 +103,10 @@ pub fn pinned_config(pin: [u8; 32]) -> Result<rustls::ClientConfig, rustls::Erro
     let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned { pin, provider }))
+        .with_custom_certificate_verifier(Arc::new(KeyVerifier::new(Some(pin), &provider)))
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
-}
-
-/// Accepts any certificate and records its key's digest; the handshake
-/// signature is still checked. For [`probe`] only: nothing read over such a
-/// connection is trusted.
-#[derive(Debug)]
-struct Recording {
-    seen: std::sync::Mutex<Option<[u8; 32]>>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Recording {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let spki = webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?
-            .subject_public_key_info();
-        if let Ok(mut g) = self.seen.lock() {
-            *g = Some(ank_proofs::hash::sha256(spki.as_ref()).0);
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 /// What a TLS handshake with a server showed.
@@ -171,10 +130,7 @@ pub async fn probe(host: &str, port: u16, tls13: bool) -> Result<Probe, String> 
     } else {
         &rustls::version::TLS12
     };
-    let verifier = Arc::new(Recording {
-        seen: std::sync::Mutex::new(None),
-        provider: Arc::clone(&provider),
-    });
+    let verifier = Arc::new(KeyVerifier::new(None, &provider));
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[version])
         .map_err(|e| e.to_string())?

@@ -35,6 +35,29 @@ fn ank_dns(home: &Path, dns: &str, anchor: &Path, args: &[&str]) -> (bool, i32, 
     )
 }
 
+/// `ank serve` for `domain` on `data` with TLS, a loopback port and a short
+/// interval, not started.
+fn tls_serve(domain: &str, data: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--domain", domain, "--data"])
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0", "--tls-self-signed"])
+        .args(["--interval", "20ms"])
+        .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY);
+    cmd
+}
+
+/// The operator's enrollment token for `address` (`ank log enroll`).
+fn enroll(data: &Path, address: &str) -> String {
+    let out = Command::new(bin())
+        .args(["log", "enroll", address, "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn line_after<'a>(server: &'a Server, key: &str) -> &'a str {
     server
         .first_lines
@@ -55,19 +78,9 @@ struct Domain {
 impl Domain {
     fn start(dir: &Path, name: &str, dns_port: u16, dns: &str, anchor: &Path) -> Domain {
         let data = dir.join(format!("{name}-data"));
-        let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--domain", name, "--data"])
-            .arg(&data)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--tls-self-signed",
-                "--interval",
-                "20ms",
-            ])
-            .args(["--dns-listen", &format!("127.0.0.1:{dns_port}")])
+        let mut cmd = tls_serve(name, &data);
+        cmd.args(["--dns-listen", &format!("127.0.0.1:{dns_port}")])
             .env("ANK_HOME", dir.join(format!("{name}-operator")))
-            .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY)
             .env("ANK_DNS_SERVER", dns)
             .env("ANK_TRUST_ANCHOR", anchor);
         let server = Server::spawn(cmd, "size:").unwrap();
@@ -84,13 +97,7 @@ impl Domain {
     }
 
     fn token(&self, address: &str) -> String {
-        let out = Command::new(bin())
-            .args(["log", "enroll", address, "--data"])
-            .arg(&self.data)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        enroll(&self.data, address)
     }
 }
 
@@ -136,16 +143,6 @@ impl World {
         self.ank(&home, &["register", address, "--token", &token]);
         home
     }
-}
-
-/// SHA-256 of the SubjectPublicKeyInfo OpenSSL reads from the served
-/// certificate, base64.
-fn openssl_spki(addr: &str) -> String {
-    let script = format!(
-        "openssl s_client -connect {addr} -tls1_3 </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"
-    );
-    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn need(tool: &str) -> bool {
@@ -202,7 +199,7 @@ fn two_domains_mail_each_other_through_dns_alone() {
         .output()
         .unwrap();
     let records = String::from_utf8_lossy(&records.stdout).into_owned();
-    let spki = openssl_spki(&w.a.server.addr);
+    let spki = crate::tls::served_spki_digest(&w.a.server.addr);
     assert_eq!(spki.len(), 44, "{spki}");
     assert!(records.contains(&format!("tls={spki}\"")), "{records}");
     let hex_spki = hex::encode(base64_decode(&spki));
@@ -218,38 +215,23 @@ fn two_domains_mail_each_other_through_dns_alone() {
     // Mail both ways, with no trust file anywhere.
     let alice = w.user("alice@a.example", &w.a);
     let bob = w.user("bob@b.example", &w.b);
-    w.ank(
-        &alice,
-        &[
-            "send",
-            "bob@b.example",
-            "--subject",
-            "hi bob",
-            "--body",
-            "found you in DNS",
-        ],
-    );
-    let out = w.ank(&bob, &["fetch"]);
-    assert!(
-        out.contains("hi bob") && out.contains("alice@a.example"),
-        "{out}"
-    );
-    w.ank(
-        &bob,
-        &[
-            "send",
-            "alice@a.example",
-            "--subject",
-            "hi alice",
-            "--body",
-            "and back",
-        ],
-    );
-    let out = w.ank(&alice, &["fetch"]);
-    assert!(
-        out.contains("hi alice") && out.contains("bob@b.example"),
-        "{out}"
-    );
+    let mail = |from: &Path, from_addr: &str, to: &Path, to_addr: &str, subject: &str| {
+        w.ank(
+            from,
+            &[
+                "send",
+                to_addr,
+                "--subject",
+                subject,
+                "--body",
+                "found in DNS",
+            ],
+        );
+        let out = w.ank(to, &["fetch"]);
+        assert!(out.contains(subject) && out.contains(from_addr), "{out}");
+    };
+    mail(&alice, "alice@a.example", &bob, "bob@b.example", "hi bob");
+    mail(&bob, "bob@b.example", &alice, "alice@a.example", "hi alice");
     for home in [&alice, &bob] {
         assert!(!home.join("trust").exists());
         let found = std::fs::read_to_string(home.join("discovered")).unwrap();
@@ -361,30 +343,26 @@ fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
         let home = w.dir.join(tag);
         ank_dns(&home, &fake.dns("a.example"), anchor, args)
     };
+    // `args` fails, and what it prints holds each of `want`.
+    let refused = |tag: &str, fake: &Fake, args: &[&str], want: &[&str]| {
+        let (ok, _, out, err) = run(tag, fake, &anchor, args);
+        assert!(!ok, "{out}{err}");
+        for w in want {
+            assert!(out.contains(w) || err.contains(w), "{w:?} in {out}{err}");
+        }
+    };
+    let lookup = ["lookup", "alice@a.example"];
+    let doctor = ["doctor", "a.example"];
 
     // An unsigned zone: insecure, refused.
     let unsigned = fake("a.example", None, &good);
-    let (ok, _, _, err) = run(
-        "unsigned",
-        &unsigned,
-        &anchor,
-        &["lookup", "alice@a.example"],
-    );
-    assert!(!ok);
-    assert!(err.contains("the answer is insecure"), "{err}");
-    let (ok, _, out, _) = run("unsigned", &unsigned, &anchor, &["doctor", "a.example"]);
-    assert!(!ok);
-    assert!(
-        out.contains("ok   txt") && out.contains("FAIL dnssec"),
-        "{out}"
-    );
+    refused("unsigned", &unsigned, &lookup, &["the answer is insecure"]);
+    refused("unsigned", &unsigned, &doctor, &["ok   txt", "FAIL dnssec"]);
     drop(unsigned);
 
     // Signed, but by a key the anchor does not know: bogus.
     let foreign = fake("a.example", Some(ZoneKey::ephemeral().unwrap()), &good);
-    let (ok, _, _, err) = run("foreign", &foreign, &anchor, &["lookup", "alice@a.example"]);
-    assert!(!ok);
-    assert!(err.contains("the answer is bogus"), "{err}");
+    refused("foreign", &foreign, &lookup, &["the answer is bogus"]);
     drop(foreign);
 
     // A pin that is not the served certificate's: refused at the handshake.
@@ -392,47 +370,32 @@ fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
     wrong_pin.record.tls = Some([7; 32]);
     let zone_key = || trusted.clone();
     let pinned = fake("a.example", Some(zone_key()), &wrong_pin);
-    let (ok, _, _, err) = run("pin", &pinned, &anchor, &["lookup", "alice@a.example"]);
-    assert!(!ok);
-    assert!(
-        err.contains("invalid peer certificate: ApplicationVerificationFailure"),
-        "{err}"
+    refused(
+        "pin",
+        &pinned,
+        &lookup,
+        &["invalid peer certificate: ApplicationVerificationFailure"],
     );
-    let (ok, _, out, _) = run("pin", &pinned, &anchor, &["doctor", "a.example"]);
-    assert!(!ok);
-    assert!(
-        out.contains("ok   tls") && out.contains("FAIL pin"),
-        "{out}"
-    );
+    refused("pin", &pinned, &doctor, &["ok   tls", "FAIL pin"]);
     drop(pinned);
 
     // No TXT at all.
     let empty = fake("elsewhere.example", Some(zone_key()), &good);
-    let (ok, _, out, _) = run("none", &empty, &anchor, &["doctor", "a.example"]);
-    assert!(!ok);
-    assert!(
-        out.contains("FAIL txt") && out.contains("skip dnssec"),
-        "{out}"
-    );
+    refused("none", &empty, &doctor, &["FAIL txt", "skip dnssec"]);
     drop(empty);
 
     // A stale checkpoint: the log has moved on since the zone was signed.
     let stale = fake("a.example", Some(zone_key()), &good);
     w.user("carol@a.example", &w.a);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let (ok, _, out, _) = run(
+    refused(
         "stale",
         &stale,
-        &anchor,
         &["doctor", "a.example", "--max-age", "0s"],
-    );
-    assert!(!ok, "{out}");
-    assert!(
-        out.contains("FAIL dns-checkpoint") && out.contains("is stale"),
-        "{out}"
+        &["FAIL dns-checkpoint", "is stale"],
     );
     // With the default ten minutes, the same checkpoint is fine.
-    let (ok, _, out, _) = run("stale", &stale, &anchor, &["doctor", "a.example"]);
+    let (ok, _, out, _) = run("stale", &stale, &anchor, &doctor);
     assert!(ok, "{out}");
     drop(stale);
 
@@ -501,11 +464,11 @@ fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
         .unwrap()
         .collect();
     assert_eq!(evidence.len(), 1, "{err}");
-    let (ok, _, out, _) = run("fork-doctor", &fork, &anchor, &["doctor", "a.example"]);
-    assert!(!ok);
-    assert!(
-        out.contains("FAIL dns-checkpoint") && out.contains("different roots"),
-        "{out}"
+    refused(
+        "fork-doctor",
+        &fork,
+        &doctor,
+        &["FAIL dns-checkpoint", "different roots"],
     );
     drop(fork);
 
@@ -514,9 +477,7 @@ fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
     borrowed.record.vkey = w.b.server.vkey.clone();
     borrowed.checkpoint = None;
     let stolen = fake("a.example", Some(zone_key()), &borrowed);
-    let (ok, _, _, err) = run("stolen", &stolen, &anchor, &["lookup", "alice@a.example"]);
-    assert!(!ok);
-    assert!(err.contains("cannot speak for a.example"), "{err}");
+    refused("stolen", &stolen, &lookup, &["cannot speak for a.example"]);
     drop(stolen);
 
     // The trust file overrides DNS: with an entry, even a bogus zone is
@@ -665,23 +626,13 @@ fn a_zone_kept_at_bind_by_tsig_signed_updates() {
     let dir = Scratch::new("dns-bind");
     let n = named(&dir, "_ank.c.example");
     let data = dir.join("c-data");
-    let mut cmd = Command::new(bin());
-    cmd.args(["serve", "--domain", "c.example", "--data"])
-        .arg(&data)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-self-signed",
-            "--interval",
-            "20ms",
-        ])
-        .args([
-            "--dns-update",
-            &format!("127.0.0.1:{}", n.port),
-            "--tsig-key",
-        ])
-        .arg(n.dir.join("ank.key"))
-        .env("ANK_STORAGE_KEY", TEST_STORAGE_KEY);
+    let mut cmd = tls_serve("c.example", &data);
+    cmd.args([
+        "--dns-update",
+        &format!("127.0.0.1:{}", n.port),
+        "--tsig-key",
+    ])
+    .arg(n.dir.join("ank.key"));
     let server = Server::spawn(cmd, "size:").unwrap();
     // The update arrives at once.
     let mut txt = String::new();
@@ -711,12 +662,7 @@ fn a_zone_kept_at_bind_by_tsig_signed_updates() {
         out
     };
     ank(&["init", "carol@c.example", "--device", "laptop"]);
-    let token = Command::new(bin())
-        .args(["log", "enroll", "carol@c.example", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let token = enroll(&data, "carol@c.example");
     ank(&["register", "carol@c.example", "--token", &token]);
     let out = ank(&["lookup", "carol@c.example"]);
     assert!(out.contains("version 1"), "{out}");
@@ -816,12 +762,7 @@ fn the_witness_policy_is_published_and_enforced() {
     let home = dir.join("dora");
     let run = |args: &[&str]| ank_dns(&home, &dns, &anchor, args);
     assert!(run(&["init", "dora@w.example", "--device", "laptop"]).0);
-    let token = Command::new(bin())
-        .args(["log", "enroll", "dora@w.example", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let token = enroll(&data, "dora@w.example");
     let (ok, _, out, err) = run(&["register", "dora@w.example", "--token", &token]);
     assert!(ok, "{err}{out}");
     let remembered = std::fs::read_to_string(home.join("discovered")).unwrap();
@@ -839,12 +780,7 @@ fn the_witness_policy_is_published_and_enforced() {
     // The witness stops: the next checkpoint carries no cosignature, and a
     // client that found the policy in DNS refuses it.
     w1.kill();
-    let token = Command::new(bin())
-        .args(["log", "enroll", "eve@w.example", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let token = enroll(&data, "eve@w.example");
     let eve = dir.join("eve");
     assert!(
         ank_dns(

@@ -27,7 +27,7 @@ fn s_client(addr: &str, args: &[&str]) -> (bool, String) {
 
 /// SHA-256 of the served certificate's SubjectPublicKeyInfo, computed by
 /// OpenSSL, base64.
-fn served_spki_digest(addr: &str) -> String {
+pub(crate) fn served_spki_digest(addr: &str) -> String {
     let script = format!(
         "openssl s_client -connect {addr} -tls1_3 </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"
     );
