@@ -52,6 +52,9 @@ enum Command {
     /// Operator commands on a log's data directory.
     #[command(subcommand)]
     Log(operator::LogCmd),
+    /// This device's keys in other forms.
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Check a domain: its `_ank` records, DNSSEC, TLS 1.3, the pin, the
     /// checkpoints in DNS and at the log, witnesses, the mailbox.
     Doctor(doctor::Doctor),
@@ -271,6 +274,7 @@ fn main() -> ExitCode {
         Command::Log(c) => operator::log(c),
         Command::Dns(c) => dns::run(c),
         Command::Doctor(d) => doctor::run(d),
+        Command::Key(k) => key(k),
         Command::Witness(c) => witness::run(c),
         Command::Monitor(m) => monitor::run(m),
         Command::Audit(c) => audit::run(c),
@@ -326,6 +330,46 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Print this device's Ed25519 key for ADDRESS as an OpenSSH public key
+    /// (the same key the log binds; `ssh-ed25519 …`).
+    ExportSsh {
+        address: String,
+        /// Also write the private key in OpenSSH form to FILE (mode 0600;
+        /// an existing file is not replaced), for `ssh -i FILE`.
+        #[arg(long)]
+        private: Option<PathBuf>,
+    },
+}
+
+fn key(k: KeyCmd) -> Result<()> {
+    match k {
+        KeyCmd::ExportSsh { address, private } => {
+            let address = ank_proofs::Address::parse(&address)?;
+            let keys = ank_client::home::DeviceKeys::load(&ank_client::home::ank_home(), &address)?;
+            let public = keys.signing.verifying_key().to_bytes();
+            println!(
+                "{}",
+                ank_ssh::keys::public_line(&public, &address.to_string())
+            );
+            if let Some(file) = private {
+                let key = ank_ssh::keys::device_private_key(
+                    &keys.signing.to_bytes(),
+                    &address.to_string(),
+                )?;
+                let text = key
+                    .to_openssh(ank_ssh::keys::LineEnding::LF)
+                    .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+                ank_common::fs::write_private(&file, text.as_bytes())
+                    .with_context(|| format!("writing {}", file.display()))?;
+                eprintln!("wrote the private key to {} (0600)", file.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An error with its causes, `: `-separated.

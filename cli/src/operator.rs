@@ -124,6 +124,10 @@ pub struct Serve {
     /// (default: the listening address).
     #[arg(long)]
     public_url: Option<String>,
+    /// Also serve the Bangmail SSH door on this address (port 2222 by
+    /// convention): bangmail-receive, bangmail-fetch, bangmail-ack.
+    #[arg(long)]
+    ssh_listen: Option<std::net::SocketAddr>,
 }
 
 /// `VKEY=URL`: a vkey may end in `=` (base64 padding), so the URL is found
@@ -250,6 +254,26 @@ pub fn serve(a: Serve) -> Result<()> {
             None
         },
     };
+    // The SSH door: its host key and port, ready before the log opens.
+    let ssh = match a.ssh_listen {
+        Some(listen) => {
+            let key = ank_ssh::keys::host_key(&a.data.join("ssh-host.key"))?;
+            let listener = std::net::TcpListener::bind(listen)
+                .with_context(|| format!("--ssh-listen {listen}"))?;
+            // Tokio needs a non-blocking listener.
+            listener.set_nonblocking(true)?;
+            Some((key, listener))
+        }
+        None => None,
+    };
+    let ssh_report = match &ssh {
+        Some((key, l)) => Some((
+            l.local_addr()?,
+            key.public_key().to_openssh().unwrap_or_default(),
+            ank_ssh::keys::sshfp_line(&domain, key.public_key(), 3600),
+        )),
+        None => None,
+    };
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(
         cfg,
@@ -265,10 +289,24 @@ pub fn serve(a: Serve) -> Result<()> {
                 ))),
                 remote,
             };
-            ank_mailbox::api::router(
+            let state =
                 ank_mailbox::api::MailState::new(mail_store, Arc::new(resolver), mail_settings)
-                    .with_log(Arc::clone(log) as Arc<dyn ank_mailbox::api::LogView>),
-            )
+                    .with_log(Arc::clone(log) as Arc<dyn ank_mailbox::api::LogView>);
+            if let Some((key, listener)) = ssh {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => {
+                        let door = ank_ssh::server::SshServer::new(
+                            state.clone(),
+                            &domain,
+                            key,
+                            ank_ssh::server::SshSettings::default(),
+                        );
+                        tokio::spawn(door.serve(l, std::future::pending()));
+                    }
+                    Err(e) => eprintln!("ssh: not served: {e}"),
+                }
+            }
+            ank_mailbox::api::router(state)
         },
         |r| {
             let mut out = std::io::stdout().lock();
@@ -286,6 +324,14 @@ pub fn serve(a: Serve) -> Result<()> {
                 None => {
                     let _ = writeln!(out, "  url:  http://{}/", r.addr);
                 }
+            }
+            if let Some((addr, host, sshfp)) = &ssh_report {
+                let _ = writeln!(
+                    out,
+                    "  ssh:  {addr} (bangmail-receive, bangmail-fetch, bangmail-ack)"
+                );
+                let _ = writeln!(out, "  host: {host}");
+                let _ = writeln!(out, "  sshfp: {sshfp}");
             }
             if let Some((addr, ds)) = &r.dns {
                 let _ = writeln!(out, "  dns:  {addr} (_ank.{domain}, UDP and TCP)");

@@ -17,6 +17,7 @@ mod monitor;
 mod procs;
 mod readme;
 mod serve;
+mod ssh;
 mod tls;
 mod verify;
 mod witness;

@@ -1,0 +1,326 @@
+//! The Bangmail door with the real OpenSSH client: `ssh -p PORT -i KEY
+//! alice@127.0.0.1 bangmail-fetch alice` with the key `ank key export-ssh`
+//! wrote and a known-hosts file made from the host key `ank serve` printed.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::history::register;
+use crate::procs::{Scratch, Server, ank_in, free_port};
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let (ok, out, err) = ank_in(home, args);
+    assert!(ok, "ank {args:?}: {err}{out}");
+    out
+}
+
+struct Door {
+    server: Server,
+    port: u16,
+    known_hosts: PathBuf,
+}
+
+fn door(dir: &Path) -> Door {
+    let port = free_port();
+    let server = Server::start(
+        &dir.join("data"),
+        &[
+            "--interval",
+            "20ms",
+            "--ssh-listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+    )
+    .unwrap();
+    let host = server
+        .first_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("host:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host}\n")).unwrap();
+    Door {
+        server,
+        port,
+        known_hosts,
+    }
+}
+
+/// `ssh` with `args`, stdin `input`: (exit status, stdout, stderr).
+fn ssh(
+    d: &Door,
+    key: Option<&Path>,
+    user: &str,
+    command: &[&str],
+    input: &str,
+) -> (i32, String, String) {
+    let mut c = Command::new("ssh");
+    c.args(["-p", &d.port.to_string()])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
+        .args(["-o", "IdentitiesOnly=yes", "-F", "/dev/null"]);
+    if let Some(k) = key {
+        c.arg("-i").arg(k);
+    }
+    c.arg(format!("{user}@127.0.0.1")).args(command);
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn need_ssh() -> bool {
+    let ok = Command::new("ssh").arg("-V").output().is_ok();
+    if !ok {
+        assert!(std::env::var("CI").is_err(), "ssh is missing under CI");
+        eprintln!("skipping: the OpenSSH client is not installed");
+    }
+    ok
+}
+
+/// The private key of `address` on the device in `home`, for `ssh -i`.
+fn export(home: &Path, address: &str, file: &Path) -> String {
+    ok(
+        home,
+        &[
+            "key",
+            "export-ssh",
+            address,
+            "--private",
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
+#[test]
+fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
+    if !need_ssh() {
+        return;
+    }
+    let dir = Scratch::new("ssh-door");
+    let d = door(&dir);
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    register(&dir, &d.server, &alice, "alice@example.org");
+    register(&dir, &d.server, &bob, "bob@example.org");
+    let alice_key = dir.join("alice.key");
+    let public = export(&alice, "alice@example.org", &alice_key);
+    assert!(public.starts_with("ssh-ed25519 "), "{public}");
+    // The exported public key is the one the log binds.
+    let lookup = ok(&bob, &["lookup", "alice@example.org", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&lookup).unwrap();
+    let logged = v["devices"][0]["ed25519"].as_str().unwrap().to_owned();
+    let blob = public.split_whitespace().nth(1).unwrap();
+    let blob = base64_decode(blob);
+    assert_eq!(base64_encode(&blob[blob.len() - 32..]), logged);
+
+    ok(
+        &bob,
+        &[
+            "send",
+            "alice@example.org",
+            "--subject",
+            "by https",
+            "--body",
+            "one",
+        ],
+    );
+    let (code, out, err) = ssh(
+        &d,
+        Some(&alice_key),
+        "alice",
+        &["bangmail-fetch", "alice"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["from"], "bob@example.org");
+    // Loss-free: fetched again until acknowledged.
+    let (_, again, _) = ssh(
+        &d,
+        Some(&alice_key),
+        "alice",
+        &["bangmail-fetch", "alice"],
+        "",
+    );
+    assert_eq!(again, out);
+    let id = lines[0]["id"].as_str().unwrap();
+    let (code, out, err) = ssh(
+        &d,
+        Some(&alice_key),
+        "alice",
+        &["bangmail-ack", "alice", id],
+        "",
+    );
+    assert_eq!((code, out.trim()), (0, "{\"deleted\":1}"), "{err}");
+    let (code, out, _) = ssh(
+        &d,
+        Some(&alice_key),
+        "alice",
+        &["bangmail-fetch", "alice"],
+        "",
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+
+    // Read-once: deleted once written and the channel closed cleanly.
+    ok(
+        &bob,
+        &[
+            "send",
+            "alice@example.org",
+            "--subject",
+            "once",
+            "--body",
+            "two",
+        ],
+    );
+    let (code, out, _) = ssh(
+        &d,
+        Some(&alice_key),
+        "alice",
+        &["bangmail-fetch", "--read-once", "alice"],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1);
+    // The deletion follows the end of that session: look until it shows.
+    let mut left = String::from("(not fetched)");
+    for _ in 0..40 {
+        left = ssh(
+            &d,
+            Some(&alice_key),
+            "alice",
+            &["bangmail-fetch", "alice"],
+            "",
+        )
+        .1;
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(left, "");
+
+    // Refused at authentication: another user's key, an unknown key, a
+    // rotated-away key.
+    let bob_key = dir.join("bob.key");
+    export(&bob, "bob@example.org", &bob_key);
+    let unknown = dir.join("unknown.key");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&unknown)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let old_key = dir.join("alice-old.key");
+    std::fs::copy(&alice_key, &old_key).unwrap();
+    ok(&alice, &["rotate", "alice@example.org"]);
+    for key in [&bob_key, &unknown, &old_key] {
+        let (code, _, err) = ssh(&d, Some(key), "alice", &["bangmail-fetch", "alice"], "");
+        assert_eq!(code, 255, "{err}");
+        assert!(err.contains("Permission denied (publickey)"), "{err}");
+    }
+    // The new key works.
+    let new_key = dir.join("alice-new.key");
+    export(&alice, "alice@example.org", &new_key);
+    let (code, _, err) = ssh(
+        &d,
+        Some(&new_key),
+        "alice",
+        &["bangmail-fetch", "alice"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    // An anonymous session may send, never read.
+    let (code, _, err) = ssh(&d, None, "anyone", &["bangmail-fetch", "alice"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("\"error\":\"not_authenticated\""), "{err}");
+
+    // bangmail-receive: a bad envelope, a plaintext Bangmail message.
+    let (code, out, _) = ssh(
+        &d,
+        None,
+        "anyone",
+        &["bangmail-receive", "alice"],
+        "{\"nonsense\":1}\n",
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("\"error\":\"bad_json\""), "{out}");
+    let plain =
+        "{\"from\":\"bob!example.org\",\"to\":\"alice\",\"subject\":\"hi\",\"body\":\"plain\"}\n";
+    let (code, out, _) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], plain);
+    assert_eq!(code, 1);
+    assert!(out.contains("\"error\":\"plaintext_refused\""), "{out}");
+    assert!(out.contains("sealed to the recipient's key"), "{out}");
+
+    // No shell, no port forwarding, no other command.
+    let (code, _, err) = ssh(&d, Some(&new_key), "alice", &[], "");
+    assert_eq!(code, 255);
+    assert!(err.contains("shell request failed"), "{err}");
+    let mut forward = Command::new("ssh");
+    let (code, _, err) = {
+        forward
+            .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+            .args(["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes"])
+            .args(["-R", "0:127.0.0.1:9", "-i"])
+            .arg(&new_key)
+            .args(["alice@127.0.0.1", "bangmail-fetch", "alice"]);
+        let o = forward.output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::new(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, 255);
+    assert!(err.contains("remote port forwarding failed"), "{err}");
+    let o = Command::new("ssh")
+        .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+        .args(["-o", "BatchMode=yes", "-W", "127.0.0.1:9", "-i"])
+        .arg(&new_key)
+        .arg("alice@127.0.0.1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(err.contains("administratively prohibited"), "{err}");
+    let (code, _, err) = ssh(&d, Some(&new_key), "alice", &["cat", "/etc/passwd"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("\"error\":\"unknown_command\""), "{err}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}

@@ -1,0 +1,807 @@
+//! The SSH server: Bangmail's commands over the mailbox's own code.
+//!
+//! - Authentication. An SSH user whose address (`USER@<domain>`) has a
+//!   binding in the log must prove a current Ed25519 device key of it with
+//!   public-key authentication; nothing else is accepted for that name. Any
+//!   other user name is accepted with `none`: an anonymous session, which may
+//!   only send (`bangmail-receive`), as in Bangmail.
+//! - Commands (exec requests only; shells, terminals, environment, X11,
+//!   agent and port forwarding are refused):
+//!   - `bangmail-receive USER`: standard input carries ank envelopes (the
+//!     JSON of `POST /v1/messages`), one per line. Each goes through
+//!     [`MailState::accept`], the HTTP path's own checks and limits, and gets
+//!     one JSON line on standard output: `{"id":…,"stored":…}` or
+//!     `{"error":CODE,"message":…}`. The exit status is 0 when every line was
+//!     accepted, 1 otherwise. A line is at most [`MAX_REQUEST`] bytes.
+//!   - `bangmail-fetch [--read-once] USER` (authenticated as USER): the
+//!     messages as newline-delimited envelope JSON. With `--read-once` they
+//!     are deleted once all of them were written and the session then ended
+//!     cleanly (a session that breaks leaves them for the next fetch);
+//!     without it, `bangmail-ack` deletes them (loss-free, the default).
+//!   - `bangmail-ack USER ID...` (authenticated as USER): deletes those
+//!     messages; prints `{"deleted":N}`.
+//! - Limits: connections are capped, a session lasts at most
+//!   [`SshSettings::session_limit`], an idle one is closed after
+//!   [`SshSettings::idle`], authentication attempts are few, and standard
+//!   input is bounded per line and per session.
+//!
+//! # Error codes
+//!
+//! Besides the mailbox's refusal codes: `bad_json`, `plaintext_refused` (a
+//! plain Bangmail message), `wrong_recipient`, `line_too_large`,
+//! `not_authenticated`, `unknown_command`, `no_message`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ank_mailbox::api::MAX_REQUEST;
+use ank_mailbox::api::MailState;
+use ank_mailbox::store::Put;
+use ank_proofs::Address;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use russh::server::{Auth, ChannelOpenHandle, Handle, Msg, Session};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+
+/// Limits of the SSH door.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// Most connections at once; more are closed at once.
+    pub max_connections: usize,
+    /// The longest a session may last.
+    pub session_limit: Duration,
+    /// How long a connection may stay silent.
+    pub idle: Duration,
+    /// Most bytes of standard input in one session.
+    pub max_stdin: u64,
+}
+
+impl Default for SshSettings {
+    fn default() -> SshSettings {
+        SshSettings {
+            max_connections: 256,
+            session_limit: Duration::from_secs(30 * 60),
+            idle: Duration::from_secs(60),
+            max_stdin: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// The SSH door of one mailbox.
+pub struct SshServer {
+    state: MailState,
+    domain: String,
+    config: Arc<russh::server::Config>,
+    settings: SshSettings,
+    active: AtomicUsize,
+}
+
+impl std::fmt::Debug for SshServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SshServer({})", self.domain)
+    }
+}
+
+impl SshServer {
+    /// The door of `state`'s mailbox for `domain`, with `host_key`.
+    pub fn new(
+        state: MailState,
+        domain: &str,
+        host_key: russh::keys::PrivateKey,
+        settings: SshSettings,
+    ) -> Arc<SshServer> {
+        let mut methods = MethodSet::empty();
+        methods.push(MethodKind::None);
+        methods.push(MethodKind::PublicKey);
+        let config = russh::server::Config {
+            server_id: russh::SshId::Standard("SSH-2.0-ank".into()),
+            methods,
+            auth_rejection_time: Duration::from_millis(300),
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            keys: vec![host_key],
+            max_auth_attempts: 6,
+            inactivity_timeout: Some(settings.idle),
+            nodelay: true,
+            ..Default::default()
+        };
+        Arc::new(SshServer {
+            state,
+            domain: domain.to_ascii_lowercase(),
+            config: Arc::new(config),
+            settings,
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    /// Serves connections from `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => return,
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            if self.active.fetch_add(1, Ordering::SeqCst) >= self.settings.max_connections {
+                self.active.fetch_sub(1, Ordering::SeqCst);
+                drop(stream);
+                continue;
+            }
+            let srv = Arc::clone(&self);
+            tokio::spawn(async move {
+                let read_once: ReadOnce = Arc::default();
+                let conn = Conn {
+                    srv: Arc::clone(&srv),
+                    peer: Some(peer),
+                    user: None,
+                    chans: HashMap::new(),
+                    read_once: Arc::clone(&read_once),
+                };
+                let limit = srv.settings.session_limit;
+                let run = async {
+                    match russh::server::run_stream(Arc::clone(&srv.config), stream, conn).await {
+                        Ok(session) => session.await.is_ok(),
+                        Err(_) => false,
+                    }
+                };
+                let clean = tokio::time::timeout(limit, run).await.unwrap_or(false);
+                // `--read-once`: what was written is deleted once the session
+                // ended cleanly; a broken one leaves it for the next fetch.
+                if clean {
+                    let done: Vec<(Address, Vec<[u8; 16]>)> = read_once
+                        .lock()
+                        .map(|mut g| {
+                            g.drain(..)
+                                .filter_map(|(a, slot)| {
+                                    slot.lock()
+                                        .ok()
+                                        .and_then(|mut s| s.take())
+                                        .map(|ids| (a, ids))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    for (address, ids) in done {
+                        let store = Arc::clone(&srv.state.store);
+                        let who = address.to_string();
+                        let _ = tokio::task::spawn_blocking(move || store.ack(&who, &ids)).await;
+                    }
+                }
+                srv.active.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }
+
+    /// `USER` or `USER@<domain>` as an address of this mailbox.
+    fn address(&self, user: &str) -> Option<Address> {
+        let full = if user.contains('@') {
+            user.to_owned()
+        } else {
+            format!("{user}@{}", self.domain)
+        };
+        Address::parse(&full)
+            .ok()
+            .filter(|a| a.domain() == self.domain)
+    }
+
+    /// The current Ed25519 device keys of `address`, as the log proves them
+    /// (`None`: no binding, or no key).
+    async fn current_keys(&self, address: &Address) -> Option<Vec<[u8; 32]>> {
+        let resolved = self.state.resolver.current(address).await.ok()?;
+        let keys: Vec<[u8; 32]> = resolved
+            .keys?
+            .devices()
+            .iter()
+            .map(|d| d.signing_key)
+            .collect();
+        (!keys.is_empty()).then_some(keys)
+    }
+}
+
+/// The `--read-once` fetches of a session: each address and, once every
+/// message was handed to the session, their ids.
+type ReadOnce = Arc<Mutex<Vec<(Address, Written)>>>;
+
+/// The ids a `--read-once` fetch wrote, once it wrote all of them.
+type Written = Arc<Mutex<Option<Vec<[u8; 16]>>>>;
+
+/// A line of standard input, or the mark of one over [`MAX_REQUEST`].
+type Line = Option<Vec<u8>>;
+
+/// What a channel is doing.
+enum Chan {
+    Open,
+    Receive {
+        lines: tokio::sync::mpsc::Sender<Line>,
+        partial: Vec<u8>,
+        /// The current line is over the limit: skip to its end.
+        skipping: bool,
+        bytes: u64,
+    },
+    Busy,
+}
+
+/// One connection.
+struct Conn {
+    srv: Arc<SshServer>,
+    peer: Option<SocketAddr>,
+    /// The address proven by public-key authentication.
+    user: Option<Address>,
+    chans: HashMap<ChannelId, Chan>,
+    read_once: ReadOnce,
+}
+
+fn error_line(code: &str, message: &str) -> Vec<u8> {
+    let mut l = serde_json::json!({ "error": code, "message": message }).to_string();
+    l.push('\n');
+    l.into_bytes()
+}
+
+/// A command line, parsed.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Receive(String),
+    Fetch { user: String, read_once: bool },
+    Ack { user: String, ids: Vec<String> },
+}
+
+fn parse_command(line: &str) -> Result<Command, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let usage = "this server runs only `bangmail-receive USER`, `bangmail-fetch [--read-once] USER` and `bangmail-ack USER ID...`";
+    match words.as_slice() {
+        ["bangmail-receive", user] => Ok(Command::Receive((*user).to_owned())),
+        ["bangmail-fetch", user] => Ok(Command::Fetch {
+            user: (*user).to_owned(),
+            read_once: false,
+        }),
+        ["bangmail-fetch", "--read-once", user] => Ok(Command::Fetch {
+            user: (*user).to_owned(),
+            read_once: true,
+        }),
+        ["bangmail-ack", user, ids @ ..] if !ids.is_empty() => Ok(Command::Ack {
+            user: (*user).to_owned(),
+            ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+        }),
+        _ => Err(usage.to_owned()),
+    }
+}
+
+/// Ends a command: its exit status, then EOF and close.
+async fn finish(handle: &Handle, channel: ChannelId, status: u32) {
+    let _ = handle.exit_status_request(channel, status).await;
+    let _ = handle.eof(channel).await;
+    let _ = handle.close(channel).await;
+}
+
+/// Accepts one line of `bangmail-receive`: (its answer line, accepted).
+async fn accept_line(
+    srv: Arc<SshServer>,
+    peer: Option<IpAddr>,
+    recipient: Address,
+    line: Vec<u8>,
+) -> (Vec<u8>, bool) {
+    let env: ank_mail_format::Envelope = match serde_json::from_slice(&line) {
+        Ok(e) => e,
+        Err(err) => {
+            let plain = serde_json::from_slice::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .is_some_and(|o| {
+                    ["from", "to", "subject", "body"]
+                        .iter()
+                        .all(|k| o.contains_key(*k))
+                });
+            if plain {
+                return (
+                    error_line(
+                        "plaintext_refused",
+                        "this mailbox accepts only messages sealed to the recipient's key as its domain's log proves it, not plain Bangmail messages; send with `ank send` (over HTTPS, or `--via ssh`), which seals and signs the message",
+                    ),
+                    false,
+                );
+            }
+            return (error_line("bad_json", &err.to_string()), false);
+        }
+    };
+    if !env.to.eq_ignore_ascii_case(&recipient.to_string()) {
+        return (
+            error_line(
+                "wrong_recipient",
+                &format!("this envelope is for {}, not {recipient}", env.to),
+            ),
+            false,
+        );
+    }
+    match srv.state.accept(env, peer).await {
+        Ok((put, id)) => {
+            let mut l = serde_json::json!({ "id": B64.encode(id), "stored": put == Put::Stored })
+                .to_string();
+            l.push('\n');
+            (l.into_bytes(), true)
+        }
+        Err(r) => (error_line(r.kind.code(), &r.message), false),
+    }
+}
+
+/// Runs `bangmail-receive`: accepts lines as they come, several at once,
+/// and answers in their order.
+async fn receive(
+    srv: Arc<SshServer>,
+    peer: Option<IpAddr>,
+    handle: Handle,
+    channel: ChannelId,
+    recipient: Address,
+    mut lines: tokio::sync::mpsc::Receiver<Line>,
+) {
+    const IN_FLIGHT: usize = 64;
+    let mut pending: VecDeque<tokio::task::JoinHandle<(Vec<u8>, bool)>> = VecDeque::new();
+    let (mut all_ok, mut n) = (true, 0usize);
+    let answer = |j: Result<(Vec<u8>, bool), tokio::task::JoinError>| match j {
+        Ok(x) => x,
+        Err(_) => (error_line("internal", "the check failed"), false),
+    };
+    while let Some(line) = lines.recv().await {
+        n += 1;
+        pending.push_back(match line {
+            Some(line) => {
+                tokio::spawn(accept_line(Arc::clone(&srv), peer, recipient.clone(), line))
+            }
+            None => tokio::spawn(async {
+                (
+                    error_line(
+                        "line_too_large",
+                        &format!("an envelope line is limited to {MAX_REQUEST} bytes"),
+                    ),
+                    false,
+                )
+            }),
+        });
+        while pending.len() >= IN_FLIGHT {
+            if let Some(front) = pending.pop_front() {
+                let (out, ok) = answer(front.await);
+                all_ok &= ok;
+                let _ = handle.data(channel, out).await;
+            }
+        }
+    }
+    while let Some(front) = pending.pop_front() {
+        let (out, ok) = answer(front.await);
+        all_ok &= ok;
+        let _ = handle.data(channel, out).await;
+    }
+    if n == 0 {
+        all_ok = false;
+        let _ = handle
+            .data(
+                channel,
+                error_line("no_message", "standard input held no envelope"),
+            )
+            .await;
+    }
+    finish(&handle, channel, u32::from(!all_ok)).await;
+}
+
+/// Runs `bangmail-fetch`: every message, page by page, as JSON lines.
+async fn fetch(
+    srv: Arc<SshServer>,
+    handle: Handle,
+    channel: ChannelId,
+    recipient: Address,
+    read_once: Option<Written>,
+) {
+    let mut after = None;
+    let mut ids = Vec::new();
+    loop {
+        let store = Arc::clone(&srv.state.store);
+        let who = recipient.to_string();
+        let page = tokio::task::spawn_blocking(move || {
+            store.list(
+                &who,
+                ank_common::now_ms(),
+                after,
+                1000,
+                ank_mailbox::store::MAX_PAGE_BYTES,
+            )
+        })
+        .await;
+        let Ok(Ok(page)) = page else {
+            let _ = handle
+                .extended_data(
+                    channel,
+                    1,
+                    error_line("internal", "the mailbox could not be read"),
+                )
+                .await;
+            finish(&handle, channel, 1).await;
+            return;
+        };
+        for (id, mut json) in page.messages {
+            json.push(b'\n');
+            if handle.data(channel, json).await.is_err() {
+                return;
+            }
+            ids.push(id);
+        }
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    // Marked for deletion only now that all of them were handed to the
+    // session; deleted if the session then ends cleanly.
+    if let Some(slot) = read_once
+        && let Ok(mut g) = slot.lock()
+    {
+        *g = Some(ids);
+    }
+    finish(&handle, channel, 0).await;
+}
+
+impl russh::server::Handler for Conn {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        // A name with a binding must prove its key; any other is anonymous.
+        if let Some(a) = self.srv.address(user)
+            && self.srv.current_keys(&a).await.is_some()
+        {
+            let mut m = MethodSet::empty();
+            m.push(MethodKind::PublicKey);
+            return Ok(Auth::Reject {
+                proceed_with_methods: Some(m),
+                partial_success: false,
+            });
+        }
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if self.key_is_current(user, offer.public_key).await {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if self.key_is_current(user, key.public_key).await {
+            self.user = self.srv.address(user);
+            return Ok(Auth::Accept);
+        }
+        Ok(Auth::reject())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.chans.len() >= 4 {
+            // Dropping the handle refuses the channel.
+            return Ok(());
+        }
+        self.chans.insert(channel.id(), Chan::Open);
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _variable_name: &str,
+        _variable_value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if !matches!(self.chans.get(&channel), Some(Chan::Open)) {
+            return session.channel_failure(channel);
+        }
+        session.channel_success(channel)?;
+        let handle = session.handle();
+        let fail = |code: &str, message: &str| {
+            let (handle, line) = (handle.clone(), error_line(code, message));
+            tokio::spawn(async move {
+                let _ = handle.extended_data(channel, 1, line).await;
+                finish(&handle, channel, 1).await;
+            });
+        };
+        let command = match parse_command(&String::from_utf8_lossy(data)) {
+            Ok(c) => c,
+            Err(usage) => {
+                fail("unknown_command", &usage);
+                self.chans.insert(channel, Chan::Busy);
+                return Ok(());
+            }
+        };
+        let own = |user: &str| {
+            self.srv
+                .address(user)
+                .filter(|a| self.user.as_ref() == Some(a))
+        };
+        let srv = Arc::clone(&self.srv);
+        match command {
+            Command::Receive(user) => {
+                let Some(recipient) = srv.address(&user) else {
+                    fail(
+                        "wrong_recipient",
+                        &format!("{user:?} is not an address of {}", srv.domain),
+                    );
+                    self.chans.insert(channel, Chan::Busy);
+                    return Ok(());
+                };
+                let (tx, rx) = tokio::sync::mpsc::channel(256);
+                let peer = self.peer.map(|p| p.ip());
+                tokio::spawn(receive(srv, peer, handle, channel, recipient, rx));
+                self.chans.insert(
+                    channel,
+                    Chan::Receive {
+                        lines: tx,
+                        partial: Vec::new(),
+                        skipping: false,
+                        bytes: 0,
+                    },
+                );
+            }
+            Command::Fetch { user, read_once } => {
+                let Some(recipient) = own(&user) else {
+                    fail(
+                        "not_authenticated",
+                        &format!(
+                            "fetching the mail of {user} needs public-key authentication as {user}, with a current key of it"
+                        ),
+                    );
+                    self.chans.insert(channel, Chan::Busy);
+                    return Ok(());
+                };
+                let slot = read_once.then(|| Arc::new(Mutex::new(None)));
+                if let (Some(slot), Ok(mut all)) = (&slot, self.read_once.lock()) {
+                    all.push((recipient.clone(), Arc::clone(slot)));
+                }
+                tokio::spawn(fetch(srv, handle, channel, recipient, slot));
+                self.chans.insert(channel, Chan::Busy);
+            }
+            Command::Ack { user, ids } => {
+                let Some(recipient) = own(&user) else {
+                    fail(
+                        "not_authenticated",
+                        &format!(
+                            "acknowledging the mail of {user} needs public-key authentication as {user}"
+                        ),
+                    );
+                    self.chans.insert(channel, Chan::Busy);
+                    return Ok(());
+                };
+                let Some(ids) = ids
+                    .iter()
+                    .map(|i| ank_proofs::hash::b64_array::<16>(i))
+                    .collect::<Option<Vec<_>>>()
+                else {
+                    fail("bad_id", "message ids are base64 of 16 bytes");
+                    self.chans.insert(channel, Chan::Busy);
+                    return Ok(());
+                };
+                self.chans.insert(channel, Chan::Busy);
+                tokio::spawn(async move {
+                    let store = Arc::clone(&srv.state.store);
+                    let who = recipient.to_string();
+                    let r = tokio::task::spawn_blocking(move || store.ack(&who, &ids)).await;
+                    match r {
+                        Ok(Ok(n)) => {
+                            let line = format!("{{\"deleted\":{n}}}\n");
+                            let _ = handle.data(channel, line.into_bytes()).await;
+                            finish(&handle, channel, 0).await;
+                        }
+                        _ => {
+                            let _ = handle
+                                .extended_data(channel, 1, error_line("internal", "not deleted"))
+                                .await;
+                            finish(&handle, channel, 1).await;
+                        }
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let max = self.srv.settings.max_stdin;
+        let Some(Chan::Receive {
+            lines,
+            partial,
+            skipping,
+            bytes,
+        }) = self.chans.get_mut(&channel)
+        else {
+            return Ok(());
+        };
+        *bytes += data.len() as u64;
+        if *bytes > max {
+            let line = error_line(
+                "line_too_large",
+                &format!("standard input is limited to {max} bytes a session"),
+            );
+            session.extended_data(channel, 1, line)?;
+            return Err(russh::Error::Disconnect);
+        }
+        for chunk in data.split_inclusive(|b| *b == b'\n') {
+            let ends = chunk.last() == Some(&b'\n');
+            let body = if ends {
+                &chunk[..chunk.len() - 1]
+            } else {
+                chunk
+            };
+            if !*skipping {
+                partial.extend_from_slice(body);
+                if partial.len() > MAX_REQUEST {
+                    *skipping = true;
+                    partial.clear();
+                    // An oversized line still gets its answer, in order.
+                    let _ = lines.send(None).await;
+                }
+            }
+            if ends {
+                if !*skipping && !partial.iter().all(u8::is_ascii_whitespace) {
+                    let line = std::mem::take(partial);
+                    if lines.send(Some(line)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                partial.clear();
+                *skipping = false;
+            }
+        }
+        Ok(())
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if !matches!(self.chans.get(&channel), Some(Chan::Receive { .. })) {
+            return Ok(());
+        }
+        if let Some(Chan::Receive {
+            lines,
+            partial,
+            skipping,
+            ..
+        }) = self.chans.insert(channel, Chan::Busy)
+        {
+            if !skipping && !partial.iter().all(u8::is_ascii_whitespace) {
+                let _ = lines.send(Some(partial)).await;
+            }
+            // Dropping the sender ends the receive task's input.
+            drop(lines);
+        }
+        Ok(())
+    }
+}
+
+impl Conn {
+    async fn key_is_current(&self, user: &str, key: &russh::keys::PublicKey) -> bool {
+        let (Some(address), Some(ed)) = (self.srv.address(user), crate::keys::ed25519_of(key))
+        else {
+            return false;
+        };
+        self.srv
+            .current_keys(&address)
+            .await
+            .is_some_and(|keys| keys.contains(&ed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_strictly() {
+        assert_eq!(
+            parse_command("bangmail-receive alice"),
+            Ok(Command::Receive("alice".into()))
+        );
+        assert_eq!(
+            parse_command("bangmail-fetch --read-once alice"),
+            Ok(Command::Fetch {
+                user: "alice".into(),
+                read_once: true
+            })
+        );
+        assert_eq!(
+            parse_command("bangmail-ack alice AAAA BBBB"),
+            Ok(Command::Ack {
+                user: "alice".into(),
+                ids: vec!["AAAA".into(), "BBBB".into()]
+            })
+        );
+        for bad in [
+            "",
+            "sh",
+            "bangmail-ack alice",
+            "bangmail-fetch",
+            "bangmail-fetch -x alice",
+            "bangmail-receive alice bob",
+        ] {
+            assert!(parse_command(bad).is_err(), "{bad:?}");
+        }
+    }
+}
