@@ -39,6 +39,7 @@ pub fn discover(runs: usize) -> Result<()> {
             url: "https://127.0.0.1:8443".into(),
             vkey: signer.verifier().to_text(),
             tls: Some([1; 32]),
+            ssh: None,
             witnesses: vec![],
             quorum: 0,
         },
@@ -47,6 +48,7 @@ pub fn discover(runs: usize) -> Result<()> {
                 .as_bytes()
                 .to_vec(),
         ),
+        sshfp: None,
     };
     let dir = std::env::temp_dir().join(format!("ank-bench-dns-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

@@ -29,6 +29,10 @@ pub struct Published {
     /// How many of the witnesses clients should require (default: all).
     #[arg(long)]
     quorum: Option<usize>,
+    /// The SSH door clients reach, `host:port`; its host key (SSHFP) is the
+    /// data directory's (`ank serve --ssh-listen` makes it).
+    #[arg(long)]
+    ssh: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -76,6 +80,7 @@ fn content_now(p: Published) -> Result<(String, ank_dns::zone::ZoneContent)> {
         tls_key,
         witnesses,
         quorum,
+        ssh,
     } = p;
     let (data, url) = (data.as_path(), url.as_str());
     let dir = DataDir(data.to_owned());
@@ -110,12 +115,30 @@ fn content_now(p: Published) -> Result<(String, ank_dns::zone::ZoneContent)> {
         .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w}")))
         .collect::<Result<Vec<_>>>()?;
     let checkpoint = dir.open_store()?.checkpoint()?.map(|c| c.note);
+    let ssh = match ssh {
+        Some(at) => {
+            if ank_dns::records::host_port(&at).is_none() {
+                bail!("--ssh {at:?} is not host:port");
+            }
+            let path = data.join("ssh-host.key");
+            if !path.exists() {
+                bail!(
+                    "{} does not exist: start `ank serve --ssh-listen` once to make the SSH host key",
+                    path.display()
+                );
+            }
+            let host = ank_ssh::keys::host_key(&path)?;
+            Some((at, ank_ssh::keys::host_digest(host.public_key())))
+        }
+        None => None,
+    };
     Ok((
         domain,
         ank_log_server::dns::content(
             url,
             &key.verifier(),
             tls,
+            ssh.as_ref(),
             &witnesses,
             quorum,
             checkpoint.as_deref(),
@@ -131,6 +154,7 @@ pub fn run(cmd: DnsCmd) -> Result<()> {
                 &domain,
                 &content.record,
                 content.checkpoint.as_deref(),
+                content.sshfp,
                 ttl,
             ) {
                 println!("{line}");

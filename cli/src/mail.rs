@@ -57,12 +57,172 @@ fn mailbox(address: &Address, log: &LogFlags) -> Result<MailClient> {
     )?)
 }
 
+/// How mail travels.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Via {
+    /// The domain's HTTPS mailbox.
+    #[default]
+    Https,
+    /// The domain's Bangmail SSH door, its host key checked against the
+    /// SSHFP the domain publishes (or the trust file's).
+    Ssh,
+}
+
+/// A domain's mailbox, reached one way or the other.
+enum Door {
+    Http(MailClient),
+    Ssh {
+        endpoint: ank_ssh::client::Endpoint,
+        domain: String,
+    },
+}
+
+fn door(address: &Address, log: &LogFlags, via: Via) -> Result<Door> {
+    match via {
+        Via::Https => Ok(Door::Http(mailbox(address, log)?)),
+        Via::Ssh => {
+            let t = crate::user::log_of(address.domain())?;
+            let (addr, fp) = t.ssh.with_context(|| {
+                format!(
+                    "{} publishes no SSH door: no ssh= with a validated SSHFP in its DNS, and no ssh= and sshfp= in the trust file",
+                    address.domain()
+                )
+            })?;
+            Ok(Door::Ssh {
+                endpoint: ank_ssh::client::Endpoint {
+                    addr,
+                    host_key_sha256: fp,
+                },
+                domain: address.domain().to_owned(),
+            })
+        }
+    }
+}
+
+/// Runs one Bangmail command on `endpoint`: its standard output, or the
+/// error it reported.
+async fn ssh_command(
+    endpoint: &ank_ssh::client::Endpoint,
+    user: &str,
+    seed: Option<&[u8; 32]>,
+    command: &str,
+    stdin: &[u8],
+) -> Result<Vec<u8>> {
+    let out = ank_ssh::client::run(endpoint, user, seed, command, stdin).await?;
+    if out.status != Some(0) {
+        let said = String::from_utf8_lossy(if out.stderr.is_empty() {
+            &out.stdout
+        } else {
+            &out.stderr
+        })
+        .trim()
+        .to_owned();
+        bail!(
+            "`{command}` over SSH failed (exit {:?}): {said}",
+            out.status
+        );
+    }
+    Ok(out.stdout)
+}
+
+impl Door {
+    /// Submits `envs`, all for `to`, from `keys.address`.
+    async fn submit(&self, to: &Address, keys: &DeviceKeys, envs: &[Envelope]) -> Result<()> {
+        match self {
+            Door::Http(m) => {
+                for env in envs {
+                    m.submit(env).await?;
+                }
+            }
+            Door::Ssh { endpoint, .. } => {
+                let mut input = Vec::new();
+                for env in envs {
+                    serde_json::to_writer(&mut input, env)?;
+                    input.push(b'\n');
+                }
+                // The sender's full address as the SSH user. A door binds
+                // only its own domain's names: another domain's sender is
+                // anonymous; one of its own proves the key it logged.
+                let from = &keys.address;
+                let signing = keys.signing.to_bytes();
+                let seed = (from.domain() == to.domain()).then_some(&signing);
+                ssh_command(
+                    endpoint,
+                    &from.to_string(),
+                    seed,
+                    &format!("bangmail-receive {}", to.local()),
+                    &input,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of the mailbox of `keys.address` (over SSH, all of it).
+    async fn fetch_page(
+        &self,
+        keys: &DeviceKeys,
+        after: Option<&str>,
+    ) -> Result<ank_client::mail::MailPage> {
+        match self {
+            Door::Http(m) => Ok(m.fetch_page(keys, after, 100).await?),
+            Door::Ssh { endpoint, domain } => {
+                let user = keys.address.local();
+                debug_assert_eq!(keys.address.domain(), domain);
+                let out = ssh_command(
+                    endpoint,
+                    user,
+                    Some(&keys.signing.to_bytes()),
+                    &format!("bangmail-fetch {user}"),
+                    b"",
+                )
+                .await?;
+                let messages = out
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(serde_json::from_slice)
+                    .collect::<Result<Vec<Envelope>, _>>()
+                    .context("the door's answer is not envelope JSON lines")?;
+                Ok(ank_client::mail::MailPage {
+                    messages,
+                    next: None,
+                    ttl_ms: None,
+                })
+            }
+        }
+    }
+
+    async fn ack(&self, keys: &DeviceKeys, ids: &[String]) -> Result<()> {
+        match self {
+            Door::Http(m) => {
+                m.ack(keys, ids).await?;
+            }
+            Door::Ssh { endpoint, .. } => {
+                let user = keys.address.local();
+                for chunk in ids.chunks(200) {
+                    ssh_command(
+                        endpoint,
+                        user,
+                        Some(&keys.signing.to_bytes()),
+                        &format!("bangmail-ack {user} {}", chunk.join(" ")),
+                        b"",
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn send(
     to: &str,
     from: Option<&str>,
     subject: &str,
     body: Option<String>,
     log: &LogFlags,
+    via: Via,
 ) -> Result<()> {
     let to = Address::parse(to)?;
     let from = own_address(from)?;
@@ -93,19 +253,20 @@ pub fn send(
     if ks.devices().is_empty() {
         bail!("{to} has revoked every key; nothing was sent");
     }
-    let mailbox = mailbox(&to, log)?;
+    let door = door(&to, log, via)?;
+    let mut envs = Vec::new();
     for d in ks.devices() {
         let id: [u8; 16] = ank_common::random()?;
         let mut env = Envelope::create(&payload, &d.encryption_key, &keys.signing, id)?;
         // The proof this sender verified for the key, as evidence for the mailbox.
         env.recipient_proof = Some(raw_answer.clone());
-        rt.block_on(mailbox.submit(&env))
-            .with_context(|| format!("sending to {to} (device {})", d.name))?;
-        println!(
-            "sent to {to} (device {}), id {}",
-            d.name,
-            STANDARD.encode(id)
-        );
+        envs.push((d.name.clone(), id, env));
+    }
+    let all: Vec<Envelope> = envs.iter().map(|(_, _, e)| e.clone()).collect();
+    rt.block_on(door.submit(&to, &keys, &all))
+        .with_context(|| format!("sending to {to}"))?;
+    for (device, id, _) in &envs {
+        println!("sent to {to} (device {device}), id {}", STANDARD.encode(id));
     }
     Ok(())
 }
@@ -221,10 +382,10 @@ fn print_framed(id: &[u8; 16], p: &Payload) {
     print!("{out}");
 }
 
-pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
+pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags, via: Via) -> Result<()> {
     let address = own_address(address)?;
     let home = ank_home();
-    let mailbox = mailbox(&address, log)?;
+    let mailbox = door(&address, log, via)?;
     let rt = runtime()?;
     // A key change whose answer was lost is settled first: it decides which key signs.
     let client = crate::user::client_for(&address, log)?;
@@ -249,7 +410,7 @@ pub fn fetch(address: Option<&str>, json: bool, log: &LogFlags) -> Result<()> {
     let (mut shown, mut quarantined) = (0usize, 0usize);
     let mut after: Option<String> = None;
     loop {
-        let list = rt.block_on(mailbox.fetch_page(&keys, after.as_deref(), 100))?;
+        let list = rt.block_on(mailbox.fetch_page(&keys, after.as_deref()))?;
         let mut done = Vec::new();
         for env in list.messages {
             let max_age = list.ttl_ms.unwrap_or(DEFAULT_TTL_MS);

@@ -122,6 +122,9 @@ enum Command {
         /// The body (default: read from stdin).
         #[arg(long)]
         body: Option<String>,
+        /// Through the HTTPS mailbox or the domain's SSH door.
+        #[arg(long, value_enum, default_value_t)]
+        via: mail::Via,
         #[command(flatten)]
         log: user::LogFlags,
     },
@@ -131,6 +134,10 @@ enum Command {
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
+        /// Through the HTTPS mailbox or the domain's SSH door (with this
+        /// device's key as the SSH key).
+        #[arg(long, value_enum, default_value_t)]
+        via: mail::Via,
         #[command(flatten)]
         log: user::LogFlags,
     },
@@ -297,9 +304,15 @@ fn main() -> ExitCode {
             from,
             subject,
             body,
+            via,
             log,
-        } => mail::send(&to, from.as_deref(), &subject, body, &log),
-        Command::Fetch { address, json, log } => mail::fetch(address.as_deref(), json, &log),
+        } => mail::send(&to, from.as_deref(), &subject, body, &log, via),
+        Command::Fetch {
+            address,
+            json,
+            via,
+            log,
+        } => mail::fetch(address.as_deref(), json, &log, via),
         Command::Verify(v) => verify(v),
     };
     match result {

@@ -128,6 +128,10 @@ pub struct Serve {
     /// convention): bangmail-receive, bangmail-fetch, bangmail-ack.
     #[arg(long)]
     ssh_listen: Option<std::net::SocketAddr>,
+    /// The `host:port` clients reach the SSH door by, as published in DNS
+    /// (default: the --ssh-listen address).
+    #[arg(long, requires = "ssh_listen")]
+    public_ssh: Option<String>,
 }
 
 /// `VKEY=URL`: a vkey may end in `=` (base64 padding), so the URL is found
@@ -215,6 +219,27 @@ pub fn serve(a: Serve) -> Result<()> {
     if !ank_client::home::names_domain(&origin, &domain) {
         bail!("--origin {origin:?} must start with \"{domain}/\" (the log's domain, then a path)");
     }
+    // The SSH door: its host key and port, ready before the log opens.
+    let ssh = match a.ssh_listen {
+        Some(listen) => {
+            let key = ank_ssh::keys::host_key(&a.data.join("ssh-host.key"))?;
+            let listener = std::net::TcpListener::bind(listen)
+                .with_context(|| format!("--ssh-listen {listen}"))?;
+            // Tokio needs a non-blocking listener.
+            listener.set_nonblocking(true)?;
+            Some((key, listener))
+        }
+        None => None,
+    };
+    let ssh_report = match &ssh {
+        Some((key, l)) => Some((
+            l.local_addr()?,
+            key.public_key().to_openssh().unwrap_or_default(),
+            ank_ssh::keys::sshfp_line(&domain, key.public_key(), 3600),
+            ank_ssh::keys::host_digest(key.public_key()),
+        )),
+        None => None,
+    };
     let cfg = ServeConfig {
         data: a.data.clone(),
         origin,
@@ -249,30 +274,16 @@ pub fn serve(a: Serve) -> Result<()> {
                 url: a.public_url.clone(),
                 domain: domain.clone(),
                 quorum: a.witness_quorum,
+                ssh: ssh_report.as_ref().map(|(addr, _, _, fp)| {
+                    (
+                        a.public_ssh.clone().unwrap_or_else(|| addr.to_string()),
+                        *fp,
+                    )
+                }),
             })
         } else {
             None
         },
-    };
-    // The SSH door: its host key and port, ready before the log opens.
-    let ssh = match a.ssh_listen {
-        Some(listen) => {
-            let key = ank_ssh::keys::host_key(&a.data.join("ssh-host.key"))?;
-            let listener = std::net::TcpListener::bind(listen)
-                .with_context(|| format!("--ssh-listen {listen}"))?;
-            // Tokio needs a non-blocking listener.
-            listener.set_nonblocking(true)?;
-            Some((key, listener))
-        }
-        None => None,
-    };
-    let ssh_report = match &ssh {
-        Some((key, l)) => Some((
-            l.local_addr()?,
-            key.public_key().to_openssh().unwrap_or_default(),
-            ank_ssh::keys::sshfp_line(&domain, key.public_key(), 3600),
-        )),
-        None => None,
     };
     let rt = crate::runtime()?;
     rt.block_on(ank_log_server::serve(
@@ -325,7 +336,7 @@ pub fn serve(a: Serve) -> Result<()> {
                     let _ = writeln!(out, "  url:  http://{}/", r.addr);
                 }
             }
-            if let Some((addr, host, sshfp)) = &ssh_report {
+            if let Some((addr, host, sshfp, _)) = &ssh_report {
                 let _ = writeln!(
                     out,
                     "  ssh:  {addr} (bangmail-receive, bangmail-fetch, bangmail-ack)"

@@ -165,6 +165,14 @@ pub enum TrustCmd {
         /// of --witness and --quorum; a copy is kept under $ANK_HOME/policies/.
         #[arg(long, conflicts_with_all = ["witnesses", "quorum"])]
         policy: Option<std::path::PathBuf>,
+        /// The domain's Bangmail SSH door, `host:port` (for `--via ssh`),
+        /// with --sshfp.
+        #[arg(long, requires = "sshfp")]
+        ssh: Option<String>,
+        /// The SHA-256 of the door's host key, hex (SSHFP `4 2`, as `ank
+        /// serve` prints it).
+        #[arg(long, requires = "ssh")]
+        sshfp: Option<String>,
     },
     /// Discover DOMAIN in DNS again and accept what it publishes now, a
     /// changed log key included (after you checked the change is real).
@@ -460,7 +468,17 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
             max_age,
             policy,
             tls_pin,
+            ssh,
+            sshfp,
         } => {
+            let ssh = match (ssh, sshfp) {
+                (Some(at), Some(fp)) => {
+                    let fp: [u8; 32] = hex_32(&fp)
+                        .with_context(|| format!("--sshfp {fp:?} is not 64 hex digits"))?;
+                    Some((at, fp))
+                }
+                _ => None,
+            };
             let vkey = VerifierKey::parse(&vkey).context("VKEY")?;
             let tls_pin = tls_pin
                 .map(|p| {
@@ -511,12 +529,25 @@ pub fn trust(cmd: TrustCmd) -> Result<()> {
                     vkey,
                     witnesses,
                     tls_pin,
+                    ssh,
                 },
             )?;
             println!("trusting {url} for {domain}");
         }
     }
     Ok(())
+}
+
+/// 64 hex digits as 32 bytes.
+pub(crate) fn hex_32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A policy file kept under `$ANK_HOME`, named relative to it.

@@ -73,6 +73,8 @@ pub fn trusted_log(found: &Discovered) -> Result<TrustedLog, ClientError> {
         vkey,
         witnesses,
         tls_pin: found.pins().first().copied(),
+        // A door without a validated SSHFP is no door to trust.
+        ssh: found.record.ssh.clone().zip(found.sshfp.first().copied()),
     })
 }
 

@@ -384,13 +384,17 @@ pub struct TrustedLog {
     /// Over TLS, the SHA-256 of the server's SubjectPublicKeyInfo: only that
     /// key is trusted ([`crate::tls`]).
     pub tls_pin: Option<[u8; 32]>,
+    /// The Bangmail SSH door: `host:port` and the SHA-256 of its host key
+    /// (SSHFP `4 2`).
+    pub ssh: Option<(String, [u8; 32])>,
 }
 
 /// Reads `<home>/trust` (absent: empty). A line is
 /// `<domain> <url> <vkey>`, then optionally `witness=<vkey>` (repeated),
 /// `quorum=<k>` (default: every witness), or `policy=<file>` (a C2SP
-/// tlog-policy under `<home>`), `max-age=<duration>`, and `tls-pin=<base64
-/// SHA-256 of the server's SubjectPublicKeyInfo>`.
+/// tlog-policy under `<home>`), `max-age=<duration>`, `tls-pin=<base64
+/// SHA-256 of the server's SubjectPublicKeyInfo>`, and `ssh=<host:port>`
+/// with `sshfp=<hex SHA-256 of its host key>` (both or neither).
 ///
 /// # Errors
 /// [`ClientError::BadFile`] naming the line that does not parse.
@@ -439,6 +443,7 @@ fn read_trust_file(home: &Path, name: &str) -> Result<Vec<TrustedLog>, ClientErr
         let vkey = VerifierKey::parse(vkey).map_err(|e| bad(e.to_string()))?;
         let (mut keys, mut quorum, mut max_age, mut policy) = (Vec::new(), None, None, None);
         let mut tls_pin = None;
+        let (mut ssh, mut sshfp) = (None, None);
         for o in options {
             match o.split_once('=') {
                 Some(("tls-pin", p)) => {
@@ -448,6 +453,21 @@ fn read_trust_file(home: &Path, name: &str) -> Result<Vec<TrustedLog>, ClientErr
                         })?)
                 }
                 Some(("policy", f)) => policy = Some(f.to_owned()),
+                Some(("ssh", a)) => ssh = Some(a.to_owned()),
+                Some(("sshfp", h)) => {
+                    sshfp = Some(
+                        <[u8; 32]>::try_from(
+                            (0..h.len())
+                                .step_by(2)
+                                .map(|i| {
+                                    h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())
+                                })
+                                .collect::<Option<Vec<u8>>>()
+                                .unwrap_or_default(),
+                        )
+                        .map_err(|_| bad(format!("sshfp {h:?} is not 64 hex digits")))?,
+                    )
+                }
                 Some(("witness", k)) => {
                     keys.push(VerifierKey::parse(k).map_err(|e| bad(format!("witness: {e}")))?)
                 }
@@ -501,6 +521,11 @@ fn read_trust_file(home: &Path, name: &str) -> Result<Vec<TrustedLog>, ClientErr
             vkey,
             witnesses,
             tls_pin,
+            ssh: match (ssh, sshfp) {
+                (Some(a), Some(f)) => Some((a, f)),
+                (None, None) => None,
+                _ => return Err(bad("ssh= and sshfp= go together".into())),
+            },
         });
     }
     Ok(out)
@@ -531,6 +556,10 @@ fn write_trust_file(home: &Path, name: &str, entry: &TrustedLog) -> Result<(), C
         }
         if let Some(p) = &t.tls_pin {
             text.push_str(&format!(" tls-pin={}", ank_proofs::Hash(*p).to_base64()));
+        }
+        if let Some((a, f)) = &t.ssh {
+            let hex: String = f.iter().map(|b| format!("{b:02x}")).collect();
+            text.push_str(&format!(" ssh={a} sshfp={hex}"));
         }
         text.push('\n');
     }

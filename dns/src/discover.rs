@@ -167,6 +167,9 @@ pub struct Discovered {
     /// When the checkpoint TXT was signed (its RRSIG's inception, Unix
     /// seconds): how old the checkpoint in DNS is, at most.
     pub checkpoint_signed_at: Option<u64>,
+    /// SSHFP `4 2` (Ed25519, SHA-256) digests validated at `_ank.<domain>`,
+    /// looked up when the record names an SSH door.
+    pub sshfp: Vec<[u8; 32]>,
     /// DANE-EE `3 1 1` digests of validated TLSA records at the URL's
     /// `_<port>._tcp.<host>` (looked up only when the record has no `tls=`).
     pub tlsa: Vec<[u8; 32]>,
@@ -308,11 +311,32 @@ impl Discovery {
             None => self.tlsa(&record.url).await.unwrap_or_default(),
             Some(_) => Vec::new(),
         };
+        let sshfp = match &record.ssh {
+            Some(_) => match self.secure(&ank, RecordType::SSHFP).await {
+                Ok((records, _, _)) => records
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::SSHFP(f)
+                            if f.algorithm == hickory_resolver::proto::rr::rdata::sshfp::Algorithm::Ed25519
+                                && f.fingerprint_type
+                                    == hickory_resolver::proto::rr::rdata::sshfp::FingerprintType::SHA256 =>
+                        {
+                            <[u8; 32]>::try_from(f.fingerprint.as_slice()).ok()
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                Err(DiscoveryError::NoRecord { .. }) => Vec::new(),
+                Err(e) => return Err(e),
+            },
+            None => Vec::new(),
+        };
         let found = Arc::new(Discovered {
             domain: domain.clone(),
             record,
             checkpoint,
             checkpoint_signed_at,
+            sshfp,
             tlsa,
         });
         if let Ok(mut c) = self.cache.lock() {

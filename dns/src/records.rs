@@ -1,7 +1,9 @@
 //! The records a domain publishes under `_ank.<domain>`, as text.
 //!
 //! - `_ank.<domain>. TXT "v=ank1; url=<https URL>; vkey=<note verifier key>; tls=<b64>"`,
-//!   optionally followed by `; witness=<vkey>,<vkey>…; quorum=<n>`. `tls=` is the
+//!   optionally followed by `; ssh=<host>:<port>` (the Bangmail SSH door, whose
+//!   host key's SSHFP `4 2` record is at `_ank.<domain>` too) and
+//!   `; witness=<vkey>,<vkey>…; quorum=<n>`. `tls=` is the
 //!   standard base64 of the SHA-256 of the served certificate's SubjectPublicKeyInfo
 //!   (the DANE-EE `3 1 1` digest). Fields are `key=value` separated by `;` and
 //!   optional spaces; the first must be `v=ank1`; unknown keys are ignored so that
@@ -27,6 +29,8 @@ pub struct AnkRecord {
     pub vkey: String,
     /// SHA-256 of the served certificate's SubjectPublicKeyInfo.
     pub tls: Option<[u8; 32]>,
+    /// The SSH door, `host:port`.
+    pub ssh: Option<String>,
     /// Witness verifier keys the domain asks clients to require.
     pub witnesses: Vec<String>,
     /// How many of `witnesses` must cosign (0 when there are none).
@@ -69,6 +73,10 @@ impl AnkRecord {
             s.push_str("; tls=");
             s.push_str(&B64.encode(tls));
         }
+        if let Some(ssh) = &self.ssh {
+            s.push_str("; ssh=");
+            s.push_str(ssh);
+        }
         if !self.witnesses.is_empty() {
             s.push_str("; witness=");
             s.push_str(&self.witnesses.join(","));
@@ -91,6 +99,7 @@ impl AnkRecord {
             return Err(RecordError::Version);
         }
         let (mut url, mut vkey, mut tls, mut witness, mut quorum) = (None, None, None, None, None);
+        let mut ssh = None;
         for part in parts {
             let (k, v) = part
                 .split_once('=')
@@ -101,6 +110,7 @@ impl AnkRecord {
                 "tls" => &mut tls,
                 "witness" => &mut witness,
                 "quorum" => &mut quorum,
+                "ssh" => &mut ssh,
                 "v" => return Err(RecordError::Duplicate("v".into())),
                 _ => continue,
             };
@@ -129,6 +139,14 @@ impl AnkRecord {
                 reason: "not the base64 of 32 bytes".into(),
             })?),
         };
+        if let Some(h) = ssh
+            && host_port(h).is_none()
+        {
+            return Err(RecordError::Field {
+                field: "ssh",
+                reason: format!("{h:?} is not host:port"),
+            });
+        }
         let witnesses: Vec<String> = match witness {
             None => Vec::new(),
             Some(w) => w.split(',').map(|s| s.trim().to_owned()).collect(),
@@ -160,10 +178,22 @@ impl AnkRecord {
             url: url.to_owned(),
             vkey: vkey.to_owned(),
             tls,
+            ssh: ssh.map(str::to_owned),
             witnesses,
             quorum,
         })
     }
+}
+
+/// `host:port` (a name, an IPv4 address, or `[IPv6]`), split.
+pub fn host_port(s: &str) -> Option<(String, u16)> {
+    if s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
+    {
+        return None;
+    }
+    url_host_port(&format!("https://{s}")).filter(|_| s.contains(':'))
 }
 
 fn decode_digest(s: &str) -> Option<[u8; 32]> {
@@ -249,11 +279,14 @@ pub fn url_host_port(url: &str) -> Option<(String, u16)> {
     }
 }
 
-/// What `ank dns records` prints: zone-file lines for everything a client needs.
+/// What `ank dns records` prints: zone-file lines for everything a client
+/// needs. `sshfp` is the SSH host key's SHA-256 (SSHFP `4 2`), published at
+/// `_ank.<domain>` and, when the door's host is a name, at that name.
 pub fn zone_lines(
     domain: &str,
     record: &AnkRecord,
     checkpoint: Option<&[u8]>,
+    sshfp: Option<[u8; 32]>,
     ttl: u32,
 ) -> Vec<String> {
     let mut lines = vec![format!(
@@ -270,6 +303,22 @@ pub fn zone_lines(
     }
     if let (Some(tls), Some(name)) = (record.tls, tlsa_name(&record.url)) {
         lines.push(format!("{name} {ttl} IN TLSA 3 1 1 {}", hex::encode(tls)));
+    }
+    if let Some(fp) = sshfp {
+        lines.push(format!(
+            "{} {ttl} IN SSHFP 4 2 {}",
+            ank_name(domain),
+            hex::encode(fp)
+        ));
+        if let Some((host, _)) = record.ssh.as_deref().and_then(host_port)
+            && host.parse::<std::net::IpAddr>().is_err()
+        {
+            lines.push(format!(
+                "{}. {ttl} IN SSHFP 4 2 {}",
+                host.trim_end_matches('.'),
+                hex::encode(fp)
+            ));
+        }
     }
     lines
 }
@@ -289,6 +338,7 @@ mod tests {
             url: "https://ank.example.org:8443".into(),
             vkey: vkey("example.org", 1),
             tls: Some([7; 32]),
+            ssh: Some("ank.example.org:2222".into()),
             witnesses: vec![],
             quorum: 0,
         }

@@ -28,8 +28,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hickory_server::proto::op::{Message, OpCode, Query, ResponseCode, UpdateMessage as _};
-use hickory_server::proto::rr::rdata::TXT;
 use hickory_server::proto::rr::rdata::tsig::TsigAlgorithm;
+use hickory_server::proto::rr::rdata::{SSHFP, TXT, sshfp};
 use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -209,6 +209,21 @@ fn message(domain: &str, content: &ZoneContent, ttl: u32) -> Result<Message, Upd
     };
     replace(&origin, Some(content.record.to_txt().as_bytes()));
     replace(&cp_name, content.checkpoint.as_deref());
+    if let Some(fp) = content.sshfp {
+        let mut delete =
+            Record::update0(origin.clone(), 0, RecordType::SSHFP).into_record_of_rdata();
+        delete.dns_class = DNSClass::ANY;
+        m.add_update(delete);
+        m.add_update(Record::from_rdata(
+            origin.clone(),
+            ttl,
+            RData::SSHFP(SSHFP::new(
+                sshfp::Algorithm::Ed25519,
+                sshfp::FingerprintType::SHA256,
+                fp.to_vec(),
+            )),
+        ));
+    }
     Ok(m)
 }
 

@@ -30,7 +30,7 @@ use hickory_server::proto::dnssec::crypto::Ed25519SigningKey;
 use hickory_server::proto::dnssec::rdata::DNSKEY;
 use hickory_server::proto::dnssec::{DnssecSigner, PublicKey as _, SigningKey as _};
 use hickory_server::proto::rr::TSigResponseContext;
-use hickory_server::proto::rr::rdata::{SOA, TXT};
+use hickory_server::proto::rr::rdata::{SOA, SSHFP, TXT, sshfp};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_server::server::{Request, RequestInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
@@ -247,6 +247,8 @@ pub struct ZoneContent {
     pub record: AnkRecord,
     /// The latest (cosigned) checkpoint note.
     pub checkpoint: Option<Vec<u8>>,
+    /// The SSH door's host key digest (SSHFP `4 2`), served at the apex.
+    pub sshfp: Option<[u8; 32]>,
 }
 
 /// The live, signed `_ank.<domain>` zone, shared by the server and whoever
@@ -345,6 +347,16 @@ impl AnkZone {
             origin,
             RData::TXT(TXT::from_bytes(split_strings(txt.as_bytes()))),
         );
+        if let Some(fp) = content.sshfp {
+            add(
+                origin,
+                RData::SSHFP(SSHFP::new(
+                    sshfp::Algorithm::Ed25519,
+                    sshfp::FingerprintType::SHA256,
+                    fp.to_vec(),
+                )),
+            );
+        }
         if let Some(cp) = &content.checkpoint {
             let name = Name::from_ascii(format!("checkpoint.{}", origin.to_ascii()))
                 .map_err(|e| sign(e.to_string()))?;

@@ -23,6 +23,7 @@ fn content(domain: &str) -> ZoneContent {
             url: "https://127.0.0.1:8443".into(),
             vkey: vkey(domain, 9),
             tls: Some([5; 32]),
+            ssh: None,
             witnesses: vec![],
             quorum: 0,
         },
@@ -31,6 +32,7 @@ fn content(domain: &str) -> ZoneContent {
                 .repeat(4)
                 .into_bytes(),
         ),
+        sshfp: None,
     }
 }
 

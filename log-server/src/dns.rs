@@ -32,6 +32,8 @@ pub struct DnsSettings {
     pub domain: String,
     /// How many of the log's witnesses clients should require (default: all).
     pub quorum: Option<usize>,
+    /// The SSH door: `host:port` and its host key's SHA-256 (SSHFP `4 2`).
+    pub ssh: Option<(String, [u8; 32])>,
 }
 
 /// A running DNS server and/or updater; dropping it stops them.
@@ -54,10 +56,12 @@ impl std::fmt::Debug for DnsRunning {
 pub const REPUSH_EVERY: Duration = Duration::from_secs(600);
 
 /// The zone's content for the log as it is now.
+#[allow(clippy::too_many_arguments)]
 pub fn content(
     url: &str,
     vkey: &VerifierKey,
     tls: Option<[u8; 32]>,
+    ssh: Option<&(String, [u8; 32])>,
     witnesses: &[VerifierKey],
     quorum: Option<usize>,
     checkpoint: Option<&str>,
@@ -67,6 +71,7 @@ pub fn content(
             url: url.to_owned(),
             vkey: vkey.to_text(),
             tls,
+            ssh: ssh.map(|(a, _)| a.clone()),
             witnesses: witnesses.iter().map(VerifierKey::to_text).collect(),
             quorum: if witnesses.is_empty() {
                 0
@@ -75,6 +80,7 @@ pub fn content(
             },
         },
         checkpoint: checkpoint.map(|c| c.as_bytes().to_vec()),
+        sshfp: ssh.map(|(_, fp)| *fp),
     }
 }
 
@@ -111,6 +117,7 @@ pub fn start(
     };
     let url = settings.url.clone().unwrap_or(url);
     let quorum = settings.quorum;
+    let ssh = settings.ssh.clone();
     let now = move |log: &Log| {
         let pin = tls.as_ref().and_then(|t| digest(&t.spki_sha256()));
         let latest = log.latest();
@@ -118,6 +125,7 @@ pub fn start(
             &url,
             &log.vkey,
             pin,
+            ssh.as_ref(),
             &witnesses,
             quorum,
             Some(latest.note.as_str()),

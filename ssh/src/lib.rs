@@ -6,7 +6,9 @@
 //!
 //! - [`server`]: the server, its authentication rules, commands, answers
 //!   (JSON lines) and limits.
+//! - [`client`]: running one command on a door whose host key is pinned.
 //! - [`keys`]: the host key, SSHFP records, and a device key in OpenSSH form.
 
+pub mod client;
 pub mod keys;
 pub mod server;

@@ -315,6 +315,7 @@ fn content_of(w: &World, d: &Domain) -> ZoneContent {
     ZoneContent {
         record,
         checkpoint: Some(note.into_bytes()),
+        sshfp: None,
     }
 }
 

@@ -872,6 +872,7 @@ async fn an_unreachable_sender_log_fails_closed() {
             vkey: a_log.verifier(),
             witnesses: None,
             tls_pin: None,
+            ssh: None,
         }],
         std::time::Duration::from_secs(60),
         std::time::Duration::from_secs(1),
