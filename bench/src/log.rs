@@ -357,45 +357,56 @@ pub fn publish(url: &str, first: u64, users: u64, concurrency: usize) -> Result<
 /// a sender and a recipient on the server's own domain (their tokens put into
 /// `data`), seals and signs `messages` envelopes first, then posts them.
 pub fn mail(url: &str, data: &Path, domain: &str, messages: u64, concurrency: usize) -> Result<()> {
-    use ank_mailbox::{Envelope, Payload};
     let rt = crate::runtime()?;
     let base = url.trim_end_matches('/').to_owned();
-    let stamp = ank_common::now_ms();
-    let users = register_users(&rt, &base, data, domain, stamp, &["sender", "recipient"])?;
-    let (from, signing) = (&users[0].address, &users[0].signing);
-    let to = &users[1].address;
-    let to_key = users[1].public().encryption_key;
-    let t = Instant::now();
-    let bodies: Arc<Vec<String>> = Arc::new(
-        (0..messages)
-            .map(|i| {
-                let p = Payload::new(
-                    from.clone(),
-                    to.clone(),
-                    stamp,
-                    "bench",
-                    &format!("message {i}: {}", "text ".repeat(40)),
-                )?;
-                let mut id = [0u8; 16];
-                id[..8].copy_from_slice(&i.to_be_bytes());
-                id[8..].copy_from_slice(&stamp.to_be_bytes());
-                Ok(serde_json::to_string(&Envelope::create(
-                    &p, &to_key, signing, id,
-                )?)?)
-            })
-            .collect::<Result<Vec<_>>>()?,
-    );
-    eprintln!(
-        "sealed and signed {messages} messages in {:.1?}",
-        t.elapsed()
-    );
+    let (_, bodies) = sealed_mail(&rt, &base, data, domain, messages)?;
     post_all(
         &format!("{base}/v1/messages"),
-        bodies,
+        Arc::new(bodies),
         concurrency,
         Some(reqwest::StatusCode::CREATED),
         "accepted messages",
     )
+}
+
+/// Registers a sender and a recipient, and seals and signs `messages`
+/// envelopes (JSON) from one to the other: the users and the envelopes.
+pub(crate) fn sealed_mail(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    data: &Path,
+    domain: &str,
+    messages: u64,
+) -> Result<(Vec<ank_client::home::DeviceKeys>, Vec<String>)> {
+    use ank_mailbox::{Envelope, Payload};
+    let stamp = ank_common::now_ms();
+    let users = register_users(rt, base, data, domain, stamp, &["sender", "recipient"])?;
+    let (from, signing) = (&users[0].address, &users[0].signing);
+    let to = &users[1].address;
+    let to_key = users[1].public().encryption_key;
+    let t = Instant::now();
+    let bodies = (0..messages)
+        .map(|i| {
+            let p = Payload::new(
+                from.clone(),
+                to.clone(),
+                stamp,
+                "bench",
+                &format!("message {i}: {}", "text ".repeat(40)),
+            )?;
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&i.to_be_bytes());
+            id[8..].copy_from_slice(&stamp.to_be_bytes());
+            Ok(serde_json::to_string(&Envelope::create(
+                &p, &to_key, signing, id,
+            )?)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    eprintln!(
+        "sealed and signed {messages} messages in {:.1?}",
+        t.elapsed()
+    );
+    Ok((users, bodies))
 }
 
 /// Registers one user per name (`<name><stamp>@<domain>`) with keys derived

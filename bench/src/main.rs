@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod dns;
 mod log;
 mod monitor;
+mod ssh;
 mod witness;
 
 #[derive(Parser, Debug)]
@@ -40,6 +41,26 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 #[derive(Subcommand, Debug)]
 pub enum Bench {
+    /// bangmail-receive then bangmail-fetch over SSH, one session each,
+    /// against a running `ank serve --ssh-listen` (start it with
+    /// --mail-rate 0 and quotas above --messages).
+    Ssh {
+        #[arg(long)]
+        url: String,
+        /// The server's data directory (for the two users' enrollment tokens).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        domain: String,
+        /// The SSH door, host:port.
+        #[arg(long)]
+        door: String,
+        /// Its host key's SHA-256, hex (as `ank serve` prints it).
+        #[arg(long)]
+        sshfp: String,
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+    },
     /// DNS discovery of a signed `_ank` zone on loopback: cold (a new
     /// resolver, DNSSEC validation included) and warm (cached).
     Discover {
@@ -190,6 +211,14 @@ pub enum Bench {
 pub fn run(b: Bench) -> Result<()> {
     match b {
         Bench::Discover { runs } => crate::dns::discover(runs),
+        Bench::Ssh {
+            url,
+            data,
+            domain,
+            door,
+            sshfp,
+            messages,
+        } => crate::ssh::ssh(&url, &data, &domain, &door, &sshfp, messages),
         Bench::VerifyTiles { entries, dir, runs } => verify_tiles(entries, &dir, runs),
         Bench::Mail {
             url,

@@ -319,7 +319,10 @@ async fn accept_line(
         return (
             error_line(
                 "wrong_recipient",
-                &format!("this envelope is for {}, not {recipient}", env.to),
+                &format!(
+                    "this envelope is for {}, not {recipient}",
+                    env.to.chars().take(320).collect::<String>()
+                ),
             ),
             false,
         );
@@ -346,13 +349,46 @@ async fn receive(
     mut lines: tokio::sync::mpsc::Receiver<Line>,
 ) {
     const IN_FLIGHT: usize = 64;
+    // Answers go out through a writer of their own. The session's loop
+    // waits in `data` for this task to take lines, so this task must never
+    // wait for that loop: it only queues answers. A client that sends and
+    // never reads would grow that queue, so it is capped in bytes: past the
+    // cap the session stops taking input, and ends at its time limit.
+    const MAX_BACKLOG: usize = 1 << 20;
+    let queued = Arc::new(AtomicUsize::new(0));
+    let (out, mut answers) = tokio::sync::mpsc::unbounded_channel::<Result<Vec<u8>, u32>>();
+    let writer = {
+        let queued = Arc::clone(&queued);
+        tokio::spawn(async move {
+            while let Some(a) = answers.recv().await {
+                match a {
+                    Ok(line) => {
+                        let len = line.len();
+                        let sent = handle.data(channel, line).await.is_ok();
+                        queued.fetch_sub(len, Ordering::SeqCst);
+                        if !sent {
+                            return;
+                        }
+                    }
+                    Err(status) => {
+                        finish(&handle, channel, status).await;
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    let push = |line: Vec<u8>| -> bool {
+        let total = queued.fetch_add(line.len(), Ordering::SeqCst) + line.len();
+        out.send(Ok(line)).is_ok() && total <= MAX_BACKLOG
+    };
     let mut pending: VecDeque<tokio::task::JoinHandle<(Vec<u8>, bool)>> = VecDeque::new();
-    let (mut all_ok, mut n) = (true, 0usize);
+    let (mut all_ok, mut n, mut flooded) = (true, 0usize, false);
     let answer = |j: Result<(Vec<u8>, bool), tokio::task::JoinError>| match j {
         Ok(x) => x,
         Err(_) => (error_line("internal", "the check failed"), false),
     };
-    while let Some(line) = lines.recv().await {
+    'input: while let Some(line) = lines.recv().await {
         n += 1;
         pending.push_back(match line {
             Some(line) => {
@@ -370,27 +406,33 @@ async fn receive(
         });
         while pending.len() >= IN_FLIGHT {
             if let Some(front) = pending.pop_front() {
-                let (out, ok) = answer(front.await);
+                let (line, ok) = answer(front.await);
                 all_ok &= ok;
-                let _ = handle.data(channel, out).await;
+                if !push(line) {
+                    flooded = true;
+                    break 'input;
+                }
             }
         }
     }
+    if flooded {
+        // The client does not read: take no more input, and answer no
+        // more. Envelopes already being checked finish on their own; a
+        // stored one is found again by its id when it is sent anew.
+        drop(lines);
+        return;
+    }
     while let Some(front) = pending.pop_front() {
-        let (out, ok) = answer(front.await);
+        let (line, ok) = answer(front.await);
         all_ok &= ok;
-        let _ = handle.data(channel, out).await;
+        let _ = push(line);
     }
     if n == 0 {
         all_ok = false;
-        let _ = handle
-            .data(
-                channel,
-                error_line("no_message", "standard input held no envelope"),
-            )
-            .await;
+        let _ = push(error_line("no_message", "standard input held no envelope"));
     }
-    finish(&handle, channel, u32::from(!all_ok)).await;
+    let _ = out.send(Err(u32::from(!all_ok)));
+    let _ = writer.await;
 }
 
 /// Runs `bangmail-fetch`: every message, page by page, as JSON lines.

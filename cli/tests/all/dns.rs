@@ -80,6 +80,7 @@ impl Domain {
         let data = dir.join(format!("{name}-data"));
         let mut cmd = tls_serve(name, &data);
         cmd.args(["--dns-listen", &format!("127.0.0.1:{dns_port}")])
+            .args(["--ssh-listen", "127.0.0.1:0"])
             .env("ANK_HOME", dir.join(format!("{name}-operator")))
             .env("ANK_DNS_SERVER", dns)
             .env("ANK_TRUST_ANCHOR", anchor);
@@ -215,28 +216,67 @@ fn two_domains_mail_each_other_through_dns_alone() {
     // Mail both ways, with no trust file anywhere.
     let alice = w.user("alice@a.example", &w.a);
     let bob = w.user("bob@b.example", &w.b);
-    let mail = |from: &Path, from_addr: &str, to: &Path, to_addr: &str, subject: &str| {
-        w.ank(
-            from,
-            &[
-                "send",
-                to_addr,
-                "--subject",
-                subject,
-                "--body",
-                "found in DNS",
-            ],
-        );
-        let out = w.ank(to, &["fetch"]);
-        assert!(out.contains(subject) && out.contains(from_addr), "{out}");
-    };
-    mail(&alice, "alice@a.example", &bob, "bob@b.example", "hi bob");
-    mail(&bob, "bob@b.example", &alice, "alice@a.example", "hi alice");
+    let mail =
+        |from: &Path, from_addr: &str, to: &Path, to_addr: &str, subject: &str, via: &str| {
+            w.ank(
+                from,
+                &[
+                    "send",
+                    to_addr,
+                    "--subject",
+                    subject,
+                    "--body",
+                    "found in DNS",
+                    "--via",
+                    via,
+                ],
+            );
+            let out = w.ank(to, &["fetch", "--via", via]);
+            assert!(out.contains(subject) && out.contains(from_addr), "{out}");
+        };
+    mail(
+        &alice,
+        "alice@a.example",
+        &bob,
+        "bob@b.example",
+        "hi bob",
+        "https",
+    );
+    mail(
+        &bob,
+        "bob@b.example",
+        &alice,
+        "alice@a.example",
+        "hi alice",
+        "https",
+    );
+    // And through the SSH doors, their host keys checked against the SSHFP
+    // each zone serves under DNSSEC.
+    mail(
+        &alice,
+        "alice@a.example",
+        &bob,
+        "bob@b.example",
+        "door to bob",
+        "ssh",
+    );
+    mail(
+        &bob,
+        "bob@b.example",
+        &alice,
+        "alice@a.example",
+        "door to alice",
+        "ssh",
+    );
     for home in [&alice, &bob] {
         assert!(!home.join("trust").exists());
         let found = std::fs::read_to_string(home.join("discovered")).unwrap();
         assert!(
             found.contains("a.example https://") && found.contains("b.example https://"),
+            "{found}"
+        );
+        assert!(
+            found.matches(" ssh=127.0.0.1:").count() == 2 && found.matches(" sshfp=").count() == 2,
             "{found}"
         );
     }

@@ -19,6 +19,29 @@ struct Door {
     server: Server,
     port: u16,
     known_hosts: PathBuf,
+    /// The host key's SHA-256, hex (SSHFP `4 2`).
+    sshfp: String,
+}
+
+impl Door {
+    /// Trusts the log and its SSH door in `home`, with `sshfp` as the
+    /// door's host key digest.
+    fn trust(&self, home: &Path, sshfp: &str) {
+        ok(
+            home,
+            &[
+                "trust",
+                "add",
+                "example.org",
+                &self.server.url,
+                &self.server.vkey,
+                "--ssh",
+                &format!("127.0.0.1:{}", self.port),
+                "--sshfp",
+                sshfp,
+            ],
+        );
+    }
 }
 
 fn door(dir: &Path) -> Door {
@@ -42,10 +65,18 @@ fn door(dir: &Path) -> Door {
         .to_owned();
     let known_hosts = dir.join("known_hosts");
     std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host}\n")).unwrap();
+    let sshfp = server
+        .first_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("sshfp:"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_owned();
     Door {
         server,
         port,
         known_hosts,
+        sshfp,
     }
 }
 
@@ -156,6 +187,36 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
         .collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert_eq!(lines[0]["from"], "bob@example.org");
+    // And one through the door, sent by `ank send --via ssh`.
+    d.trust(&bob, &d.sshfp);
+    let sent = ok(
+        &bob,
+        &[
+            "send",
+            "alice@example.org",
+            "--subject",
+            "by ssh",
+            "--body",
+            "two",
+            "--via",
+            "ssh",
+        ],
+    );
+    assert!(sent.contains("sent to alice@example.org"), "{sent}");
+    let (code, out, err) = ssh(
+        &d,
+        Some(&alice_key),
+        "alice",
+        &["bangmail-fetch", "alice"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines.iter().all(|l| l["from"] == "bob@example.org"));
     // Loss-free: fetched again until acknowledged.
     let (_, again, _) = ssh(
         &d,
@@ -165,15 +226,11 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
         "",
     );
     assert_eq!(again, out);
-    let id = lines[0]["id"].as_str().unwrap();
-    let (code, out, err) = ssh(
-        &d,
-        Some(&alice_key),
-        "alice",
-        &["bangmail-ack", "alice", id],
-        "",
-    );
-    assert_eq!((code, out.trim()), (0, "{\"deleted\":1}"), "{err}");
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let mut ack = vec!["bangmail-ack", "alice"];
+    ack.extend(&ids);
+    let (code, out, err) = ssh(&d, Some(&alice_key), "alice", &ack, "");
+    assert_eq!((code, out.trim()), (0, "{\"deleted\":2}"), "{err}");
     let (code, out, _) = ssh(
         &d,
         Some(&alice_key),
@@ -273,6 +330,19 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
     assert_eq!(code, 1);
     assert!(out.contains("\"error\":\"plaintext_refused\""), "{out}");
     assert!(out.contains("sealed to the recipient's key"), "{out}");
+    // Several lines answer in their order, one JSON line each: an
+    // oversized line, a blank one (skipped), a bad one.
+    let big = format!(
+        "{}\n\n{{\"nonsense\":2}}\n",
+        "x".repeat(ank_mailbox::api::MAX_REQUEST + 1)
+    );
+    let (code, out, _) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], &big);
+    assert_eq!(code, 1);
+    let errors: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["error"].to_string())
+        .collect();
+    assert_eq!(errors, ["\"line_too_large\"", "\"bad_json\""], "{out}");
 
     // No shell, no port forwarding, no other command.
     let (code, _, err) = ssh(&d, Some(&new_key), "alice", &[], "");
@@ -323,4 +393,68 @@ fn base64_decode(s: &str) -> Vec<u8> {
 fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// `ank send --via ssh` and `ank fetch --via ssh`, the device key as the
+/// SSH key; a wrong host key is refused before authentication.
+#[test]
+fn ank_mails_through_the_door_and_refuses_a_wrong_host_key() {
+    let dir = Scratch::new("ssh-ank");
+    let d = door(&dir);
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    register(&dir, &d.server, &alice, "alice@example.org");
+    register(&dir, &d.server, &bob, "bob@example.org");
+    d.trust(&alice, &d.sshfp);
+    d.trust(&bob, &d.sshfp);
+    ok(
+        &bob,
+        &[
+            "send",
+            "alice@example.org",
+            "--subject",
+            "door",
+            "--body",
+            "through ssh",
+            "--via",
+            "ssh",
+        ],
+    );
+    let out = ok(&alice, &["fetch", "--via", "ssh", "--json"]);
+    let got: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (got["from"].as_str(), got["subject"].as_str()),
+        (Some("bob@example.org"), Some("door"))
+    );
+    assert_eq!(got["body"], "through ssh");
+    // Acknowledged over SSH: nothing left.
+    let out = ok(&alice, &["fetch", "--via", "ssh", "--json"]);
+    assert_eq!(out.trim(), "");
+
+    // The host key digest alice trusts is another: refused before
+    // authenticating, and the mail stays.
+    ok(
+        &bob,
+        &[
+            "send",
+            "alice@example.org",
+            "--subject",
+            "kept",
+            "--body",
+            "x",
+            "--via",
+            "ssh",
+        ],
+    );
+    let wrong = "ab".repeat(32);
+    d.trust(&alice, &wrong);
+    let (ok_, _, err) = ank_in(&alice, &["fetch", "--via", "ssh"]);
+    assert!(!ok_);
+    assert!(
+        err.contains("is not the one the domain publishes")
+            && err.contains("refused before authenticating"),
+        "{err}"
+    );
+    d.trust(&alice, &d.sshfp);
+    let out = ok(&alice, &["fetch", "--via", "ssh", "--json"]);
+    assert!(out.contains("\"subject\":\"kept\""), "{out}");
 }
