@@ -132,6 +132,18 @@ pub struct Serve {
     /// (default: the --ssh-listen address).
     #[arg(long, requires = "ssh_listen")]
     public_ssh: Option<String>,
+    /// Most SSH connections at once.
+    #[arg(long, default_value_t = 256, requires = "ssh_listen")]
+    ssh_max_connections: usize,
+    /// Most SSH connections at once from one client address.
+    #[arg(long, default_value_t = 16, requires = "ssh_listen")]
+    ssh_max_per_address: usize,
+    /// How long an SSH connection may take to authenticate.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, requires = "ssh_listen")]
+    ssh_login_grace: std::time::Duration,
+    /// The longest an SSH session may last.
+    #[arg(long, default_value = "30m", value_parser = parse_duration, requires = "ssh_listen")]
+    ssh_session_limit: std::time::Duration,
 }
 
 /// `VKEY=URL`: a vkey may end in `=` (base64 padding), so the URL is found
@@ -227,12 +239,19 @@ pub fn serve(a: Serve) -> Result<()> {
                 .with_context(|| format!("--ssh-listen {listen}"))?;
             // Tokio needs a non-blocking listener.
             listener.set_nonblocking(true)?;
-            Some((key, listener))
+            let settings = ank_ssh::server::SshSettings {
+                max_connections: a.ssh_max_connections,
+                max_per_address: a.ssh_max_per_address,
+                login_grace: a.ssh_login_grace,
+                session_limit: a.ssh_session_limit,
+                ..ank_ssh::server::SshSettings::default()
+            };
+            Some((key, listener, settings))
         }
         None => None,
     };
     let ssh_report = match &ssh {
-        Some((key, l)) => Some((
+        Some((key, l, _)) => Some((
             l.local_addr()?,
             key.public_key().to_openssh().unwrap_or_default(),
             ank_ssh::keys::sshfp_line(&domain, key.public_key(), 3600),
@@ -303,15 +322,11 @@ pub fn serve(a: Serve) -> Result<()> {
             let state =
                 ank_mailbox::api::MailState::new(mail_store, Arc::new(resolver), mail_settings)
                     .with_log(Arc::clone(log) as Arc<dyn ank_mailbox::api::LogView>);
-            if let Some((key, listener)) = ssh {
+            if let Some((key, listener, settings)) = ssh {
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => {
-                        let door = ank_ssh::server::SshServer::new(
-                            state.clone(),
-                            &domain,
-                            key,
-                            ank_ssh::server::SshSettings::default(),
-                        );
+                        let door =
+                            ank_ssh::server::SshServer::new(state.clone(), &domain, key, settings);
                         tokio::spawn(door.serve(l, std::future::pending()));
                     }
                     Err(e) => eprintln!("ssh: not served: {e}"),

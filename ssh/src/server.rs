@@ -51,6 +51,11 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 pub struct SshSettings {
     /// Most connections at once; more are closed at once.
     pub max_connections: usize,
+    /// Most connections at once from one client address.
+    pub max_per_address: usize,
+    /// How long a connection may take to authenticate (anonymously or
+    /// with a key), from its first byte.
+    pub login_grace: Duration,
     /// The longest a session may last.
     pub session_limit: Duration,
     /// How long a connection may stay silent.
@@ -63,6 +68,8 @@ impl Default for SshSettings {
     fn default() -> SshSettings {
         SshSettings {
             max_connections: 256,
+            max_per_address: 16,
+            login_grace: Duration::from_secs(30),
             session_limit: Duration::from_secs(30 * 60),
             idle: Duration::from_secs(60),
             max_stdin: 256 * 1024 * 1024,
@@ -77,6 +84,8 @@ pub struct SshServer {
     config: Arc<russh::server::Config>,
     settings: SshSettings,
     active: AtomicUsize,
+    /// Open connections per client address.
+    per_address: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl std::fmt::Debug for SshServer {
@@ -113,6 +122,7 @@ impl SshServer {
             config: Arc::new(config),
             settings,
             active: AtomicUsize::new(0),
+            per_address: Mutex::default(),
         })
     }
 
@@ -134,27 +144,43 @@ impl SshServer {
                     }
                 },
             };
-            if self.active.fetch_add(1, Ordering::SeqCst) >= self.settings.max_connections {
-                self.active.fetch_sub(1, Ordering::SeqCst);
+            let Some(slot) = self.admit(peer.ip()) else {
                 drop(stream);
                 continue;
-            }
+            };
             let srv = Arc::clone(&self);
             tokio::spawn(async move {
+                let _slot = slot;
                 let read_once: ReadOnce = Arc::default();
+                let (authed, mut authed_rx) = tokio::sync::watch::channel(false);
                 let conn = Conn {
                     srv: Arc::clone(&srv),
                     peer: Some(peer),
                     user: None,
                     chans: HashMap::new(),
                     read_once: Arc::clone(&read_once),
+                    authed,
                 };
-                let limit = srv.settings.session_limit;
-                let run = async {
+                let (limit, grace) = (srv.settings.session_limit, srv.settings.login_grace);
+                let session = async {
                     match russh::server::run_stream(Arc::clone(&srv.config), stream, conn).await {
                         Ok(session) => session.await.is_ok(),
                         Err(_) => false,
                     }
+                };
+                let run = async {
+                    tokio::pin!(session);
+                    tokio::select! {
+                        clean = &mut session => return clean,
+                        a = tokio::time::timeout(grace, authed_rx.wait_for(|a| *a)) => {
+                            if !matches!(a, Ok(Ok(_))) {
+                                // Not authenticated in time: dropping the
+                                // session closes the connection.
+                                return false;
+                            }
+                        }
+                    }
+                    session.await
                 };
                 let clean = tokio::time::timeout(limit, run).await.unwrap_or(false);
                 // `--read-once`: what was written is deleted once the session
@@ -179,9 +205,27 @@ impl SshServer {
                         let _ = tokio::task::spawn_blocking(move || store.ack(&who, &ids)).await;
                     }
                 }
-                srv.active.fetch_sub(1, Ordering::SeqCst);
             });
         }
+    }
+
+    /// Counts a connection from `ip` in, within both caps: its slot, given
+    /// back when dropped, or `None` when either cap is reached.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut per = self.per_address.lock().ok()?;
+        let mine = per.get(&ip).copied().unwrap_or(0);
+        if mine >= self.settings.max_per_address {
+            return None;
+        }
+        if self.active.fetch_add(1, Ordering::SeqCst) >= self.settings.max_connections {
+            self.active.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        per.insert(ip, mine + 1);
+        Some(Slot {
+            srv: Arc::clone(self),
+            ip,
+        })
     }
 
     /// `USER` or `USER@<domain>` as an address of this mailbox.
@@ -234,6 +278,26 @@ enum Chan {
 }
 
 /// One connection.
+/// One admitted connection; dropping it gives its place back.
+struct Slot {
+    srv: Arc<SshServer>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut per) = self.srv.per_address.lock()
+            && let Some(n) = per.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                per.remove(&self.ip);
+            }
+        }
+        self.srv.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 struct Conn {
     srv: Arc<SshServer>,
     peer: Option<SocketAddr>,
@@ -241,6 +305,8 @@ struct Conn {
     user: Option<Address>,
     chans: HashMap<ChannelId, Chan>,
     read_once: ReadOnce,
+    /// Told when authentication succeeds (ends the login grace).
+    authed: tokio::sync::watch::Sender<bool>,
 }
 
 fn error_line(code: &str, message: &str) -> Vec<u8> {
@@ -493,6 +559,11 @@ async fn fetch(
 
 impl russh::server::Handler for Conn {
     type Error = russh::Error;
+
+    async fn auth_succeeded(&mut self, _session: &mut Session) -> Result<(), Self::Error> {
+        self.authed.send_replace(true);
+        Ok(())
+    }
 
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
         // A name with a binding must prove its key; any other is anonymous.

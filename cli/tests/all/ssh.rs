@@ -45,17 +45,16 @@ impl Door {
 }
 
 fn door(dir: &Path) -> Door {
+    door_with(dir, &[])
+}
+
+/// A server with its SSH door, and `extra` arguments to `ank serve`.
+fn door_with(dir: &Path, extra: &[&str]) -> Door {
     let port = free_port();
-    let server = Server::start(
-        &dir.join("data"),
-        &[
-            "--interval",
-            "20ms",
-            "--ssh-listen",
-            &format!("127.0.0.1:{port}"),
-        ],
-    )
-    .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["--interval", "20ms", "--ssh-listen", &listen];
+    args.extend_from_slice(extra);
+    let server = Server::start(&dir.join("data"), &args).unwrap();
     let host = server
         .first_lines
         .iter()
@@ -457,4 +456,73 @@ fn ank_mails_through_the_door_and_refuses_a_wrong_host_key() {
     d.trust(&alice, &d.sshfp);
     let out = ok(&alice, &["fetch", "--via", "ssh", "--json"]);
     assert!(out.contains("\"subject\":\"kept\""), "{out}");
+}
+
+/// What a connection hears before it says anything: the server's version
+/// line, or nothing when the server closes it (`None`).
+fn hello(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match std::io::Read::read(&mut s, &mut b) {
+            Ok(1) if b[0] == b'\n' => break,
+            Ok(1) => got.push(b[0]),
+            Ok(_) => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+            Err(e) => panic!("no answer: {e}"),
+        }
+    }
+    Some(String::from_utf8_lossy(&got).trim().to_owned())
+}
+
+/// Connections from one address are capped, and one that does not
+/// authenticate within its grace is closed; its place is then free.
+#[test]
+fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
+    let dir = Scratch::new("ssh-limits");
+    let d = door_with(
+        &dir,
+        &["--ssh-max-per-address", "2", "--ssh-login-grace", "2s"],
+    );
+    let silent: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+                .unwrap();
+            s
+        })
+        .collect();
+    for mut s in &silent {
+        let mut line = [0u8; 11];
+        std::io::Read::read_exact(&mut s, &mut line).unwrap();
+        assert_eq!(&line, b"SSH-2.0-ank");
+    }
+    // A third from the same address is closed without a word.
+    assert_eq!(hello(d.port), None);
+    // The two silent ones never authenticate: closed when the grace ends.
+    for mut s in &silent {
+        let mut rest = Vec::new();
+        let end = std::io::Read::read_to_end(&mut s, &mut rest);
+        assert!(
+            end.is_ok()
+                || end
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{end:?}"
+        );
+    }
+    drop(silent);
+    // Their places come back (the server lets go a moment after closing).
+    let mut back = None;
+    for _ in 0..100 {
+        back = hello(d.port);
+        if back.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(back.as_deref(), Some("SSH-2.0-ank"));
 }
