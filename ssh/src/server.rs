@@ -20,10 +20,14 @@
 //!     without it, `bangmail-ack` deletes them (loss-free, the default).
 //!   - `bangmail-ack USER ID...` (authenticated as USER): deletes those
 //!     messages; prints `{"deleted":N}`.
-//! - Limits: connections are capped, a session lasts at most
-//!   [`SshSettings::session_limit`], an idle one is closed after
-//!   [`SshSettings::idle`], authentication attempts are few, and standard
-//!   input is bounded per line and per session.
+//! - Limits ([`SshSettings`]): connections are capped in all and per
+//!   client address; a connection that has not authenticated within the
+//!   login grace is closed, a session lasts at most the session limit, an
+//!   idle one is closed; authentication attempts are few (six, each refusal
+//!   slowed); standard input is bounded per line ([`MAX_REQUEST`]) and per
+//!   session; answers a client leaves unread are capped at 1 MiB, past which
+//!   its input is no longer taken. Sending is rate-limited by the mailbox,
+//!   per client address and per verified sender, as over HTTP.
 //!
 //! # Error codes
 //!

@@ -485,8 +485,40 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
     let dir = Scratch::new("ssh-limits");
     let d = door_with(
         &dir,
-        &["--ssh-max-per-address", "2", "--ssh-login-grace", "2s"],
+        &[
+            "--ssh-max-per-address",
+            "2",
+            "--ssh-login-grace",
+            "2s",
+            "--mail-rate",
+            "2",
+        ],
     );
+    // Sending over the door is rate-limited as over HTTP.
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    register(&dir, &d.server, &alice, "alice@example.org");
+    register(&dir, &d.server, &bob, "bob@example.org");
+    d.trust(&bob, &d.sshfp);
+    let send = |n: &str| {
+        ank_in(
+            &bob,
+            &[
+                "send",
+                "alice@example.org",
+                "--subject",
+                n,
+                "--body",
+                "x",
+                "--via",
+                "ssh",
+            ],
+        )
+    };
+    assert!(send("1").0 && send("2").0);
+    let (sent, _, err) = send("3");
+    assert!(!sent);
+    assert!(err.contains("rate_limited"), "{err}");
+
     let silent: Vec<std::net::TcpStream> = (0..2)
         .map(|_| {
             let s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
