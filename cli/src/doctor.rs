@@ -74,7 +74,7 @@ impl Report {
     }
 }
 
-const CHECKS: [&str; 8] = [
+const CHECKS: [&str; 9] = [
     "txt",
     "dnssec",
     "tls",
@@ -83,6 +83,7 @@ const CHECKS: [&str; 8] = [
     "dns-checkpoint",
     "witnesses",
     "mailbox",
+    "ssh",
 ];
 
 /// Exit status 1 with the report printed: some check failed.
@@ -383,6 +384,48 @@ async fn diagnose(domain: &str, settings: &ResolverSettings, max_age: Duration) 
             format!("{}/v1/evidence: {e:#}", rec.url),
             "run the mailbox beside the log (ank serve does) at the published URL",
         ),
+    }
+
+    // 9. The SSH door, when one is published.
+    match (&rec.ssh, found.sshfp.as_slice()) {
+        (None, _) => r.ok("ssh", "no SSH door is published"),
+        (Some(door), []) => r.fail(
+            "ssh",
+            format!("the TXT names the SSH door {door}, but {ank} has no validated SSHFP 4 2 record: clients cannot check its host key"),
+            "publish the SSHFP line `ank dns records --ssh HOST:PORT` prints (ank serve --dns-listen does), in the signed zone",
+        ),
+        (Some(door), published) => {
+            let mut last = None;
+            for fp in published {
+                let endpoint = ank_ssh::client::Endpoint {
+                    addr: door.clone(),
+                    host_key_sha256: *fp,
+                };
+                match ank_ssh::client::probe(&endpoint).await {
+                    Ok(()) => {
+                        last = None;
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            match last {
+                None => r.ok(
+                    "ssh",
+                    format!("{door} answers SSH with the host key SSHFP publishes"),
+                ),
+                Some(e @ ank_ssh::client::SshError::HostKey { .. }) => r.fail(
+                    "ssh",
+                    e.to_string(),
+                    "publish the SSHFP of the door's host key (`ank serve` prints it as sshfp:), or serve the key the record names (<data>/ssh-host.key)",
+                ),
+                Some(e) => r.fail(
+                    "ssh",
+                    e.to_string(),
+                    "serve the door at the published address (`ank serve --ssh-listen ADDR --public-ssh HOST:PORT`), or publish where it is",
+                ),
+            }
+        }
     }
     r
 }

@@ -55,6 +55,9 @@ pub enum SshError {
     },
 }
 
+/// Most bytes of standard output and error a command may answer with.
+pub const MAX_OUTPUT: usize = 1 << 30;
+
 /// Where a door is and which host key it must show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -98,19 +101,9 @@ impl client::Handler for Checker {
     }
 }
 
-/// Runs `command` at `endpoint` as `user`: with public-key authentication
-/// by the Ed25519 key of `seed` (an ank device key), or anonymously
-/// (`none`) without one. `stdin` is sent, then EOF.
-///
-/// # Errors
-/// [`SshError`]: the connection, the host key, authentication, the channel.
-pub async fn run(
-    endpoint: &Endpoint,
-    user: &str,
-    seed: Option<&[u8; 32]>,
-    command: &str,
-    stdin: &[u8],
-) -> Result<Output, SshError> {
+/// Connects to `endpoint` and checks its host key: the session, not yet
+/// authenticated.
+async fn connect(endpoint: &Endpoint) -> Result<Handle<Checker>, SshError> {
     let addr = endpoint.addr.clone();
     let connect = |reason: String| SshError::Connect {
         addr: addr.clone(),
@@ -132,8 +125,8 @@ pub async fn run(
     )
     .await
     .map_err(|_| connect("no SSH handshake within 10 s".into()))?;
-    let mut session = match session {
-        Ok(s) => s,
+    match session {
+        Ok(s) => Ok(s),
         Err(e) => {
             if let Some(got) = seen.lock().ok().and_then(|g| *g)
                 && got != endpoint.host_key_sha256
@@ -144,14 +137,48 @@ pub async fn run(
                     got: hex::encode(got),
                 });
             }
-            return Err(connect(e.to_string()));
+            Err(connect(e.to_string()))
         }
+    }
+}
+
+/// Connects to `endpoint`, checks its host key and leaves: what `ank
+/// doctor` asks of a door.
+///
+/// # Errors
+/// [`SshError::Connect`] or [`SshError::HostKey`].
+pub async fn probe(endpoint: &Endpoint) -> Result<(), SshError> {
+    let session = connect(endpoint).await?;
+    let _ = session
+        .disconnect(Disconnect::ByApplication, "", "en")
+        .await;
+    Ok(())
+}
+
+/// Runs `command` at `endpoint` as `user`: with public-key authentication
+/// by the Ed25519 key of `seed` (an ank device key), or anonymously
+/// (`none`) without one. `stdin` is sent, then EOF.
+///
+/// # Errors
+/// [`SshError`]: the connection, the host key, authentication, the channel.
+pub async fn run(
+    endpoint: &Endpoint,
+    user: &str,
+    seed: Option<&[u8; 32]>,
+    command: &str,
+    stdin: &[u8],
+) -> Result<Output, SshError> {
+    let addr = endpoint.addr.clone();
+    let connect_err = |reason: String| SshError::Connect {
+        addr: addr.clone(),
+        reason,
     };
-    let auth = |e: russh::Error| connect(format!("authenticating: {e}"));
+    let mut session = connect(endpoint).await?;
+    let auth = |e: russh::Error| connect_err(format!("authenticating: {e}"));
     let ok = match seed {
         Some(seed) => {
-            let key =
-                crate::keys::device_private_key(seed, user).map_err(|e| connect(e.to_string()))?;
+            let key = crate::keys::device_private_key(seed, user)
+                .map_err(|e| connect_err(e.to_string()))?;
             session
                 .authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::new(key), None))
                 .await
@@ -195,6 +222,16 @@ pub async fn run(
             ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
             ChannelMsg::Close => break,
             _ => {}
+        }
+        if out.stdout.len() + out.stderr.len() > MAX_OUTPUT {
+            feed.abort();
+            let _ = session
+                .disconnect(Disconnect::ByApplication, "", "en")
+                .await;
+            return Err(SshError::Channel {
+                addr,
+                reason: format!("the answer is over {MAX_OUTPUT} bytes"),
+            });
         }
     }
     let _ = feed.await;

@@ -289,13 +289,17 @@ fn two_domains_mail_each_other_through_dns_alone() {
         let out = w.ank(&w.dir.join("doctor"), &["doctor", d]);
         assert_eq!(
             out.lines().filter(|l| l.starts_with("ok ")).count(),
-            8,
+            9,
+            "{out}"
+        );
+        assert!(
+            out.contains("answers SSH with the host key SSHFP publishes"),
             "{out}"
         );
         let out = w.ank(&w.dir.join("doctor"), &["doctor", d, "--json"]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["ok"], true, "{out}");
-        assert_eq!(v["checks"].as_array().map(Vec::len), Some(8), "{out}");
+        assert_eq!(v["checks"].as_array().map(Vec::len), Some(9), "{out}");
     }
 }
 
@@ -419,6 +423,42 @@ fn discovery_refuses_what_does_not_hold_and_the_doctor_names_it() {
     );
     refused("pin", &pinned, &doctor, &["ok   tls", "FAIL pin"]);
     drop(pinned);
+
+    // The TXT names the SSH door, but the SSHFP published is another key's,
+    // or there is none: the doctor says so (and everything else holds).
+    let door =
+        w.a.server
+            .first_lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("ssh:"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+    let mut other_key = good.clone();
+    other_key.record.ssh = Some(door);
+    other_key.sshfp = Some([9; 32]);
+    let f = fake("a.example", Some(zone_key()), &other_key);
+    refused(
+        "sshfp",
+        &f,
+        &doctor,
+        &[
+            "ok   mailbox",
+            "FAIL ssh",
+            "is not the one the domain publishes",
+        ],
+    );
+    drop(f);
+    let mut no_fp = other_key.clone();
+    no_fp.sshfp = None;
+    let f = fake("a.example", Some(zone_key()), &no_fp);
+    refused(
+        "no-sshfp",
+        &f,
+        &doctor,
+        &["ok   mailbox", "FAIL ssh", "no validated SSHFP 4 2 record"],
+    );
+    drop(f);
 
     // No TXT at all.
     let empty = fake("elsewhere.example", Some(zone_key()), &good);
@@ -710,9 +750,10 @@ fn a_zone_kept_at_bind_by_tsig_signed_updates() {
     let out = ank(&["doctor", "c.example"]);
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok ")).count(),
-        8,
+        9,
         "{out}"
     );
+    assert!(out.contains("no SSH door is published"), "{out}");
 
     // The same key name with another secret, and an unknown key: refused.
     for (name, secret_from) in [("ank-update", "other"), ("unknown-key", "same")] {
