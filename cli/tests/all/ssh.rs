@@ -312,6 +312,16 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
     let (code, _, err) = ssh(&d, None, "anyone", &["bangmail-fetch", "alice"], "");
     assert_eq!(code, 1);
     assert!(err.contains("\"error\":\"not_authenticated\""), "{err}");
+    // Alice, authenticated, cannot read or delete bob's mail.
+    for cmd in [
+        &["bangmail-fetch", "bob"][..],
+        &["bangmail-fetch", "--read-once", "bob@example.org"],
+        &["bangmail-ack", "bob", "AAAAAAAAAAAAAAAAAAAAAA=="],
+    ] {
+        let (code, out, err) = ssh(&d, Some(&new_key), "alice", cmd, "");
+        assert_eq!((code, out.as_str()), (1, ""), "{cmd:?}");
+        assert!(err.contains("\"error\":\"not_authenticated\""), "{err}");
+    }
 
     // bangmail-receive: a bad envelope, a plaintext Bangmail message.
     let (code, out, _) = ssh(
