@@ -39,19 +39,26 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// A running `ank serve` to load.
+#[derive(clap::Args, Debug)]
+pub struct Server {
+    #[arg(long)]
+    url: String,
+    /// The server's data directory (for the users' enrollment tokens).
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    domain: String,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Bench {
     /// bangmail-receive then bangmail-fetch over SSH, one session each,
     /// against a running `ank serve --ssh-listen` (start it with
     /// --mail-rate 0 and quotas above --messages).
     Ssh {
-        #[arg(long)]
-        url: String,
-        /// The server's data directory (for the two users' enrollment tokens).
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        domain: String,
+        #[command(flatten)]
+        server: Server,
         /// The SSH door, host:port.
         #[arg(long)]
         door: String,
@@ -70,13 +77,8 @@ pub enum Bench {
     /// Message submissions with full verification against a running `ank serve`
     /// (start it with --mail-rate 0 and a quota above --messages).
     Mail {
-        #[arg(long)]
-        url: String,
-        /// The server's data directory (for the two users' enrollment tokens).
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        domain: String,
+        #[command(flatten)]
+        server: Server,
         #[arg(long, default_value_t = 20_000)]
         messages: u64,
         #[arg(long, default_value_t = 64)]
@@ -86,12 +88,8 @@ pub enum Bench {
     /// serve` (start it with --mail-rate 0 and quotas that fit), sampling the
     /// server's RSS and /healthz latency.
     Fetch {
-        #[arg(long)]
-        url: String,
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        domain: String,
+        #[command(flatten)]
+        server: Server,
         /// The server's process id (for its RSS).
         #[arg(long)]
         pid: u32,
@@ -212,25 +210,19 @@ pub fn run(b: Bench) -> Result<()> {
     match b {
         Bench::Discover { runs } => crate::dns::discover(runs),
         Bench::Ssh {
-            url,
-            data,
-            domain,
+            server: Server { url, data, domain },
             door,
             sshfp,
             messages,
         } => crate::ssh::ssh(&url, &data, &domain, &door, &sshfp, messages),
         Bench::VerifyTiles { entries, dir, runs } => verify_tiles(entries, &dir, runs),
         Bench::Mail {
-            url,
-            data,
-            domain,
+            server: Server { url, data, domain },
             messages,
             concurrency,
         } => crate::log::mail(&url, &data, &domain, messages, concurrency),
         Bench::Fetch {
-            url,
-            data,
-            domain,
+            server: Server { url, data, domain },
             pid,
             recipients,
             messages,

@@ -11,13 +11,7 @@ use ank_proofs::{Authorization, Entry, Hash, KeySet, MapRootEntry, TreeBuilder};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::procs::{Scratch, Server, ank_in};
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let (success, out, err) = ank_in(home, args);
-    assert!(success, "ank {args:?} failed: {err}{out}");
-    out
-}
+use crate::procs::{Scratch, Server, ank_in, ank_ok as ok};
 
 /// Appends `bindings` and then a map-root entry (the true root of the map
 /// after them, or `map_root` when given) to the stopped log in `data`, and

@@ -58,15 +58,6 @@ fn enroll(data: &Path, address: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn line_after<'a>(server: &'a Server, key: &str) -> &'a str {
-    server
-        .first_lines
-        .iter()
-        .find_map(|l| l.trim().strip_prefix(key))
-        .unwrap_or_else(|| panic!("no {key} line in {:?}", server.first_lines))
-        .trim()
-}
-
 /// A domain served with TLS and its own DNS zone.
 struct Domain {
     name: String,
@@ -94,7 +85,7 @@ impl Domain {
     }
 
     fn ds(&self) -> String {
-        line_after(&self.server, "ds:").to_owned()
+        self.server.printed("ds:").to_owned()
     }
 
     fn token(&self, address: &str) -> String {
@@ -839,7 +830,7 @@ fn the_witness_policy_is_published_and_enforced() {
     )
     .unwrap();
     let anchor = dir.join("anchor");
-    std::fs::write(&anchor, line_after(&server, "ds:")).unwrap();
+    std::fs::write(&anchor, server.printed("ds:")).unwrap();
     let dns = format!("_ank.w.example=127.0.0.1:{dns_port}");
     let home = dir.join("dora");
     let run = |args: &[&str]| ank_dns(&home, &dns, &anchor, args);

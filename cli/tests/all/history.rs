@@ -5,13 +5,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
 
-use crate::procs::{Scratch, Server, ank_in, http};
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let (success, out, err) = ank_in(home, args);
-    assert!(success, "ank {args:?} failed: {err}{out}");
-    out
-}
+use crate::procs::{Scratch, Server, ank_in, ank_ok as ok, http};
 
 /// Answers every request with `body` (a saved lookup answer): a proxy
 /// replaying the past.

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::procs::{Scratch, Server, ank_in, bin};
+use crate::procs::{Scratch, Server, ank_in, ank_ok as ok, bin};
 
 /// Runs `ank ARGS` with `input` on its standard input.
 fn with_stdin(home: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
@@ -18,12 +18,6 @@ fn with_stdin(home: &Path, args: &[&str], input: &[u8]) -> std::process::Output 
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), input).unwrap();
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let (success, out, err) = ank_in(home, args);
-    assert!(success, "ank {args:?} failed: {err}{out}");
-    out
 }
 
 /// Two domains, each with a log key made in advance so that each server's

@@ -23,6 +23,16 @@ pub struct Server {
 }
 
 impl Server {
+    /// What `ank serve` printed after `key` (`"tls:"`, `"host:"`, …) in its
+    /// first lines, trimmed.
+    pub fn printed(&self, key: &str) -> &str {
+        self.first_lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} line in {:?}", self.first_lines))
+            .trim()
+    }
+
     /// Starts `ank serve` on a free loopback port and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Result<Server, String> {
         Self::start_as(data, extra, "example.org", None)
@@ -154,6 +164,13 @@ pub fn serve_command_at(data: &Path, listen: &str) -> Command {
     ])
     .arg(data);
     c
+}
+
+/// Runs `ank ARGS` with `$ANK_HOME` set, which must succeed: its stdout.
+pub fn ank_ok(home: &Path, args: &[&str]) -> String {
+    let (success, out, err) = ank_in(home, args);
+    assert!(success, "ank {args:?} failed: {err}{out}");
+    out
 }
 
 /// Runs `ank ARGS` with `$ANK_HOME` set; returns (success, stdout, stderr).

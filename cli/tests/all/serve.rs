@@ -1,14 +1,6 @@
 //! `ank serve` with real processes: the operator and user flow end to end.
 
-use std::path::Path;
-
-use crate::procs::{Scratch, Server, ank_in, http, latest_size};
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let (success, out, err) = ank_in(home, args);
-    assert!(success, "ank {args:?} failed: {err}{out}");
-    out
-}
+use crate::procs::{Scratch, Server, ank_in, ank_ok as ok, http, latest_size};
 
 #[test]
 fn hundred_addresses_rotate_revoke_recover_restart() {

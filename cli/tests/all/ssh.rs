@@ -7,13 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::history::register;
-use crate::procs::{Scratch, Server, ank_in, free_port};
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let (ok, out, err) = ank_in(home, args);
-    assert!(ok, "ank {args:?}: {err}{out}");
-    out
-}
+use crate::procs::{Scratch, Server, ank_in, ank_ok as ok, free_port};
 
 struct Door {
     server: Server,
@@ -55,20 +49,13 @@ fn door_with(dir: &Path, extra: &[&str]) -> Door {
     let mut args = vec!["--interval", "20ms", "--ssh-listen", &listen];
     args.extend_from_slice(extra);
     let server = Server::start(&dir.join("data"), &args).unwrap();
-    let host = server
-        .first_lines
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("host:"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let host = server.printed("host:").to_owned();
     let known_hosts = dir.join("known_hosts");
     std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host}\n")).unwrap();
     let sshfp = server
-        .first_lines
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("sshfp:"))
-        .and_then(|l| l.split_whitespace().last())
+        .printed("sshfp:")
+        .split_whitespace()
+        .last()
         .unwrap()
         .to_owned();
     Door {
@@ -115,6 +102,18 @@ fn ssh(
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `bangmail-fetch alice` with `key`, which must succeed: its lines, and
+/// its output as it came.
+fn fetch(d: &Door, key: &Path) -> (Vec<serde_json::Value>, String) {
+    let (code, out, err) = ssh(d, Some(key), "alice", &["bangmail-fetch", "alice"], "");
+    assert_eq!(code, 0, "{err}");
+    let lines = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, out)
 }
 
 fn need_ssh() -> bool {
@@ -172,18 +171,7 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
             "one",
         ],
     );
-    let (code, out, err) = ssh(
-        &d,
-        Some(&alice_key),
-        "alice",
-        &["bangmail-fetch", "alice"],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let lines: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (lines, out) = fetch(&d, &alice_key);
     assert_eq!(lines.len(), 1, "{out}");
     assert_eq!(lines[0]["from"], "bob@example.org");
     // And one through the door, sent by `ank send --via ssh`.
@@ -202,42 +190,18 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
         ],
     );
     assert!(sent.contains("sent to alice@example.org"), "{sent}");
-    let (code, out, err) = ssh(
-        &d,
-        Some(&alice_key),
-        "alice",
-        &["bangmail-fetch", "alice"],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
-    let lines: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (lines, out) = fetch(&d, &alice_key);
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines.iter().all(|l| l["from"] == "bob@example.org"));
     // Loss-free: fetched again until acknowledged.
-    let (_, again, _) = ssh(
-        &d,
-        Some(&alice_key),
-        "alice",
-        &["bangmail-fetch", "alice"],
-        "",
-    );
+    let (_, again) = fetch(&d, &alice_key);
     assert_eq!(again, out);
     let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
     let mut ack = vec!["bangmail-ack", "alice"];
     ack.extend(&ids);
     let (code, out, err) = ssh(&d, Some(&alice_key), "alice", &ack, "");
     assert_eq!((code, out.trim()), (0, "{\"deleted\":2}"), "{err}");
-    let (code, out, _) = ssh(
-        &d,
-        Some(&alice_key),
-        "alice",
-        &["bangmail-fetch", "alice"],
-        "",
-    );
-    assert_eq!((code, out.as_str()), (0, ""));
+    assert_eq!(fetch(&d, &alice_key).1, "");
 
     // Read-once: deleted once written and the channel closed cleanly.
     ok(
@@ -263,14 +227,7 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
     // The deletion follows the end of that session: look until it shows.
     let mut left = String::from("(not fetched)");
     for _ in 0..40 {
-        left = ssh(
-            &d,
-            Some(&alice_key),
-            "alice",
-            &["bangmail-fetch", "alice"],
-            "",
-        )
-        .1;
+        left = fetch(&d, &alice_key).1;
         if left.is_empty() {
             break;
         }
@@ -300,14 +257,7 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
     // The new key works.
     let new_key = dir.join("alice-new.key");
     export(&alice, "alice@example.org", &new_key);
-    let (code, _, err) = ssh(
-        &d,
-        Some(&new_key),
-        "alice",
-        &["bangmail-fetch", "alice"],
-        "",
-    );
-    assert_eq!(code, 0, "{err}");
+    fetch(&d, &new_key);
     // An anonymous session may send, never read.
     let (code, _, err) = ssh(&d, None, "anyone", &["bangmail-fetch", "alice"], "");
     assert_eq!(code, 1);

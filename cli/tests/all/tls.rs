@@ -37,10 +37,9 @@ pub(crate) fn served_spki_digest(addr: &str) -> String {
 
 fn printed_digest(server: &Server) -> String {
     server
-        .first_lines
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("tls:"))
-        .and_then(|l| l.split_whitespace().next())
+        .printed("tls:")
+        .split_whitespace()
+        .next()
         .unwrap()
         .to_owned()
 }
