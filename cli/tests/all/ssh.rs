@@ -518,3 +518,89 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
     }
     assert_eq!(back.as_deref(), Some("SSH-2.0-ank"));
 }
+
+/// `bangmail-fetch --read-once` deletes nothing when its client dies
+/// before the session ends cleanly: the client (OpenSSH) is killed with
+/// SIGKILL while the mailbox, larger than every buffer between them, is
+/// still being written.
+#[test]
+fn read_once_keeps_the_mail_when_the_client_dies_midway() {
+    if !need_ssh() {
+        return;
+    }
+    let dir = Scratch::new("ssh-read-once-kill");
+    let d = door_with(&dir, &["--mail-sender-quota-bytes", "100000000"]);
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    register(&dir, &d.server, &alice, "alice@example.org");
+    register(&dir, &d.server, &bob, "bob@example.org");
+    // 100 messages of 60 KiB, sealed here and sent in one session: about
+    // 8 MiB of envelopes, several times what the pipe, the client's channel
+    // window and both sockets' buffers hold (about 1 MiB had left the door
+    // when the client died, measured with a door that deleted as it wrote).
+    let from = ank_proofs::Address::parse("bob@example.org").unwrap();
+    let to = ank_proofs::Address::parse("alice@example.org").unwrap();
+    let sender = ank_client::home::DeviceKeys::load(&bob, &from).unwrap();
+    let to_key = ank_client::home::DeviceKeys::load(&alice, &to)
+        .unwrap()
+        .public()
+        .encryption_key;
+    const N: usize = 100;
+    let body = "y".repeat(60 * 1024);
+    let mut input = String::new();
+    for i in 0..N {
+        let p = ank_mailbox::Payload::new(
+            from.clone(),
+            to.clone(),
+            ank_common::now_ms(),
+            &format!("bulk {i}"),
+            &body,
+        )
+        .unwrap();
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        let env = ank_mailbox::Envelope::create(&p, &to_key, &sender.signing, id).unwrap();
+        input.push_str(&serde_json::to_string(&env).unwrap());
+        input.push('\n');
+    }
+    let (code, out, err) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], &input);
+    assert_eq!(
+        code,
+        0,
+        "{err}{}",
+        out.lines().find(|l| l.contains("error")).unwrap_or("")
+    );
+    assert_eq!(out.matches("\"stored\":true").count(), N);
+
+    let key = dir.join("alice.key");
+    export(&alice, "alice@example.org", &key);
+    let mut reader = Command::new("ssh")
+        .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i"])
+        .arg(&key)
+        .args(["alice@127.0.0.1", "bangmail-fetch", "--read-once", "alice"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first message arrived, so the door is writing; then the client dies.
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(reader.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(
+        first.contains("\"from\":\"bob@example.org\""),
+        "{first:.200}"
+    );
+    reader.kill().unwrap();
+    reader.wait().unwrap();
+    // A moment for the door to see the broken session (had it deleted
+    // anything, it would be now), then everything is still there.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (lines, _) = fetch(&d, &key);
+    assert_eq!(lines.len(), N);
+}
