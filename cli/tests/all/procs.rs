@@ -116,8 +116,12 @@ impl Server {
                 }
             }
         }
-        // Keep draining stdout so the server never blocks on a full pipe.
+        // Keep draining stdout and stderr so the server never blocks on a
+        // full pipe.
         std::thread::spawn(move || for _ in lines {});
+        if let Some(mut e) = child.stderr.take() {
+            std::thread::spawn(move || std::io::copy(&mut e, &mut std::io::sink()));
+        }
         let url = url.unwrap_or_default();
         let addr = url
             .trim_start_matches("https://")

@@ -537,31 +537,8 @@ fn read_once_keeps_the_mail_when_the_client_dies_midway() {
     // 8 MiB of envelopes, several times what the pipe, the client's channel
     // window and both sockets' buffers hold (about 1 MiB had left the door
     // when the client died, measured with a door that deleted as it wrote).
-    let from = ank_proofs::Address::parse("bob@example.org").unwrap();
-    let to = ank_proofs::Address::parse("alice@example.org").unwrap();
-    let sender = ank_client::home::DeviceKeys::load(&bob, &from).unwrap();
-    let to_key = ank_client::home::DeviceKeys::load(&alice, &to)
-        .unwrap()
-        .public()
-        .encryption_key;
     const N: usize = 100;
-    let body = "y".repeat(60 * 1024);
-    let mut input = String::new();
-    for i in 0..N {
-        let p = ank_mailbox::Payload::new(
-            from.clone(),
-            to.clone(),
-            ank_common::now_ms(),
-            &format!("bulk {i}"),
-            &body,
-        )
-        .unwrap();
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&(i as u64).to_be_bytes());
-        let env = ank_mailbox::Envelope::create(&p, &to_key, &sender.signing, id).unwrap();
-        input.push_str(&serde_json::to_string(&env).unwrap());
-        input.push('\n');
-    }
+    let input = sealed(&bob, &alice, N, 60 * 1024);
     let (code, out, err) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], &input);
     assert_eq!(
         code,
@@ -603,4 +580,111 @@ fn read_once_keeps_the_mail_when_the_client_dies_midway() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let (lines, _) = fetch(&d, &key);
     assert_eq!(lines.len(), N);
+}
+
+/// `n` envelopes from bob@example.org (keys in `bob`) to alice@example.org
+/// (keys in `alice`), bodies of `body` bytes, sealed and signed here: lines
+/// for `bangmail-receive`.
+fn sealed(bob: &Path, alice: &Path, n: usize, body: usize) -> String {
+    let from = ank_proofs::Address::parse("bob@example.org").unwrap();
+    let to = ank_proofs::Address::parse("alice@example.org").unwrap();
+    let sender = ank_client::home::DeviceKeys::load(bob, &from).unwrap();
+    let to_key = ank_client::home::DeviceKeys::load(alice, &to)
+        .unwrap()
+        .public()
+        .encryption_key;
+    let body = "y".repeat(body);
+    let mut input = String::new();
+    for i in 0..n {
+        let p = ank_mailbox::Payload::new(
+            from.clone(),
+            to.clone(),
+            ank_common::now_ms(),
+            &format!("bulk {i}"),
+            &body,
+        )
+        .unwrap();
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        id[8..].copy_from_slice(&ank_common::now_ms().to_be_bytes());
+        let env = ank_mailbox::Envelope::create(&p, &to_key, &sender.signing, id).unwrap();
+        input.push_str(&serde_json::to_string(&env).unwrap());
+        input.push('\n');
+    }
+    input
+}
+
+/// SIGKILL `ank serve` while `bangmail-receive` streams envelopes into
+/// it: after a restart every envelope the door answered `stored` is there.
+#[test]
+fn sigkill_during_bangmail_receive_loses_nothing_answered() {
+    if !need_ssh() {
+        return;
+    }
+    let dir = Scratch::new("ssh-crash");
+    let mut d = door_with(&dir, &["--mail-rate", "0"]);
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    register(&dir, &d.server, &alice, "alice@example.org");
+    register(&dir, &d.server, &bob, "bob@example.org");
+    const N: usize = 3000;
+    let input = sealed(&bob, &alice, N, 200);
+    let mut sender = Command::new("ssh")
+        .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+        .args(["-o", "BatchMode=yes", "anyone@127.0.0.1"])
+        .args(["bangmail-receive", "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = sender.stdin.take().unwrap();
+    let feed = std::thread::spawn(move || {
+        // Fails once the server is gone: that is the point.
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut stored = Vec::new();
+    let out = std::io::BufReader::new(sender.stdout.take().unwrap());
+    for line in std::io::BufRead::lines(out) {
+        let Ok(line) = line else { break };
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["stored"], true, "{line}");
+        stored.push(v["id"].as_str().unwrap().to_owned());
+        if stored.len() == 200 {
+            // Killed mid-stream, with answers and envelopes in flight.
+            d.server.kill();
+        }
+    }
+    let _ = sender.wait();
+    feed.join().unwrap();
+    assert!(
+        (200..N).contains(&stored.len()),
+        "{} answered: the kill was not mid-stream",
+        stored.len()
+    );
+
+    let listen = format!("127.0.0.1:{}", d.port);
+    d.server = Server::start(
+        &dir.join("data"),
+        &[
+            "--interval",
+            "20ms",
+            "--ssh-listen",
+            &listen,
+            "--mail-rate",
+            "0",
+        ],
+    )
+    .unwrap();
+    let key = dir.join("alice.key");
+    export(&alice, "alice@example.org", &key);
+    let (lines, _) = fetch(&d, &key);
+    let there: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let lost: Vec<&String> = stored
+        .iter()
+        .filter(|id| !there.contains(id.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "answered stored, then lost: {lost:?}");
 }
