@@ -8,7 +8,9 @@
 //!   (JSON lines) and limits.
 //! - [`client`]: running one command on a door whose host key is pinned.
 //! - [`keys`]: the host key, SSHFP records, and a device key in OpenSSH form.
+//! - [`lines`]: standard input cut into envelope lines.
 
 pub mod client;
 pub mod keys;
+pub mod lines;
 pub mod server;

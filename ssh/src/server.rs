@@ -41,6 +41,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::lines::{Piece, Splitter};
 use ank_mailbox::api::MAX_REQUEST;
 use ank_mailbox::api::MailState;
 use ank_mailbox::store::Put;
@@ -265,23 +266,17 @@ type ReadOnce = Arc<Mutex<Vec<(Address, Written)>>>;
 /// The ids a `--read-once` fetch wrote, once it wrote all of them.
 type Written = Arc<Mutex<Option<Vec<[u8; 16]>>>>;
 
-/// A line of standard input, or the mark of one over [`MAX_REQUEST`].
-type Line = Option<Vec<u8>>;
-
 /// What a channel is doing.
 enum Chan {
     Open,
     Receive {
-        lines: tokio::sync::mpsc::Sender<Line>,
-        partial: Vec<u8>,
-        /// The current line is over the limit: skip to its end.
-        skipping: bool,
+        lines: tokio::sync::mpsc::Sender<Piece>,
+        splitter: Splitter,
         bytes: u64,
     },
     Busy,
 }
 
-/// One connection.
 /// One admitted connection; dropping it gives its place back.
 struct Slot {
     srv: Arc<SshServer>,
@@ -302,6 +297,7 @@ impl Drop for Slot {
     }
 }
 
+/// One connection.
 struct Conn {
     srv: Arc<SshServer>,
     peer: Option<SocketAddr>,
@@ -416,7 +412,7 @@ async fn receive(
     handle: Handle,
     channel: ChannelId,
     recipient: Address,
-    mut lines: tokio::sync::mpsc::Receiver<Line>,
+    mut lines: tokio::sync::mpsc::Receiver<Piece>,
 ) {
     const IN_FLIGHT: usize = 64;
     // Answers go out through a writer of their own. The session's loop
@@ -461,10 +457,10 @@ async fn receive(
     'input: while let Some(line) = lines.recv().await {
         n += 1;
         pending.push_back(match line {
-            Some(line) => {
+            Piece::Line(line) => {
                 tokio::spawn(accept_line(Arc::clone(&srv), peer, recipient.clone(), line))
             }
-            None => tokio::spawn(async {
+            Piece::TooLarge => tokio::spawn(async {
                 (
                     error_line(
                         "line_too_large",
@@ -725,8 +721,7 @@ impl russh::server::Handler for Conn {
                     channel,
                     Chan::Receive {
                         lines: tx,
-                        partial: Vec::new(),
-                        skipping: false,
+                        splitter: Splitter::new(MAX_REQUEST),
                         bytes: 0,
                     },
                 );
@@ -802,8 +797,7 @@ impl russh::server::Handler for Conn {
         let max = self.srv.settings.max_stdin;
         let Some(Chan::Receive {
             lines,
-            partial,
-            skipping,
+            splitter,
             bytes,
         }) = self.chans.get_mut(&channel)
         else {
@@ -818,31 +812,11 @@ impl russh::server::Handler for Conn {
             session.extended_data(channel, 1, line)?;
             return Err(russh::Error::Disconnect);
         }
-        for chunk in data.split_inclusive(|b| *b == b'\n') {
-            let ends = chunk.last() == Some(&b'\n');
-            let body = if ends {
-                &chunk[..chunk.len() - 1]
-            } else {
-                chunk
-            };
-            if !*skipping {
-                partial.extend_from_slice(body);
-                if partial.len() > MAX_REQUEST {
-                    *skipping = true;
-                    partial.clear();
-                    // An oversized line still gets its answer, in order.
-                    let _ = lines.send(None).await;
-                }
-            }
-            if ends {
-                if !*skipping && !partial.iter().all(u8::is_ascii_whitespace) {
-                    let line = std::mem::take(partial);
-                    if lines.send(Some(line)).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                partial.clear();
-                *skipping = false;
+        for piece in splitter.push(data) {
+            // Waiting here holds the client back while 64 lines are checked.
+            if lines.send(piece).await.is_err() {
+                // The receive task stopped (its client does not read).
+                return Ok(());
             }
         }
         Ok(())
@@ -857,14 +831,11 @@ impl russh::server::Handler for Conn {
             return Ok(());
         }
         if let Some(Chan::Receive {
-            lines,
-            partial,
-            skipping,
-            ..
+            lines, splitter, ..
         }) = self.chans.insert(channel, Chan::Busy)
         {
-            if !skipping && !partial.iter().all(u8::is_ascii_whitespace) {
-                let _ = lines.send(Some(partial)).await;
+            if let Some(last) = splitter.finish() {
+                let _ = lines.send(last).await;
             }
             // Dropping the sender ends the receive task's input.
             drop(lines);
