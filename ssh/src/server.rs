@@ -21,7 +21,8 @@
 //!   - `bangmail-ack USER ID...` (authenticated as USER): deletes those
 //!     messages; prints `{"deleted":N}`.
 //! - Limits ([`SshSettings`]): connections are capped in all and per
-//!   client address; a connection that has not authenticated within the
+//!   client address, and a connection has at most four channels open or
+//!   running a command at once (one after another, any number); a connection that has not authenticated within the
 //!   login grace is closed, a session lasts at most the session limit, an
 //!   idle one is closed; authentication attempts are few (six, each refusal
 //!   slowed); standard input is bounded per line ([`MAX_REQUEST`]) and per
@@ -165,6 +166,7 @@ impl SshServer {
                     chans: HashMap::new(),
                     read_once: Arc::clone(&read_once),
                     authed,
+                    live: Arc::default(),
                 };
                 let (limit, grace) = (srv.settings.session_limit, srv.settings.login_grace);
                 let session = async {
@@ -268,13 +270,38 @@ type Written = Arc<Mutex<Option<Vec<[u8; 16]>>>>;
 
 /// What a channel is doing.
 enum Chan {
-    Open,
+    /// Opened, waiting for its command.
+    Open(Live),
+    /// `bangmail-receive`, taking standard input.
     Receive {
         lines: tokio::sync::mpsc::Sender<Piece>,
         splitter: Splitter,
         bytes: u64,
     },
-    Busy,
+}
+
+/// Most channels of one connection that are open or running a command.
+const CHANNELS: usize = 4;
+
+/// One of a connection's [`CHANNELS`]: held by the channel, then by its
+/// command's task until the command ends.
+struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Live> {
+        count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < CHANNELS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Live(Arc::clone(count)))
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// One admitted connection; dropping it gives its place back.
@@ -307,6 +334,8 @@ struct Conn {
     read_once: ReadOnce,
     /// Told when authentication succeeds (ends the login grace).
     authed: tokio::sync::watch::Sender<bool>,
+    /// Channels open or running a command (see [`Live`]).
+    live: Arc<AtomicUsize>,
 }
 
 fn error_line(code: &str, message: &str) -> Vec<u8> {
@@ -610,11 +639,11 @@ impl russh::server::Handler for Conn {
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if self.chans.len() >= 4 {
-            // Dropping the handle refuses the channel.
+        // Dropping the handle refuses the channel.
+        let Some(live) = Live::take(&self.live) else {
             return Ok(());
-        }
-        self.chans.insert(channel.id(), Chan::Open);
+        };
+        self.chans.insert(channel.id(), Chan::Open(live));
         reply.accept().await;
         Ok(())
     }
@@ -678,9 +707,16 @@ impl russh::server::Handler for Conn {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if !matches!(self.chans.get(&channel), Some(Chan::Open)) {
-            return session.channel_failure(channel);
-        }
+        // The channel's command holds its place until it ends.
+        let live = match self.chans.remove(&channel) {
+            Some(Chan::Open(live)) => live,
+            other => {
+                if let Some(c) = other {
+                    self.chans.insert(channel, c);
+                }
+                return session.channel_failure(channel);
+            }
+        };
         session.channel_success(channel)?;
         let handle = session.handle();
         let fail = |code: &str, message: &str| {
@@ -694,7 +730,6 @@ impl russh::server::Handler for Conn {
             Ok(c) => c,
             Err(usage) => {
                 fail("unknown_command", &usage);
-                self.chans.insert(channel, Chan::Busy);
                 return Ok(());
             }
         };
@@ -711,12 +746,14 @@ impl russh::server::Handler for Conn {
                         "wrong_recipient",
                         &format!("{user:?} is not an address of {}", srv.domain),
                     );
-                    self.chans.insert(channel, Chan::Busy);
                     return Ok(());
                 };
                 let (tx, rx) = tokio::sync::mpsc::channel(256);
                 let peer = self.peer.map(|p| p.ip());
-                tokio::spawn(receive(srv, peer, handle, channel, recipient, rx));
+                tokio::spawn(async move {
+                    receive(srv, peer, handle, channel, recipient, rx).await;
+                    drop(live);
+                });
                 self.chans.insert(
                     channel,
                     Chan::Receive {
@@ -734,15 +771,16 @@ impl russh::server::Handler for Conn {
                             "fetching the mail of {user} needs public-key authentication as {user}, with a current key of it"
                         ),
                     );
-                    self.chans.insert(channel, Chan::Busy);
                     return Ok(());
                 };
                 let slot = read_once.then(|| Arc::new(Mutex::new(None)));
                 if let (Some(slot), Ok(mut all)) = (&slot, self.read_once.lock()) {
                     all.push((recipient.clone(), Arc::clone(slot)));
                 }
-                tokio::spawn(fetch(srv, handle, channel, recipient, slot));
-                self.chans.insert(channel, Chan::Busy);
+                tokio::spawn(async move {
+                    fetch(srv, handle, channel, recipient, slot).await;
+                    drop(live);
+                });
             }
             Command::Ack { user, ids } => {
                 let Some(recipient) = own(&user) else {
@@ -752,7 +790,6 @@ impl russh::server::Handler for Conn {
                             "acknowledging the mail of {user} needs public-key authentication as {user}"
                         ),
                     );
-                    self.chans.insert(channel, Chan::Busy);
                     return Ok(());
                 };
                 let Some(ids) = ids
@@ -761,11 +798,10 @@ impl russh::server::Handler for Conn {
                     .collect::<Option<Vec<_>>>()
                 else {
                     fail("bad_id", "message ids are base64 of 16 bytes");
-                    self.chans.insert(channel, Chan::Busy);
                     return Ok(());
                 };
-                self.chans.insert(channel, Chan::Busy);
                 tokio::spawn(async move {
+                    let _live = live;
                     let store = Arc::clone(&srv.state.store);
                     let who = recipient.to_string();
                     let r = tokio::task::spawn_blocking(move || store.ack(&who, &ids)).await;
@@ -822,6 +858,18 @@ impl russh::server::Handler for Conn {
         Ok(())
     }
 
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Closed by the client: a channel still waiting for its command, or
+        // still taking input, gives its place back; a running command keeps
+        // it until it ends.
+        self.chans.remove(&channel);
+        Ok(())
+    }
+
     async fn channel_eof(
         &mut self,
         channel: ChannelId,
@@ -832,7 +880,7 @@ impl russh::server::Handler for Conn {
         }
         if let Some(Chan::Receive {
             lines, splitter, ..
-        }) = self.chans.insert(channel, Chan::Busy)
+        }) = self.chans.remove(&channel)
         {
             if let Some(last) = splitter.finish() {
                 let _ = lines.send(last).await;

@@ -342,6 +342,54 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
     let (code, _, err) = ssh(&d, Some(&new_key), "alice", &["cat", "/etc/passwd"], "");
     assert_eq!(code, 1);
     assert!(err.contains("\"error\":\"unknown_command\""), "{err}");
+
+    // One connection, many commands one after another (OpenSSH's
+    // multiplexing): each command gives its channel back when it ends.
+    let control = std::env::temp_dir().join(format!("ank-cm-{}", std::process::id()));
+    let base = |c: &mut Command, port: u16| {
+        c.args(["-p", &port.to_string(), "-F", "/dev/null"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i"])
+            .arg(&new_key)
+            .arg("-o")
+            .arg(format!("ControlPath={}", control.display()));
+    };
+    let mut master = Command::new("ssh");
+    base(&mut master, d.port);
+    let mut master = master
+        .args(["-o", "ControlMaster=yes", "-N", "alice@127.0.0.1"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if control.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(control.exists(), "the master connection did not start");
+    for i in 0..8 {
+        // Port 1: a command that did not go through the master would fail.
+        let mut c = Command::new("ssh");
+        base(&mut c, 1);
+        let o = c
+            .args(["-o", "ControlMaster=no", "alice@127.0.0.1"])
+            .args(["bangmail-fetch", "alice"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "command {i}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let _ = master.kill();
+    let _ = master.wait();
+    let _ = std::fs::remove_file(&control);
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
