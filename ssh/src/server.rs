@@ -15,9 +15,13 @@
 //!     accepted, 1 otherwise. A line is at most [`MAX_REQUEST`] bytes.
 //!   - `bangmail-fetch [--read-once] USER` (authenticated as USER): the
 //!     messages as newline-delimited envelope JSON. With `--read-once` they
-//!     are deleted once all of them were written and the session then ended
-//!     cleanly (a session that breaks leaves them for the next fetch);
-//!     without it, `bangmail-ack` deletes them (loss-free, the default).
+//!     are deleted once all of them were handed to the connection and the
+//!     session then ended cleanly, with the client's SSH disconnect message
+//!     (a session that breaks leaves them for the next fetch). OpenSSH sends
+//!     that message when it exits, also when interrupted, so a client
+//!     stopped in the last moments may lose what was still in flight: that
+//!     is Bangmail's bargain. Without `--read-once`, `bangmail-ack` deletes
+//!     them (loss-free, the default).
 //!   - `bangmail-ack USER ID...` (authenticated as USER): deletes those
 //!     messages; prints `{"deleted":N}`.
 //! - Limits ([`SshSettings`]): connections are capped in all and per
