@@ -144,6 +144,9 @@ pub struct Serve {
     /// The longest an SSH session may last.
     #[arg(long, default_value = "30m", value_parser = parse_duration, requires = "ssh_listen")]
     ssh_session_limit: std::time::Duration,
+    /// How long an SSH connection may stay silent.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "ssh_listen")]
+    ssh_idle: std::time::Duration,
 }
 
 /// `VKEY=URL`: a vkey may end in `=` (base64 padding), so the URL is found
@@ -244,6 +247,7 @@ pub fn serve(a: Serve) -> Result<()> {
                 max_per_address: a.ssh_max_per_address,
                 login_grace: a.ssh_login_grace,
                 session_limit: a.ssh_session_limit,
+                idle: a.ssh_idle,
                 ..ank_ssh::server::SshSettings::default()
             };
             Some((key, listener, settings))

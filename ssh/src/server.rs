@@ -30,8 +30,8 @@
 //!   login grace is closed, a session lasts at most the session limit, an
 //!   idle one is closed; authentication attempts are few (six, each refusal
 //!   slowed); standard input is bounded per line ([`MAX_REQUEST`]) and per
-//!   session; answers a client leaves unread are capped at 1 MiB, past which
-//!   its input is no longer taken. Sending is rate-limited by the mailbox,
+//!   session; answers a client leaves unread are capped at 256 KiB, past
+//!   which its next input ends the connection. Sending is rate-limited by the mailbox,
 //!   per client address and per verified sender, as over HTTP.
 //!
 //! # Error codes
@@ -452,8 +452,9 @@ async fn receive(
     // waits in `data` for this task to take lines, so this task must never
     // wait for that loop: it only queues answers. A client that sends and
     // never reads would grow that queue, so it is capped in bytes: past the
-    // cap the session stops taking input, and ends at its time limit.
-    const MAX_BACKLOG: usize = 1 << 20;
+    // cap this task stops taking input, and the client's next input ends
+    // the connection (see `data`).
+    const MAX_BACKLOG: usize = 256 * 1024;
     let queued = Arc::new(AtomicUsize::new(0));
     let (out, mut answers) = tokio::sync::mpsc::unbounded_channel::<Result<Vec<u8>, u32>>();
     let writer = {
@@ -517,8 +518,10 @@ async fn receive(
     if flooded {
         // The client does not read: take no more input, and answer no
         // more. Envelopes already being checked finish on their own; a
-        // stored one is found again by its id when it is sent anew.
+        // stored one is found again by its id when it is sent anew. The
+        // channel keeps its place until the connection ends.
         drop(lines);
+        let _ = writer.await;
         return;
     }
     while let Some(front) = pending.pop_front() {
@@ -855,8 +858,9 @@ impl russh::server::Handler for Conn {
         for piece in splitter.push(data) {
             // Waiting here holds the client back while 64 lines are checked.
             if lines.send(piece).await.is_err() {
-                // The receive task stopped (its client does not read).
-                return Ok(());
+                // The receive task stopped taking input: its answers were
+                // left unread past the cap. The connection ends here.
+                return Err(russh::Error::Disconnect);
             }
         }
         Ok(())

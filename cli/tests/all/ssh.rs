@@ -736,3 +736,54 @@ fn sigkill_during_bangmail_receive_loses_nothing_answered() {
         .collect();
     assert!(lost.is_empty(), "answered stored, then lost: {lost:?}");
 }
+
+/// A client that sends envelopes and never reads the answers is cut off
+/// once the answers it left unread pass the cap; the door serves others.
+#[test]
+fn a_client_that_never_reads_its_answers_is_cut_off() {
+    if !need_ssh() {
+        return;
+    }
+    let dir = Scratch::new("ssh-unread");
+    // Idle connections last longer than this test waits.
+    let d = door_with(&dir, &["--ssh-idle", "10m"]);
+    let mut flood = Command::new("ssh")
+        .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+        .args(["-o", "BatchMode=yes", "anyone@127.0.0.1"])
+        .args(["bangmail-receive", "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // 400,000 bad lines: some 30 MiB of answers, never read, far more than
+    // the pipe, the client's window and the sockets hold.
+    let mut stdin = flood.stdin.take().unwrap();
+    let feed = std::thread::spawn(move || {
+        let chunk = "x\n".repeat(10_000);
+        for _ in 0..40 {
+            if stdin.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    // The connection ends (ssh exits 255); had it not, this would wait for
+    // the idle limit, ten minutes (and fail after two).
+    let mut status = None;
+    for _ in 0..1200 {
+        status = flood.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = flood.kill();
+    feed.join().unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(255));
+    // Meanwhile and after, the door answers others.
+    let (code, out, _) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], "x\n");
+    assert_eq!(code, 1);
+    assert!(out.contains("\"error\":\"bad_json\""), "{out}");
+}
