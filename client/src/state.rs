@@ -14,9 +14,11 @@
 //! * a larger size: a consistency proof from the stored size must verify
 //!   (the caller fetches it); the new checkpoint is then stored;
 //! * a smaller size: refused ([`StateError::Rollback`]). A checkpoint that
-//!   proved something in the past is checked instead by a consistency proof
-//!   from it to the stored one (`LogClient::check_historical` in
-//!   [`crate::log`]).
+//!   proved something in the past (a sender's key when its mail was
+//!   accepted; the batch that took this client's own publish, which another
+//!   process of the same home may have overtaken) is checked instead by a
+//!   consistency proof from it to the stored one
+//!   (`LogClient::check_historical` in [`crate::log`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

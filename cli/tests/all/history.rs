@@ -253,3 +253,125 @@ fn a_forked_log_is_caught_with_evidence() {
     );
     drop(forked);
 }
+
+/// Reads one HTTP/1.1 message (head, then a `Content-Length` body) from
+/// `r`: its bytes, or `None` at the end of the stream.
+fn read_message(r: &mut impl std::io::BufRead) -> Option<Vec<u8>> {
+    let mut msg = Vec::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        msg.extend_from_slice(line.as_bytes());
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    std::io::Read::read_exact(r, &mut body).ok()?;
+    msg.extend(body);
+    Some(msg)
+}
+
+/// A proxy to `server` that answers one request per connection; the
+/// answer to `POST /v1/publish` is held until `release` is told, and
+/// `held` is told once it is.
+fn holding_proxy(
+    server: String,
+    held: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let release = std::sync::Mutex::new(release);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { continue };
+            let Some(request) = read_message(&mut BufReader::new(client.try_clone().unwrap()))
+            else {
+                continue;
+            };
+            let mut upstream = std::net::TcpStream::connect(&server).unwrap();
+            upstream.write_all(&request).unwrap();
+            let Some(answer) = read_message(&mut BufReader::new(upstream)) else {
+                continue;
+            };
+            if request.starts_with(b"POST /v1/publish ") {
+                held.send(()).unwrap();
+                release.lock().unwrap().recv().unwrap();
+            }
+            let _ = client.write_all(&answer);
+        }
+    });
+    format!("http://{addr}/")
+}
+
+/// A publish answer whose checkpoint is older than one this client's state
+/// verified meanwhile (another `ank` process of the same home) is held to
+/// consistency with it, not refused as a rollback.
+#[test]
+fn a_publish_answer_overtaken_by_a_newer_checkpoint_is_kept() {
+    let dir = Scratch::new("publish-overtaken");
+    let server = Server::start(&dir.join("data"), &["--interval", "20ms"]).unwrap();
+    let (alice, carol) = (dir.join("alice"), dir.join("carol"));
+    register(&dir, &server, &alice, "alice@example.org");
+    ok(
+        &carol,
+        &["trust", "add", "example.org", &server.url, &server.vkey],
+    );
+    let data = dir.join("data");
+    let token = ok(
+        &carol,
+        &[
+            "log",
+            "enroll",
+            "carol@example.org",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    );
+    ok(&carol, &["init", "carol@example.org", "--device", "laptop"]);
+    let (held_tx, held) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let proxy = holding_proxy(server.addr.clone(), held_tx, release_rx);
+    let registering = {
+        let carol = carol.clone();
+        std::thread::spawn(move || {
+            ank_in(
+                &carol,
+                &[
+                    "register",
+                    "carol@example.org",
+                    "--token",
+                    token.trim(),
+                    "--server",
+                    &proxy,
+                ],
+            )
+        })
+    };
+    // Carol's entry is logged; before her answer arrives the log grows and
+    // another process of hers verifies the larger checkpoint.
+    held.recv().unwrap();
+    ok(&alice, &["rotate", "alice@example.org"]);
+    let seen: serde_json::Value =
+        serde_json::from_str(&ok(&carol, &["lookup", "alice@example.org", "--json"])).unwrap();
+    assert_eq!(seen["version"], 2);
+    release.send(()).unwrap();
+    let (success, out, err) = registering.join().unwrap();
+    assert!(success, "{err}");
+    assert!(
+        out.starts_with("registered carol@example.org: version 1"),
+        "{out}"
+    );
+    // The state kept the larger checkpoint.
+    let after: serde_json::Value =
+        serde_json::from_str(&ok(&carol, &["lookup", "carol@example.org", "--json"])).unwrap();
+    assert_eq!(after["previous_size"], seen["verified_size"]);
+}
