@@ -3,7 +3,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::procs::{Scratch, Server, ank_in, ank_ok as ok, http};
 
@@ -46,9 +46,10 @@ pub fn register(dir: &Path, server: &Server, home: &Path, address: &str) {
     ok(home, &["register", address, "--token", token.trim()]);
 }
 
-#[test]
-fn a_replayed_old_answer_is_refused_as_a_rollback() {
-    let dir = Scratch::new("rollback");
+/// A server; alice registered in her home, and carol's home trusting the
+/// log.
+fn alice_and_carol(tag: &str) -> (Scratch, Server, PathBuf, PathBuf) {
+    let dir = Scratch::new(tag);
     let server = Server::start(&dir.join("data"), &["--interval", "20ms"]).unwrap();
     let (alice, carol) = (dir.join("alice"), dir.join("carol"));
     register(&dir, &server, &alice, "alice@example.org");
@@ -56,6 +57,12 @@ fn a_replayed_old_answer_is_refused_as_a_rollback() {
         &carol,
         &["trust", "add", "example.org", &server.url, &server.vkey],
     );
+    (dir, server, alice, carol)
+}
+
+#[test]
+fn a_replayed_old_answer_is_refused_as_a_rollback() {
+    let (dir, server, alice, carol) = alice_and_carol("rollback");
     // An answer saved before the rotation...
     let (status, saved) = http(&server.addr, "GET", "/v1/lookup/alice@example.org", None).unwrap();
     assert_eq!(status, 200);
@@ -317,14 +324,7 @@ fn holding_proxy(
 /// consistency with it, not refused as a rollback.
 #[test]
 fn a_publish_answer_overtaken_by_a_newer_checkpoint_is_kept() {
-    let dir = Scratch::new("publish-overtaken");
-    let server = Server::start(&dir.join("data"), &["--interval", "20ms"]).unwrap();
-    let (alice, carol) = (dir.join("alice"), dir.join("carol"));
-    register(&dir, &server, &alice, "alice@example.org");
-    ok(
-        &carol,
-        &["trust", "add", "example.org", &server.url, &server.vkey],
-    );
+    let (dir, server, alice, carol) = alice_and_carol("publish-overtaken");
     let data = dir.join("data");
     let token = ok(
         &carol,

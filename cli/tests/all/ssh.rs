@@ -66,6 +66,21 @@ fn door_with(dir: &Path, extra: &[&str]) -> Door {
     }
 }
 
+/// `ssh` to the door as `user`, with `key` or none, running `command`.
+fn ssh_command(d: &Door, key: Option<&Path>, user: &str, command: &[&str]) -> Command {
+    let mut c = Command::new("ssh");
+    c.args(["-p", &d.port.to_string(), "-F", "/dev/null"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
+        .args(["-o", "IdentitiesOnly=yes"]);
+    if let Some(k) = key {
+        c.arg("-i").arg(k);
+    }
+    c.arg(format!("{user}@127.0.0.1")).args(command);
+    c
+}
+
 /// `ssh` with `args`, stdin `input`: (exit status, stdout, stderr).
 fn ssh(
     d: &Door,
@@ -74,29 +89,18 @@ fn ssh(
     command: &[&str],
     input: &str,
 ) -> (i32, String, String) {
-    let mut c = Command::new("ssh");
-    c.args(["-p", &d.port.to_string()])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
-        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
-        .args(["-o", "IdentitiesOnly=yes", "-F", "/dev/null"]);
-    if let Some(k) = key {
-        c.arg("-i").arg(k);
-    }
-    c.arg(format!("{user}@127.0.0.1")).args(command);
-    let mut child = c
+    let mut child = ssh_command(d, key, user, command)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    let feed = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
+    // A command refused early may leave input unread.
+    let _ = feed.join();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -598,18 +602,17 @@ fn read_once_keeps_the_mail_when_the_client_dies_midway() {
 
     let key = dir.join("alice.key");
     export(&alice, "alice@example.org", &key);
-    let mut reader = Command::new("ssh")
-        .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
-        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i"])
-        .arg(&key)
-        .args(["alice@127.0.0.1", "bangmail-fetch", "--read-once", "alice"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut reader = ssh_command(
+        &d,
+        Some(&key),
+        "alice",
+        &["bangmail-fetch", "--read-once", "alice"],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     // The first message arrived, so the door is writing; then the client dies.
     let mut first = String::new();
     std::io::BufRead::read_line(
@@ -676,12 +679,7 @@ fn sigkill_during_bangmail_receive_loses_nothing_answered() {
     register(&dir, &d.server, &bob, "bob@example.org");
     const N: usize = 3000;
     let input = sealed(&bob, &alice, N, 200);
-    let mut sender = Command::new("ssh")
-        .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
-        .args(["-o", "BatchMode=yes", "anyone@127.0.0.1"])
-        .args(["bangmail-receive", "alice"])
+    let mut sender = ssh_command(&d, None, "anyone", &["bangmail-receive", "alice"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -747,12 +745,7 @@ fn a_client_that_never_reads_its_answers_is_cut_off() {
     let dir = Scratch::new("ssh-unread");
     // Idle connections last longer than this test waits.
     let d = door_with(&dir, &["--ssh-idle", "10m"]);
-    let mut flood = Command::new("ssh")
-        .args(["-p", &d.port.to_string(), "-F", "/dev/null"])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", d.known_hosts.display()))
-        .args(["-o", "BatchMode=yes", "anyone@127.0.0.1"])
-        .args(["bangmail-receive", "alice"])
+    let mut flood = ssh_command(&d, None, "anyone", &["bangmail-receive", "alice"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
