@@ -4,7 +4,9 @@
 //!   binding in the log must prove a current Ed25519 device key of it with
 //!   public-key authentication; nothing else is accepted for that name. Any
 //!   other user name is accepted with `none`: an anonymous session, which may
-//!   only send (`bangmail-receive`), as in Bangmail.
+//!   only send (`bangmail-receive`), as in Bangmail. Every fetch and
+//!   acknowledgement checks the key against the log again, so a connection
+//!   opened before a rotation or a revocation reads nothing after it.
 //! - Commands (exec requests only; shells, terminals, environment, X11,
 //!   agent and port forwarding are refused):
 //!   - `bangmail-receive USER`: standard input carries ank envelopes (the
@@ -332,8 +334,8 @@ impl Drop for Slot {
 struct Conn {
     srv: Arc<SshServer>,
     peer: Option<SocketAddr>,
-    /// The address proven by public-key authentication.
-    user: Option<Address>,
+    /// The address proven by public-key authentication, and the key.
+    user: Option<(Address, [u8; 32])>,
     chans: HashMap<ChannelId, Chan>,
     read_once: ReadOnce,
     /// Told when authentication succeeds (ends the login grace).
@@ -633,8 +635,13 @@ impl russh::server::Handler for Conn {
         user: &str,
         key: russh::server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.key_is_current(user, key.public_key).await {
-            self.user = self.srv.address(user);
+        if self.key_is_current(user, key.public_key).await
+            && let (Some(a), Some(ed)) = (
+                self.srv.address(user),
+                crate::keys::ed25519_of(key.public_key),
+            )
+        {
+            self.user = Some((a, ed));
             return Ok(Auth::Accept);
         }
         Ok(Auth::reject())
@@ -740,10 +747,21 @@ impl russh::server::Handler for Conn {
                 return Ok(());
             }
         };
+        // Reading and deleting: the authenticated user's own mail, with a
+        // key the log still proves current (a session outlives a rotation
+        // or a revocation by at most this command).
+        let still_current = match (&command, &self.user) {
+            (Command::Fetch { .. } | Command::Ack { .. }, Some((a, key))) => self
+                .srv
+                .current_keys(a)
+                .await
+                .is_some_and(|keys| keys.contains(key)),
+            _ => false,
+        };
         let own = |user: &str| {
             self.srv
                 .address(user)
-                .filter(|a| self.user.as_ref() == Some(a))
+                .filter(|a| still_current && self.user.as_ref().is_some_and(|(u, _)| u == a))
         };
         let srv = Arc::clone(&self.srv);
         match command {

@@ -391,6 +391,20 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // The key that opened the connection is rotated away: the connection
+    // may no longer read (each command checks the key against the log).
+    ok(&alice, &["rotate", "alice@example.org"]);
+    let mut c = Command::new("ssh");
+    base(&mut c, 1);
+    let o = c
+        .args(["-o", "ControlMaster=no", "alice@127.0.0.1"])
+        .args(["bangmail-fetch", "alice"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("\"error\":\"not_authenticated\""), "{err}");
     let _ = master.kill();
     let _ = master.wait();
     let _ = std::fs::remove_file(&control);
