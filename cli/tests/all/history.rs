@@ -286,9 +286,9 @@ fn read_message(r: &mut impl std::io::BufRead) -> Option<Vec<u8>> {
     Some(msg)
 }
 
-/// A proxy to `server` that answers one request per connection; the
-/// answer to `POST /v1/publish` is held until `release` is told, and
-/// `held` is told once it is.
+/// A proxy to `server` (every request on a connection of its own
+/// upstream); the answer to `POST /v1/publish` is held until `release` is
+/// told, and `held` is told once it is.
 fn holding_proxy(
     server: String,
     held: std::sync::mpsc::Sender<()>,
@@ -296,24 +296,30 @@ fn holding_proxy(
 ) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let release = std::sync::Mutex::new(release);
+    let gate = std::sync::Arc::new(std::sync::Mutex::new((held, release)));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut client) = stream else { continue };
-            let Some(request) = read_message(&mut BufReader::new(client.try_clone().unwrap()))
-            else {
-                continue;
-            };
-            let mut upstream = std::net::TcpStream::connect(&server).unwrap();
-            upstream.write_all(&request).unwrap();
-            let Some(answer) = read_message(&mut BufReader::new(upstream)) else {
-                continue;
-            };
-            if request.starts_with(b"POST /v1/publish ") {
-                held.send(()).unwrap();
-                release.lock().unwrap().recv().unwrap();
-            }
-            let _ = client.write_all(&answer);
+            let (server, gate) = (server.clone(), std::sync::Arc::clone(&gate));
+            // Requests on one kept-alive connection, one after another.
+            std::thread::spawn(move || {
+                let mut from_client = BufReader::new(client.try_clone().unwrap());
+                while let Some(request) = read_message(&mut from_client) {
+                    let mut upstream = std::net::TcpStream::connect(&server).unwrap();
+                    upstream.write_all(&request).unwrap();
+                    let Some(answer) = read_message(&mut BufReader::new(upstream)) else {
+                        return;
+                    };
+                    if request.starts_with(b"POST /v1/publish ") {
+                        let g = gate.lock().unwrap();
+                        g.0.send(()).unwrap();
+                        g.1.recv().unwrap();
+                    }
+                    if client.write_all(&answer).is_err() {
+                        return;
+                    }
+                }
+            });
         }
     });
     format!("http://{addr}/")

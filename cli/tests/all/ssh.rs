@@ -367,7 +367,7 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..200 {
+    for _ in 0..800 {
         if control.exists() {
             break;
         }
