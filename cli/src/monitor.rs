@@ -117,9 +117,8 @@ async fn watch(
     let client = ank_client::log::LogClient::new_pinned(&t.url, t.vkey.clone(), t.tls_pin)?
         .requiring(t.witnesses.clone())
         .remembering(ank_client::state::LogState::new(home));
-    let cp = client.checkpoint().await?;
     // Consistent with everything this user saw of the log (a fork is evidence).
-    client.check_checkpoint(&cp).await?;
+    let cp = client.latest_checkpoint().await?;
     let mut mon = ank_monitor::LogMonitor::open(&home.join("monitor"), cp.origin(), watched)?;
     let source = Arc::new(ank_client::Source::parse_pinned(&t.url, t.tls_pin)?);
     let mut events = Vec::new();

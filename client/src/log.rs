@@ -250,12 +250,24 @@ impl LogClient {
         let Some(state) = &self.state else {
             return Ok(());
         };
-        let Some(seen) = self.load_state(state).await? else {
-            return self.check_checkpoint(cp).await;
+        let mut attempts = 0;
+        let seen = loop {
+            if let Some(seen) = self.load_state(state).await?
+                && cp.size() < seen.size()
+            {
+                break seen;
+            }
+            match self.check_checkpoint(cp).await {
+                // Another process remembered a larger one meanwhile: now
+                // `cp` is older, and held to consistency with it.
+                Err(ClientError::State(crate::state::StateError::Rollback { .. }))
+                    if attempts < 10 =>
+                {
+                    attempts += 1;
+                }
+                r => return r,
+            }
         };
-        if cp.size() >= seen.size() {
-            return self.check_checkpoint(cp).await;
-        }
         if cp.size() == 0 {
             return Ok(());
         }
@@ -411,6 +423,34 @@ impl LogClient {
             });
         }
         Ok(ank_proofs::verify_checkpoint(&body, &self.vkey, &[])?)
+    }
+
+    /// The log's latest checkpoint, proved consistent with the remembered
+    /// one and remembered ([`LogClient::check_checkpoint`]). One that another
+    /// process sharing the state overtook while it was asked for is asked
+    /// for again; one older than what was remembered when asking is a
+    /// rollback.
+    ///
+    /// # Errors
+    /// As [`LogClient::checkpoint`] and [`LogClient::check_checkpoint`].
+    pub async fn latest_checkpoint(&self) -> Result<VerifiedCheckpoint, ClientError> {
+        let mut attempts = 0;
+        loop {
+            let asked_at = match &self.state {
+                Some(state) => self.load_state(state).await?.map_or(0, |c| c.size()),
+                None => 0,
+            };
+            let cp = self.checkpoint().await?;
+            match self.check_checkpoint(&cp).await {
+                Ok(()) => return Ok(cp),
+                Err(ClientError::State(crate::state::StateError::Rollback { got, .. }))
+                    if got >= asked_at && attempts < 10 =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Looks `address` up and verifies the answer.

@@ -482,13 +482,31 @@ impl std::fmt::Debug for ZoneServer {
 /// # Errors
 /// I/O errors binding.
 pub fn start(zone: &Arc<AnkZone>, addr: std::net::SocketAddr) -> std::io::Result<ZoneServer> {
-    let udp = std::net::UdpSocket::bind(addr)?;
-    let addr = udp.local_addr()?;
-    let tcp = std::net::TcpListener::bind(addr)?;
+    let (udp, tcp) = bind_both(addr)?;
     Ok(ZoneServer {
-        addr,
+        addr: udp.local_addr()?,
         _server: serve(zone, udp, tcp)?,
     })
+}
+
+/// UDP and TCP sockets on one port. With port 0 the system picks the UDP
+/// port, which another program may hold for TCP: then another is picked.
+fn bind_both(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+    let mut tries = 0;
+    loop {
+        let udp = std::net::UdpSocket::bind(addr)?;
+        match std::net::TcpListener::bind(udp.local_addr()?) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e)
+                if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse && tries < 100 =>
+            {
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Serves `zone` over UDP and TCP on sockets already bound (non-blocking

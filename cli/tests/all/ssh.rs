@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::history::register;
-use crate::procs::{Scratch, Server, ank_in, ank_ok as ok, free_port};
+use crate::procs::{Scratch, Server, ank_in, ank_ok as ok};
 
 struct Door {
     server: Server,
@@ -44,25 +44,47 @@ fn door(dir: &Path) -> Door {
 
 /// A server with its SSH door, and `extra` arguments to `ank serve`.
 fn door_with(dir: &Path, extra: &[&str]) -> Door {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["--interval", "20ms", "--ssh-listen", &listen];
-    args.extend_from_slice(extra);
-    let server = Server::start(&dir.join("data"), &args).unwrap();
-    let host = server.printed("host:").to_owned();
+    let server = serve_door(dir, extra);
     let known_hosts = dir.join("known_hosts");
-    std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host}\n")).unwrap();
-    let sshfp = server
-        .printed("sshfp:")
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_owned();
-    Door {
+    let mut d = Door {
+        sshfp: server
+            .printed("sshfp:")
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_owned(),
         server,
-        port,
+        port: 0,
         known_hosts,
-        sshfp,
+    };
+    d.found();
+    d
+}
+
+/// `ank serve` on `dir/data` with its door on a port the system picks.
+fn serve_door(dir: &Path, extra: &[&str]) -> Server {
+    let mut args = vec!["--interval", "20ms", "--ssh-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Server::start(&dir.join("data"), &args).unwrap()
+}
+
+impl Door {
+    /// Reads the door's port from what the server printed, and writes the
+    /// known-hosts file for it from the printed host key.
+    fn found(&mut self) {
+        let door = self
+            .server
+            .printed("ssh:")
+            .split_whitespace()
+            .next()
+            .unwrap();
+        self.port = door.rsplit_once(':').unwrap().1.parse().unwrap();
+        let host = self.server.printed("host:");
+        std::fs::write(
+            &self.known_hosts,
+            format!("[127.0.0.1]:{} {host}\n", self.port),
+        )
+        .unwrap();
     }
 }
 
@@ -505,7 +527,8 @@ fn hello(port: u16) -> Option<String> {
 }
 
 /// Connections from one address are capped, and one that does not
-/// authenticate within its grace is closed; its place is then free.
+/// authenticate within its grace is closed; its place is then free. And
+/// sending through the door is rate-limited as over HTTP.
 #[test]
 fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
     let dir = Scratch::new("ssh-limits");
@@ -513,39 +536,15 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
         &dir,
         &[
             "--ssh-max-per-address",
-            "2",
+            "3",
             "--ssh-login-grace",
             "2s",
             "--mail-rate",
             "2",
         ],
     );
-    // Sending over the door is rate-limited as over HTTP.
-    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
-    register(&dir, &d.server, &alice, "alice@example.org");
-    register(&dir, &d.server, &bob, "bob@example.org");
-    d.trust(&bob, &d.sshfp);
-    let send = |n: &str| {
-        ank_in(
-            &bob,
-            &[
-                "send",
-                "alice@example.org",
-                "--subject",
-                n,
-                "--body",
-                "x",
-                "--via",
-                "ssh",
-            ],
-        )
-    };
-    assert!(send("1").0 && send("2").0);
-    let (sent, _, err) = send("3");
-    assert!(!sent);
-    assert!(err.contains("rate_limited"), "{err}");
-
-    let silent: Vec<std::net::TcpStream> = (0..2)
+    // Nothing else has reached the door yet: three silent connections.
+    let silent: Vec<std::net::TcpStream> = (0..3)
         .map(|_| {
             let s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
             s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
@@ -558,7 +557,7 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
         std::io::Read::read_exact(&mut s, &mut line).unwrap();
         assert_eq!(&line, b"SSH-2.0-ank");
     }
-    // A third from the same address is closed without a word.
+    // A fourth from the same address is closed without a word.
     assert_eq!(hello(d.port), None);
     // The two silent ones never authenticate: closed when the grace ends.
     for mut s in &silent {
@@ -583,6 +582,31 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(back.as_deref(), Some("SSH-2.0-ank"));
+
+    // Sending over the door is rate-limited as over HTTP.
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    register(&dir, &d.server, &alice, "alice@example.org");
+    register(&dir, &d.server, &bob, "bob@example.org");
+    d.trust(&bob, &d.sshfp);
+    let send = |n: &str| {
+        ank_in(
+            &bob,
+            &[
+                "send",
+                "alice@example.org",
+                "--subject",
+                n,
+                "--body",
+                "x",
+                "--via",
+                "ssh",
+            ],
+        )
+    };
+    assert!(send("1").0 && send("2").0);
+    let (sent, _, err) = send("3");
+    assert!(!sent);
+    assert!(err.contains("rate_limited"), "{err}");
 }
 
 /// `bangmail-fetch --read-once` deletes nothing when its client dies
@@ -724,19 +748,8 @@ fn sigkill_during_bangmail_receive_loses_nothing_answered() {
         stored.len()
     );
 
-    let listen = format!("127.0.0.1:{}", d.port);
-    d.server = Server::start(
-        &dir.join("data"),
-        &[
-            "--interval",
-            "20ms",
-            "--ssh-listen",
-            &listen,
-            "--mail-rate",
-            "0",
-        ],
-    )
-    .unwrap();
+    d.server = serve_door(&dir, &["--mail-rate", "0"]);
+    d.found();
     let key = dir.join("alice.key");
     export(&alice, "alice@example.org", &key);
     let (lines, _) = fetch(&d, &key);
