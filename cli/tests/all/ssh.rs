@@ -396,16 +396,18 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     assert!(control.exists(), "the master connection did not start");
-    for i in 0..8 {
-        // Port 1: a command that did not go through the master would fail.
+    // Port 1: a command that did not go through the master would fail.
+    let through_master = || {
         let mut c = Command::new("ssh");
         base(&mut c, 1);
-        let o = c
-            .args(["-o", "ControlMaster=no", "alice@127.0.0.1"])
+        c.args(["-o", "ControlMaster=no", "alice@127.0.0.1"])
             .args(["bangmail-fetch", "alice"])
             .stdin(Stdio::null())
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for i in 0..8 {
+        let o = through_master();
         assert_eq!(
             o.status.code(),
             Some(0),
@@ -416,14 +418,7 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
     // The key that opened the connection is rotated away: the connection
     // may no longer read (each command checks the key against the log).
     ok(&alice, &["rotate", "alice@example.org"]);
-    let mut c = Command::new("ssh");
-    base(&mut c, 1);
-    let o = c
-        .args(["-o", "ControlMaster=no", "alice@127.0.0.1"])
-        .args(["bangmail-fetch", "alice"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = through_master();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("\"error\":\"not_authenticated\""), "{err}");
