@@ -144,6 +144,9 @@ pub struct Serve {
     /// The longest an SSH session may last.
     #[arg(long, default_value = "30m", value_parser = parse_duration, requires = "ssh_listen")]
     ssh_session_limit: std::time::Duration,
+    /// Most bytes of standard input one SSH session may send.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, requires = "ssh_listen")]
+    ssh_max_input: u64,
     /// How long an SSH connection may stay silent.
     #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "ssh_listen")]
     ssh_idle: std::time::Duration,
@@ -248,7 +251,7 @@ pub fn serve(a: Serve) -> Result<()> {
                 login_grace: a.ssh_login_grace,
                 session_limit: a.ssh_session_limit,
                 idle: a.ssh_idle,
-                ..ank_ssh::server::SshSettings::default()
+                max_stdin: a.ssh_max_input,
             };
             Some((key, listener, settings))
         }

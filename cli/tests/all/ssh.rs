@@ -328,6 +328,38 @@ fn openssh_fetches_and_acks_with_the_logged_key_and_nothing_else_gets_in() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["error"].to_string())
         .collect();
     assert_eq!(errors, ["\"line_too_large\"", "\"bad_json\""], "{out}");
+    // Nothing to send; a recipient of another domain; a sealed envelope
+    // for alice handed to bob's door.
+    let (code, out, _) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], "\n \n");
+    assert_eq!(code, 1);
+    assert!(out.contains("\"error\":\"no_message\""), "{out}");
+    let (code, _, err) = ssh(
+        &d,
+        None,
+        "anyone",
+        &["bangmail-receive", "alice@other.example"],
+        "",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("\"error\":\"wrong_recipient\""), "{err}");
+    let for_alice = sealed(&bob, &alice, 1, 10);
+    let (code, out, _) = ssh(&d, None, "anyone", &["bangmail-receive", "bob"], &for_alice);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("\"error\":\"wrong_recipient\"")
+            && out.contains("for alice@example.org, not bob@example.org"),
+        "{out}"
+    );
+    // An id that is not one.
+    let (code, _, err) = ssh(
+        &d,
+        Some(&new_key),
+        "alice",
+        &["bangmail-ack", "alice", "not-an-id"],
+        "",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("\"error\":\"bad_id\""), "{err}");
 
     // No shell, no port forwarding, no other command.
     let (code, _, err) = ssh(&d, Some(&new_key), "alice", &[], "");
@@ -523,7 +555,8 @@ fn hello(port: u16) -> Option<String> {
 
 /// Connections from one address are capped, and one that does not
 /// authenticate within its grace is closed; its place is then free. And
-/// sending through the door is rate-limited as over HTTP.
+/// sending through the door is rate-limited as over HTTP, its input
+/// bounded.
 #[test]
 fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
     let dir = Scratch::new("ssh-limits");
@@ -536,6 +569,8 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
             "2s",
             "--mail-rate",
             "2",
+            "--ssh-max-input",
+            "65536",
         ],
     );
     // Nothing else has reached the door yet: three silent connections.
@@ -602,6 +637,16 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
     let (sent, _, err) = send("3");
     assert!(!sent);
     assert!(err.contains("rate_limited"), "{err}");
+
+    // A session sends at most --ssh-max-input bytes: past it, cut off.
+    let (code, _, err) = ssh(
+        &d,
+        None,
+        "anyone",
+        &["bangmail-receive", "alice"],
+        &"x\n".repeat(65536),
+    );
+    assert_eq!(code, 255, "{err}");
 }
 
 /// `bangmail-fetch --read-once` deletes nothing when its client dies

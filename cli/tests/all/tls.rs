@@ -5,7 +5,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::procs::{Scratch, Server};
+use crate::procs::{Scratch, Server, ank_in, ank_ok};
 
 /// `openssl s_client` against `addr` with `args`: (success, stdout+stderr).
 fn s_client(addr: &str, args: &[&str]) -> (bool, String) {
@@ -166,20 +166,23 @@ fn users_reach_a_tls_log_by_its_pinned_key() {
     let server = Server::start(&data, &["--tls-self-signed", "--interval", "20ms"]).unwrap();
     let pin = printed_digest(&server);
     let home = dir.join("alice");
-    let ank = |args: &[&str]| {
-        let (ok, out, err) = crate::procs::ank_in(&home, args);
-        assert!(ok, "ank {args:?}: {err}{out}");
-        out
+    let ank = |args: &[&str]| ank_ok(&home, args);
+    // `home` trusts the log with TLS pinned to `pin`.
+    let trust = |home: &std::path::Path, pin: &str| {
+        ank_ok(
+            home,
+            &[
+                "trust",
+                "add",
+                "example.org",
+                &server.url,
+                &server.vkey,
+                "--tls-pin",
+                pin,
+            ],
+        )
     };
-    ank(&[
-        "trust",
-        "add",
-        "example.org",
-        &server.url,
-        &server.vkey,
-        "--tls-pin",
-        &pin,
-    ]);
+    trust(&home, &pin);
     let token = ank(&[
         "log",
         "enroll",
@@ -207,21 +210,8 @@ fn users_reach_a_tls_log_by_its_pinned_key() {
 
     // Another key's pin: refused at the handshake.
     let other = dir.join("other");
-    let wrong = ank_proofs::Hash([7; 32]).to_base64();
-    let (ok, _, err) = crate::procs::ank_in(
-        &other,
-        &[
-            "trust",
-            "add",
-            "example.org",
-            &server.url,
-            &server.vkey,
-            "--tls-pin",
-            &wrong,
-        ],
-    );
-    assert!(ok, "{err}");
-    let (ok, _, err) = crate::procs::ank_in(&other, &["lookup", "alice@example.org"]);
+    trust(&other, &ank_proofs::Hash([7; 32]).to_base64());
+    let (ok, _, err) = ank_in(&other, &["lookup", "alice@example.org"]);
     assert!(!ok);
     assert!(
         err.contains("invalid peer certificate: ApplicationVerificationFailure"),
