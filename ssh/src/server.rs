@@ -95,9 +95,8 @@ pub struct SshServer {
     domain: String,
     config: Arc<russh::server::Config>,
     settings: SshSettings,
-    active: AtomicUsize,
     /// Open connections per client address.
-    per_address: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl std::fmt::Debug for SshServer {
@@ -133,8 +132,7 @@ impl SshServer {
             domain: domain.to_ascii_lowercase(),
             config: Arc::new(config),
             settings,
-            active: AtomicUsize::new(0),
-            per_address: Mutex::default(),
+            open: Mutex::default(),
         })
     }
 
@@ -225,16 +223,14 @@ impl SshServer {
     /// Counts a connection from `ip` in, within both caps: its slot, given
     /// back when dropped, or `None` when either cap is reached.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
-        let mut per = self.per_address.lock().ok()?;
-        let mine = per.get(&ip).copied().unwrap_or(0);
-        if mine >= self.settings.max_per_address {
+        let mut open = self.open.lock().ok()?;
+        let mine = open.get(&ip).copied().unwrap_or(0);
+        if mine >= self.settings.max_per_address
+            || open.values().sum::<usize>() >= self.settings.max_connections
+        {
             return None;
         }
-        if self.active.fetch_add(1, Ordering::SeqCst) >= self.settings.max_connections {
-            self.active.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        per.insert(ip, mine + 1);
+        open.insert(ip, mine + 1);
         Some(Slot {
             srv: Arc::clone(self),
             ip,
@@ -318,15 +314,14 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut per) = self.srv.per_address.lock()
-            && let Some(n) = per.get_mut(&self.ip)
+        if let Ok(mut open) = self.srv.open.lock()
+            && let Some(n) = open.get_mut(&self.ip)
         {
             *n -= 1;
             if *n == 0 {
-                per.remove(&self.ip);
+                open.remove(&self.ip);
             }
         }
-        self.srv.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -533,6 +533,13 @@ fn ank_mails_through_the_door_and_refuses_a_wrong_host_key() {
     assert!(out.contains("\"subject\":\"kept\""), "{out}");
 }
 
+/// The door greeted `s` with its version line.
+fn greeted(mut s: &std::net::TcpStream) {
+    let mut line = [0u8; 11];
+    std::io::Read::read_exact(&mut s, &mut line).unwrap();
+    assert_eq!(&line, b"SSH-2.0-ank");
+}
+
 /// What a connection hears before it says anything: the server's version
 /// line, or nothing when the server closes it (`None`).
 fn hello(port: u16) -> Option<String> {
@@ -582,11 +589,7 @@ fn the_door_caps_connections_per_address_and_the_time_to_log_in() {
             s
         })
         .collect();
-    for mut s in &silent {
-        let mut line = [0u8; 11];
-        std::io::Read::read_exact(&mut s, &mut line).unwrap();
-        assert_eq!(&line, b"SSH-2.0-ank");
-    }
+    silent.iter().for_each(greeted);
     // A fourth from the same address is closed without a word.
     assert_eq!(hello(d.port), None);
     // The two silent ones never authenticate: closed when the grace ends.
@@ -846,4 +849,16 @@ fn a_client_that_never_reads_its_answers_is_cut_off() {
     let (code, out, _) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], "x\n");
     assert_eq!(code, 1);
     assert!(out.contains("\"error\":\"bad_json\""), "{out}");
+}
+
+/// Connections in all are capped too, whatever their address.
+#[test]
+fn the_door_caps_connections_in_all() {
+    let dir = Scratch::new("ssh-total");
+    let d = door_with(&dir, &["--ssh-max-connections", "2"]);
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap())
+        .collect();
+    held.iter().for_each(greeted);
+    assert_eq!(hello(d.port), None);
 }
