@@ -745,22 +745,31 @@ impl russh::server::Handler for Conn {
         // Reading and deleting: the authenticated user's own mail, with a
         // key the log still proves current (a session outlives a rotation
         // or a revocation by at most this command).
-        let still_current = match (&command, &self.user) {
-            (Command::Fetch { .. } | Command::Ack { .. }, Some((a, key))) => self
-                .srv
-                .current_keys(a)
-                .await
-                .is_some_and(|keys| keys.contains(key)),
-            _ => false,
-        };
-        let own = |user: &str| {
-            self.srv
-                .address(user)
-                .filter(|a| still_current && self.user.as_ref().is_some_and(|(u, _)| u == a))
-        };
+        if let Command::Fetch { user, .. } | Command::Ack { user, .. } = &command {
+            let own = match (&self.user, self.srv.address(user)) {
+                (Some((a, key)), Some(asked)) if *a == asked => self
+                    .srv
+                    .current_keys(a)
+                    .await
+                    .is_some_and(|keys| keys.contains(key)),
+                _ => false,
+            };
+            if !own {
+                fail(
+                    "not_authenticated",
+                    &format!(
+                        "reading or deleting the mail of {user} needs public-key authentication as {user}, with a key its log proves current"
+                    ),
+                );
+                return Ok(());
+            }
+        }
+        // The mailbox a fetch or an acknowledgement acts on: the one just
+        // checked.
+        let owner = self.user.as_ref().map(|(a, _)| a.clone());
         let srv = Arc::clone(&self.srv);
-        match command {
-            Command::Receive(user) => {
+        match (command, owner) {
+            (Command::Receive(user), _) => {
                 let Some(recipient) = srv.address(&user) else {
                     fail(
                         "wrong_recipient",
@@ -783,16 +792,7 @@ impl russh::server::Handler for Conn {
                     },
                 );
             }
-            Command::Fetch { user, read_once } => {
-                let Some(recipient) = own(&user) else {
-                    fail(
-                        "not_authenticated",
-                        &format!(
-                            "fetching the mail of {user} needs public-key authentication as {user}, with a current key of it"
-                        ),
-                    );
-                    return Ok(());
-                };
+            (Command::Fetch { read_once, .. }, Some(recipient)) => {
                 let slot = read_once.then(|| Arc::new(Mutex::new(None)));
                 if let (Some(slot), Ok(mut all)) = (&slot, self.read_once.lock()) {
                     all.push((recipient.clone(), Arc::clone(slot)));
@@ -802,16 +802,7 @@ impl russh::server::Handler for Conn {
                     drop(live);
                 });
             }
-            Command::Ack { user, ids } => {
-                let Some(recipient) = own(&user) else {
-                    fail(
-                        "not_authenticated",
-                        &format!(
-                            "acknowledging the mail of {user} needs public-key authentication as {user}"
-                        ),
-                    );
-                    return Ok(());
-                };
+            (Command::Ack { ids, .. }, Some(recipient)) => {
                 let Some(ids) = ids
                     .iter()
                     .map(|i| ank_proofs::hash::b64_array::<16>(i))
@@ -840,6 +831,8 @@ impl russh::server::Handler for Conn {
                     }
                 });
             }
+            // Refused above: no authenticated owner.
+            (Command::Fetch { .. } | Command::Ack { .. }, None) => {}
         }
         Ok(())
     }
