@@ -221,20 +221,18 @@ impl Auditor {
 
     /// The latest checkpoint verified for each log.
     pub fn latest(&self) -> Result<Vec<String>, AuditError> {
-        let c = self.db()?;
-        let mut st = c
-            .prepare("SELECT note FROM checkpoints ORDER BY origin")
-            .map_err(sql)?;
-        let rows = st.query_map([], |r| r.get(0)).map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)
+        self.texts("SELECT note FROM checkpoints ORDER BY origin")
     }
 
     /// Every piece of evidence held, oldest first.
     pub fn evidence(&self) -> Result<Vec<String>, AuditError> {
+        self.texts("SELECT text FROM evidence ORDER BY seen_ms, text")
+    }
+
+    /// The one text column of every row `query` selects.
+    fn texts(&self, query: &str) -> Result<Vec<String>, AuditError> {
         let c = self.db()?;
-        let mut st = c
-            .prepare("SELECT text FROM evidence ORDER BY seen_ms, text")
-            .map_err(sql)?;
+        let mut st = c.prepare(query).map_err(sql)?;
         let rows = st.query_map([], |r| r.get(0)).map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
     }

@@ -60,19 +60,18 @@ impl Server {
 
     /// Starts `ank witness serve --data DATA --listen 127.0.0.1:0` with `extra`.
     pub fn witness(data: &Path, extra: &[&str]) -> Result<Server, String> {
-        let mut cmd = Command::new(bin());
-        cmd.args(["witness", "serve", "--data"]).arg(data);
-        if !extra.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
-        cmd.args(extra);
-        Self::spawn(cmd, "logs:")
+        Self::watcher("witness", data, extra)
     }
 
     /// Starts `ank audit serve --data DATA` with `extra`.
     pub fn auditor(data: &Path, extra: &[&str]) -> Result<Server, String> {
+        Self::watcher("audit", data, extra)
+    }
+
+    /// `ank ROLE serve --data DATA`, on loopback unless `extra` says where.
+    fn watcher(role: &str, data: &Path, extra: &[&str]) -> Result<Server, String> {
         let mut cmd = Command::new(bin());
-        cmd.args(["audit", "serve", "--data"]).arg(data);
+        cmd.args([role, "serve", "--data"]).arg(data);
         if !extra.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
