@@ -434,15 +434,30 @@ impl LogClient {
     /// # Errors
     /// As [`LogClient::checkpoint`] and [`LogClient::check_checkpoint`].
     pub async fn latest_checkpoint(&self) -> Result<VerifiedCheckpoint, ClientError> {
+        self.fresh(|| self.checkpoint(), |cp| cp).await
+    }
+
+    /// Asks with `ask` and checks the answer's checkpoint (`checkpoint_of`)
+    /// against the remembered one. What was remembered when asking decides:
+    /// an answer at least that new that another process overtook meanwhile
+    /// is asked for again (up to 10 times); an older one is a rollback.
+    async fn fresh<T, F>(
+        &self,
+        ask: impl Fn() -> F,
+        checkpoint_of: impl Fn(&T) -> &VerifiedCheckpoint,
+    ) -> Result<T, ClientError>
+    where
+        F: std::future::Future<Output = Result<T, ClientError>>,
+    {
         let mut attempts = 0;
         loop {
             let asked_at = match &self.state {
                 Some(state) => self.load_state(state).await?.map_or(0, |c| c.size()),
                 None => 0,
             };
-            let cp = self.checkpoint().await?;
-            match self.check_checkpoint(&cp).await {
-                Ok(()) => return Ok(cp),
+            let answer = ask().await?;
+            match self.check_checkpoint(checkpoint_of(&answer)).await {
+                Ok(()) => return Ok(answer),
                 Err(ClientError::State(crate::state::StateError::Rollback { got, .. }))
                     if got >= asked_at && attempts < 10 =>
                 {
@@ -472,27 +487,15 @@ impl LogClient {
         address: &Address,
     ) -> Result<(LookupResponse, VerifiedLookup), ClientError> {
         let url = format!("{}/v1/lookup/{address}", self.base);
-        let mut attempts = 0;
-        loop {
-            // What was remembered when asking: an answer at least that new
-            // that another process overtook meanwhile is asked for again; an
-            // answer older than that is a rollback.
-            let asked_at = match &self.state {
-                Some(state) => self.load_state(state).await?.map_or(0, |c| c.size()),
-                None => 0,
-            };
-            let ans: LookupResponse = crate::exchange(&url, self.http.get(&url)).await?;
-            let verified = verify_lookup(&ans, address, &self.vkey)?;
-            match self.check_checkpoint(verified.checkpoint()).await {
-                Ok(()) => return Ok((ans, verified)),
-                Err(ClientError::State(crate::state::StateError::Rollback { got, .. }))
-                    if got >= asked_at && attempts < 10 =>
-                {
-                    attempts += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.fresh(
+            || async {
+                let ans: LookupResponse = crate::exchange(&url, self.http.get(&url)).await?;
+                let verified = verify_lookup(&ans, address, &self.vkey)?;
+                Ok((ans, verified))
+            },
+            |(_, verified)| verified.checkpoint(),
+        )
+        .await
     }
 }
 
