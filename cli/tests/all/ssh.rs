@@ -531,6 +531,21 @@ fn ank_mails_through_the_door_and_refuses_a_wrong_host_key() {
     d.trust(&alice, &d.sshfp);
     let out = ok(&alice, &["fetch", "--via", "ssh", "--json"]);
     assert!(out.contains("\"subject\":\"kept\""), "{out}");
+
+    // A copy of alice's device from before a rotation: its key is no
+    // longer current, so the door refuses it at authentication.
+    let stale = dir.join("alice-stale");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(&alice)
+        .arg(&stale)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    ok(&alice, &["rotate", "alice@example.org"]);
+    let (fetched, _, err) = ank_in(&stale, &["fetch", "--via", "ssh"]);
+    assert!(!fetched);
+    assert!(err.contains("authentication as alice refused"), "{err}");
 }
 
 /// The door greeted `s` with its version line.
