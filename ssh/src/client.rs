@@ -234,7 +234,9 @@ pub async fn run(
             });
         }
     }
-    let _ = feed.await;
+    // The channel is over: input it did not take can go nowhere now (a
+    // writer still waiting for window would wait for ever).
+    feed.abort();
     let _ = session
         .disconnect(Disconnect::ByApplication, "", "en")
         .await;

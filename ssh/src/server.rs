@@ -32,8 +32,11 @@
 //!   login grace is closed, a session lasts at most the session limit, an
 //!   idle one is closed; authentication attempts are few (six, each refusal
 //!   slowed); standard input is bounded per line ([`MAX_REQUEST`]) and per
-//!   session; answers a client leaves unread are capped at 256 KiB, past
-//!   which its next input ends the connection. Sending is rate-limited by the mailbox,
+//!   session; answers waiting to go out are capped at 256 KiB, past which
+//!   the client's next input ends the connection. A client that reads its
+//!   answers stays far below it when it sends envelopes; one that does not
+//!   read, or that sends floods of tiny refused lines (each 2-byte line
+//!   earns a 70-byte answer), reaches it. Sending is rate-limited by the mailbox,
 //!   per client address and per verified sender, as over HTTP.
 //!
 //! # Error codes
@@ -457,20 +460,35 @@ async fn receive(
     let writer = {
         let queued = Arc::clone(&queued);
         tokio::spawn(async move {
-            while let Some(a) = answers.recv().await {
-                match a {
-                    Ok(line) => {
-                        let len = line.len();
-                        let sent = handle.data(channel, line).await.is_ok();
-                        queued.fetch_sub(len, Ordering::SeqCst);
-                        if !sent {
-                            return;
+            // Everything queued goes out as one write: the session's loop
+            // takes one message from this task for each packet of input it
+            // reads, so one answer a message would fall behind.
+            while let Some(first) = answers.recv().await {
+                let (mut batch, mut status) = (Vec::new(), None);
+                let mut next = Some(first);
+                while let Some(a) = next.take() {
+                    match a {
+                        Ok(line) => batch.extend_from_slice(&line),
+                        Err(s) => {
+                            status = Some(s);
+                            break;
                         }
                     }
-                    Err(status) => {
-                        finish(&handle, channel, status).await;
+                    if batch.len() < 64 * 1024 {
+                        next = answers.try_recv().ok();
+                    }
+                }
+                if !batch.is_empty() {
+                    let len = batch.len();
+                    let sent = handle.data(channel, batch).await.is_ok();
+                    queued.fetch_sub(len, Ordering::SeqCst);
+                    if !sent {
                         return;
                     }
+                }
+                if let Some(status) = status {
+                    finish(&handle, channel, status).await;
+                    return;
                 }
             }
         })

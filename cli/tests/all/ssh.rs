@@ -877,3 +877,33 @@ fn the_door_caps_connections_in_all() {
     held.iter().for_each(greeted);
     assert_eq!(hello(d.port), None);
 }
+
+/// One OpenSSH session sends 6,000 sealed envelopes and reads every answer:
+/// all are stored, none cut off (answers go out as fast as input comes in).
+#[test]
+fn one_session_sends_thousands_and_every_one_is_answered() {
+    if !need_ssh() {
+        return;
+    }
+    let dir = Scratch::new("ssh-many");
+    let d = door_with(
+        &dir,
+        &[
+            "--mail-rate",
+            "0",
+            "--mail-sender-quota",
+            "100000",
+            "--mail-quota",
+            "100000",
+        ],
+    );
+    let (alice, bob) = (dir.join("alice"), dir.join("bob"));
+    register(&dir, &d.server, &alice, "alice@example.org");
+    register(&dir, &d.server, &bob, "bob@example.org");
+    const N: usize = 6000;
+    let input = sealed(&bob, &alice, N, 100);
+    let (code, out, err) = ssh(&d, None, "anyone", &["bangmail-receive", "alice"], &input);
+    let refused = out.lines().find(|l| l.contains("error")).unwrap_or("");
+    assert_eq!(code, 0, "{err}{refused}");
+    assert_eq!(out.matches("\"stored\":true").count(), N);
+}
